@@ -1,0 +1,1 @@
+"""payment_lib: card payments, subscriptions, Stripe webhooks and refunds."""
