@@ -1,0 +1,69 @@
+"""Payment and subscription state machines: allowed transitions are data."""
+
+import pytest
+
+from payment_lib.domain.errors import IllegalTransition
+from payment_lib.domain.states import (
+    PAYMENT_TRANSITIONS,
+    SUBSCRIPTION_TRANSITIONS,
+    PaymentStatus,
+    SubscriptionStatus,
+    check_payment_transition,
+    check_subscription_transition,
+)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED),
+        (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION),
+        (PaymentStatus.PENDING, PaymentStatus.FAILED),
+        (PaymentStatus.REQUIRES_ACTION, PaymentStatus.SUCCEEDED),
+        (PaymentStatus.REQUIRES_ACTION, PaymentStatus.FAILED),
+        (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED),
+        (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED),
+        (PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED),
+    ],
+)
+def test_allowed_payment_transitions_pass(current, target):
+    check_payment_transition(current, target)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED),
+        (PaymentStatus.FAILED, PaymentStatus.SUCCEEDED),
+        (PaymentStatus.REFUNDED, PaymentStatus.SUCCEEDED),
+        (PaymentStatus.PENDING, PaymentStatus.REFUNDED),
+    ],
+)
+def test_illegal_payment_transitions_raise(current, target):
+    with pytest.raises(IllegalTransition) as caught:
+        check_payment_transition(current, target)
+    assert current.value in caught.value.message and target.value in caught.value.message
+
+
+def test_subscription_lifecycle_of_the_seed_is_allowed():
+    path = [
+        SubscriptionStatus.ACTIVE,
+        SubscriptionStatus.PAST_DUE,
+        SubscriptionStatus.ACTIVE,
+        SubscriptionStatus.PAST_DUE,
+        SubscriptionStatus.EXPIRED,
+    ]
+    for current, target in zip(path, path[1:], strict=False):
+        check_subscription_transition(current, target)
+
+
+@pytest.mark.parametrize("terminal", [SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED])
+def test_ended_subscriptions_never_come_back(terminal):
+    assert SUBSCRIPTION_TRANSITIONS[terminal] == frozenset()
+    with pytest.raises(IllegalTransition):
+        check_subscription_transition(terminal, SubscriptionStatus.ACTIVE)
+
+
+def test_every_status_has_a_row_in_its_table():
+    assert set(PAYMENT_TRANSITIONS) == set(PaymentStatus)
+    assert set(SUBSCRIPTION_TRANSITIONS) == set(SubscriptionStatus)
