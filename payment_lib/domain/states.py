@@ -1,0 +1,63 @@
+"""Payment and subscription states, with their allowed transitions written down as data."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from payment_lib.domain.errors import IllegalTransition
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    CANCELED = "canceled"
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+_P = PaymentStatus
+PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    _P.PENDING: frozenset({_P.REQUIRES_ACTION, _P.SUCCEEDED, _P.FAILED, _P.CANCELED}),
+    _P.REQUIRES_ACTION: frozenset({_P.SUCCEEDED, _P.FAILED, _P.CANCELED}),
+    _P.SUCCEEDED: frozenset({_P.PARTIALLY_REFUNDED, _P.REFUNDED}),
+    _P.PARTIALLY_REFUNDED: frozenset({_P.PARTIALLY_REFUNDED, _P.REFUNDED}),
+    _P.REFUNDED: frozenset(),
+    _P.FAILED: frozenset(),
+    _P.CANCELED: frozenset(),
+}
+
+_S = SubscriptionStatus
+SUBSCRIPTION_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
+    _S.ACTIVE: frozenset({_S.PAST_DUE, _S.CANCELLED, _S.EXPIRED}),
+    _S.PAST_DUE: frozenset({_S.ACTIVE, _S.CANCELLED, _S.EXPIRED}),
+    _S.CANCELLED: frozenset(),
+    _S.EXPIRED: frozenset(),
+}
+
+
+def check_payment_transition(current: PaymentStatus, target: PaymentStatus) -> None:
+    """Raise IllegalTransition unless a payment may move from ``current`` to ``target``."""
+    _check("payment", PAYMENT_TRANSITIONS, current, target)
+
+
+def check_subscription_transition(current: SubscriptionStatus, target: SubscriptionStatus) -> None:
+    """Raise IllegalTransition unless a subscription may move from ``current`` to ``target``."""
+    _check("subscription", SUBSCRIPTION_TRANSITIONS, current, target)
+
+
+S = TypeVar("S", PaymentStatus, SubscriptionStatus)
+
+
+def _check(kind: str, table: dict[S, frozenset[S]], current: S, target: S) -> None:
+    if target not in table[current]:
+        raise IllegalTransition(f"A {current.value} {kind} cannot become {target.value}.")
