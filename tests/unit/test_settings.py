@@ -22,7 +22,7 @@ def test_from_env_reads_payment_variables():
     )
     assert settings.database_url == "postgresql+psycopg://u@localhost/db"
     assert settings.rate_limit_per_hour == 7
-    assert settings.webhook_secrets == ("whsec_a", "whsec_b")
+    assert [s.get_secret_value() for s in settings.webhook_secrets] == ["whsec_a", "whsec_b"]
     assert settings.renewal_retry_days == (1, 2)
 
 
