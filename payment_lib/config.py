@@ -57,7 +57,7 @@ class Settings(BaseModel):
         for variable, raw in source.items():
             if not variable.startswith(ENV_PREFIX) or variable.startswith(_NOT_SETTINGS_PREFIX):
                 continue
-            field = variable[len(ENV_PREFIX):].lower()
+            field = variable[len(ENV_PREFIX) :].lower()
             if field not in cls.model_fields:
                 raise ConfigurationError(f"{variable}: unknown setting.")
             values[field] = _split_list(raw) if _is_list(field) else raw

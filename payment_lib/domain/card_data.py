@@ -31,6 +31,4 @@ def contains_card_number(text: str) -> bool:
 
 def redact_card_numbers(text: str) -> str:
     """``text`` with every card-number-like run replaced by [REDACTED]."""
-    return _CANDIDATE.sub(
-        lambda m: REDACTED if _is_card_number(m.group()) else m.group(), text
-    )
+    return _CANDIDATE.sub(lambda m: REDACTED if _is_card_number(m.group()) else m.group(), text)

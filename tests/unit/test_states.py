@@ -1,5 +1,7 @@
 """Payment and subscription state machines: allowed transitions are data."""
 
+import itertools
+
 import pytest
 
 from payment_lib.domain.errors import IllegalTransition
@@ -53,7 +55,7 @@ def test_subscription_lifecycle_of_the_seed_is_allowed():
         SubscriptionStatus.PAST_DUE,
         SubscriptionStatus.EXPIRED,
     ]
-    for current, target in zip(path, path[1:], strict=False):
+    for current, target in itertools.pairwise(path):
         check_subscription_transition(current, target)
 
 
