@@ -1,0 +1,105 @@
+"""Shared fixtures: every database test runs on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from payment_lib.db.migrations import upgrade
+from postgres_cluster import ENABLE_HINT, start_cluster
+
+TEMPLATE_DB = "payment_template"
+_numbers = itertools.count()
+
+
+def _on_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """Admin URL of a PostgreSQL server: PAYMENT_TEST_DATABASE_URL, or a cluster we start."""
+    given = os.environ.get("PAYMENT_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    cluster = start_cluster()
+    if cluster is None:
+        if _on_ci():
+            pytest.fail(f"CI=true but no PostgreSQL: {ENABLE_HINT}")
+        pytest.skip(ENABLE_HINT)
+    try:
+        yield cluster.admin_url
+    finally:
+        cluster.stop()
+
+
+def _with_database(url: str, name: str) -> str:
+    return sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _admin(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin_url: str) -> str:
+    """A migrated PostgreSQL database that each test clones."""
+    _admin(
+        postgres_admin_url,
+        f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)",
+        f"CREATE DATABASE {TEMPLATE_DB}",
+    )
+    upgrade(_with_database(postgres_admin_url, TEMPLATE_DB))
+    return TEMPLATE_DB
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _fresh_postgres(admin_url: str, template: str | None) -> Iterator[str]:
+    name = f"test_{os.getpid()}_{next(_numbers)}"
+    source = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
+    _admin(admin_url, f"CREATE DATABASE {name}{source}")
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a freshly migrated database of its own for one test, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "payments.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    yield from _fresh_postgres(admin_url, request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database (no schema), for migration tests, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    yield from _fresh_postgres(request.getfixturevalue("postgres_admin_url"), None)

@@ -1,0 +1,70 @@
+"""Alembic owns the schema: upgrade, downgrade and upgrade again work on both databases."""
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from payment_lib.db.migrations import current_revision, downgrade, head_revision, upgrade
+from payment_lib.db.tables import metadata
+
+TABLES = {
+    "payments",
+    "payment_methods",
+    "subscriptions",
+    "webhook_events",
+    "refunds",
+    "plans",
+    "notifications",
+}
+
+
+def _tables(url):
+    engine = sa.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade_round_trips(empty_database_url):
+    upgrade(empty_database_url)
+    assert _tables(empty_database_url) == TABLES
+    assert current_revision(empty_database_url) == head_revision()
+    downgrade(empty_database_url, "base")
+    assert _tables(empty_database_url) == set()
+    assert current_revision(empty_database_url) is None
+    upgrade(empty_database_url)
+    assert _tables(empty_database_url) == TABLES
+
+
+def test_orm_metadata_and_migrations_agree(database_url):
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": False}
+            )
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_seed_indexes_exist(database_url):
+    engine = sa.create_engine(database_url)
+    try:
+        inspector = sa.inspect(engine)
+        payment_indexes = {
+            tuple(index["column_names"]): index["unique"]
+            for index in inspector.get_indexes("payments")
+        }
+        webhook_indexes = {
+            tuple(index["column_names"]): index["unique"]
+            for index in inspector.get_indexes("webhook_events")
+        }
+    finally:
+        engine.dispose()
+    assert payment_indexes[("idempotency_key",)] is True
+    for columns in [("user_id",), ("status",), ("created_at",), ("user_id", "created_at")]:
+        assert columns in payment_indexes
+    assert webhook_indexes[("stripe_event_id",)] is True
+    assert ("event_type",) in webhook_indexes and ("processed",) in webhook_indexes
