@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from postgres_cluster import ENABLE_HINT, start_cluster
 
 from payment_lib.db.migrations import upgrade
-from postgres_cluster import ENABLE_HINT, start_cluster
 
 TEMPLATE_DB = "payment_template"
 _numbers = itertools.count()

@@ -56,15 +56,34 @@ class Cluster:
         subprocess.run(command, check=True, capture_output=True, text=True)
 
     def start(self) -> None:
-        self._run("initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
-                  "--no-sync", "-E", "UTF8")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.datadir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         options = (
             f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=300"
         )
-        self._run("pg_ctl", "-D", str(self.datadir), "-o", options,
-                  "-l", str(self.datadir / "server.log"), "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-o",
+            options,
+            "-l",
+            str(self.datadir / "server.log"),
+            "-w",
+            "start",
+        )
 
     def stop(self) -> None:
         try:

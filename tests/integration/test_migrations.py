@@ -54,11 +54,11 @@ def test_seed_indexes_exist(database_url):
     try:
         inspector = sa.inspect(engine)
         payment_indexes = {
-            tuple(index["column_names"]): index["unique"]
+            tuple(index["column_names"]): bool(index["unique"])
             for index in inspector.get_indexes("payments")
         }
         webhook_indexes = {
-            tuple(index["column_names"]): index["unique"]
+            tuple(index["column_names"]): bool(index["unique"])
             for index in inspector.get_indexes("webhook_events")
         }
     finally:

@@ -17,8 +17,9 @@ def database(database_url):
 
 
 def _plan(plan_id="basic-monthly"):
-    return Plan(id=plan_id, name="Basic", amount=999, currency="usd", interval="month",
-                interval_count=1)
+    return Plan(
+        id=plan_id, name="Basic", amount=999, currency="usd", interval="month", interval_count=1
+    )
 
 
 def test_committed_work_is_kept(database):

@@ -1,0 +1,27 @@
+"""Persistence: tables, repositories and the unit of work over SQLAlchemy 2."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from payment_lib.db.engine import make_engine
+from payment_lib.db.unit_of_work import UnitOfWork
+
+
+class Database:
+    """An engine and its session factory for one database URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+__all__ = ["Database", "UnitOfWork"]
