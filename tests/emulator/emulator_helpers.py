@@ -1,0 +1,66 @@
+"""Helpers for the emulator tests: the SDK client, plain HTTP calls, a webhook receiver."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import stripe
+
+from payment_lib.testing import StripeTarget
+
+
+def build_client(target: StripeTarget, *, timeout: float = 10.0) -> stripe.StripeClient:
+    """The SDK client exactly as the integration tests build it, with a short HTTP timeout."""
+    return stripe.StripeClient(
+        target.api_key,
+        base_addresses={"api": target.api_base} if target.api_base else {},
+        max_network_retries=0,
+        http_client=stripe.RequestsClient(timeout=timeout),
+    )
+
+
+def http_call(
+    method: str, url: str, body: bytes | None = None, timeout: float = 5.0
+) -> tuple[int, dict[str, str], bytes]:
+    """One plain HTTP request (no redirects followed): status, headers and body."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
+    try:
+        target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+        connection.request(method, target, body=body)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@dataclass
+class ReceivedWebhook:
+    body: bytes
+    signature: str
+
+
+@dataclass
+class WebhookReceiver:
+    """A tiny HTTP endpoint that records what the emulator posts to it."""
+
+    url: str
+    received: list[ReceivedWebhook] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def answer_next_with(self, *statuses: int) -> None:
+        """Answer the next deliveries with these statuses (200 afterwards)."""
+        self.statuses.extend(statuses)
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedWebhook]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
+            return list(self.received)
+
+    def event_types(self) -> list[str]:
+        return [json.loads(item.body)["type"] for item in self.received]

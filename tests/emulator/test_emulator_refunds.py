@@ -1,0 +1,154 @@
+"""Refunds: full, partial, accumulation on the charge, over-refund and already-refunded errors."""
+
+from __future__ import annotations
+
+import pytest
+import stripe
+
+RETURN_URL = "https://shop.example/return"
+
+
+def paid(client: stripe.StripeClient, amount: int = 1000) -> stripe.PaymentIntent:
+    return client.v1.payment_intents.create(
+        params={
+            "amount": amount,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "return_url": RETURN_URL,
+        }
+    )
+
+
+def refund(
+    client: stripe.StripeClient, intent: stripe.PaymentIntent, amount: int | None = None
+) -> stripe.Refund:
+    params: dict[str, object] = {"payment_intent": intent.id}
+    if amount is not None:
+        params["amount"] = amount
+    return client.v1.refunds.create(params=params)  # type: ignore[arg-type]
+
+
+def charge_of(client: stripe.StripeClient, intent: stripe.PaymentIntent) -> stripe.Charge:
+    return client.v1.charges.retrieve(str(intent.latest_charge))
+
+
+def test_a_refund_without_amount_refunds_everything(client: stripe.StripeClient) -> None:
+    intent = paid(client)
+
+    created = refund(client, intent)
+
+    assert (created.object, created.amount, created.status, created.charge) == (
+        "refund",
+        1000,
+        "succeeded",
+        intent.latest_charge,
+    )
+
+
+def test_a_full_refund_marks_the_charge_refunded(client: stripe.StripeClient) -> None:
+    intent = paid(client)
+
+    refund(client, intent)
+
+    charge = charge_of(client, intent)
+    assert (charge.amount_refunded, charge.refunded) == (1000, True)
+
+
+def test_a_partial_refund_leaves_the_charge_not_refunded(client: stripe.StripeClient) -> None:
+    intent = paid(client)
+
+    refund(client, intent, 300)
+
+    charge = charge_of(client, intent)
+    assert (charge.amount_refunded, charge.refunded) == (300, False)
+
+
+def test_partial_refunds_accumulate_to_a_full_refund(client: stripe.StripeClient) -> None:
+    intent = paid(client)
+
+    refund(client, intent, 300)
+    refund(client, intent, 700)
+
+    charge = charge_of(client, intent)
+    assert (charge.amount_refunded, charge.refunded) == (1000, True)
+
+
+def test_a_refund_can_name_the_charge(client: stripe.StripeClient) -> None:
+    intent = paid(client)
+
+    created = client.v1.refunds.create(params={"charge": str(intent.latest_charge), "amount": 100})
+
+    assert (created.amount, created.payment_intent) == (100, intent.id)
+
+
+def test_refunding_more_than_remains_is_refused_on_amount(client: stripe.StripeClient) -> None:
+    intent = paid(client)
+    refund(client, intent, 600)
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        refund(client, intent, 500)
+
+    assert (caught.value.http_status, caught.value.param) == (400, "amount")
+    assert "is greater than unrefunded amount on charge ($4.00)" in str(caught.value.user_message)
+
+
+def test_refunding_more_than_was_paid_is_refused(client: stripe.StripeClient) -> None:
+    intent = paid(client)
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        refund(client, intent, 1100)
+
+    assert caught.value.param == "amount"
+
+
+def test_refunding_a_fully_refunded_charge_is_already_refunded(
+    client: stripe.StripeClient,
+) -> None:
+    intent = paid(client)
+    refund(client, intent)
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        refund(client, intent)
+
+    assert (caught.value.code, caught.value.user_message) == (
+        "charge_already_refunded",
+        f"Charge {intent.latest_charge} has already been refunded.",
+    )
+
+
+def test_a_refund_is_retrievable(client: stripe.StripeClient) -> None:
+    created = refund(client, paid(client), 250)
+
+    fetched = client.v1.refunds.retrieve(created.id)
+
+    assert (fetched.id, fetched.amount) == (created.id, 250)
+
+
+def test_refunds_are_listed_newest_first_for_a_payment_intent(
+    client: stripe.StripeClient,
+) -> None:
+    intent = paid(client)
+    first = refund(client, intent, 100)
+    second = refund(client, intent, 200)
+    refund(client, paid(client), 100)
+
+    listed = client.v1.refunds.list(params={"payment_intent": intent.id})
+
+    assert [item.id for item in listed.data] == [second.id, first.id]
+
+
+def test_a_refund_reason_outside_stripes_list_is_refused(client: stripe.StripeClient) -> None:
+    intent = paid(client)
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.refunds.create(params={"payment_intent": intent.id, "reason": "changed_mind"})  # type: ignore[typeddict-item]
+
+    assert caught.value.param == "reason"
+
+
+def test_an_unpaid_payment_intent_cannot_be_refunded(client: stripe.StripeClient) -> None:
+    intent = client.v1.payment_intents.create(params={"amount": 1000, "currency": "usd"})
+
+    with pytest.raises(stripe.InvalidRequestError):
+        refund(client, intent)
