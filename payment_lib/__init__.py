@@ -17,6 +17,10 @@ from payment_lib.domain.errors import (
     RateLimited,
 )
 from payment_lib.domain.money import Money, format_amount, parse_money
+from payment_lib.facade import Payments
+from payment_lib.metrics import Metrics
+from payment_lib.observability import configure_logging
+from payment_lib.services.plans import PlanInfo
 
 __all__ = [
     "AlreadyRefunded",
@@ -25,12 +29,16 @@ __all__ = [
     "IdempotencyConflict",
     "IllegalTransition",
     "InvalidRequest",
+    "Metrics",
     "Money",
     "NotFound",
     "PaymentError",
+    "Payments",
+    "PlanInfo",
     "ProviderUnavailable",
     "RateLimited",
     "Settings",
+    "configure_logging",
     "format_amount",
     "parse_money",
 ]

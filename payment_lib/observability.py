@@ -1,4 +1,4 @@
-"""Structured logging with a trace id, card-number scrubbing, and the library's metrics.
+"""Structured logging with a trace id and card-number scrubbing.
 
 Library modules only call ``structlog.get_logger(__name__)``; configuring output is the job of
 the CLI or the host application (``configure_logging``).
@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from payment_lib.domain.card_data import redact_card_numbers
 
@@ -71,38 +70,3 @@ def trace(trace_id: str | None = None) -> Iterator[str]:
     new_id = trace_id or uuid.uuid4().hex
     with structlog.contextvars.bound_contextvars(**{TRACE_ID: new_id}):
         yield new_id
-
-
-class Metrics:
-    """The library's Prometheus metrics, registered in the registry given (a private one if none).
-
-    A host app passes ``prometheus_client.REGISTRY`` to expose them on its usual endpoint.
-    """
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self.payments_total = Counter(
-            "payments_total", "Payment attempts by final status", ["status"], registry=r
-        )
-        self.payment_duration_seconds = Histogram(
-            "payment_duration_seconds", "Time to process one payment", registry=r
-        )
-        self.refunds_total = Counter(
-            "refunds_total", "Refunds by final status", ["status"], registry=r
-        )
-        self.webhooks_processed_total = Counter(
-            "webhooks_processed_total", "Webhook events processed", ["event_type"], registry=r
-        )
-        self.webhook_lag_seconds = Histogram(
-            "webhook_processing_lag_seconds", "From receipt to processing of an event", registry=r
-        )
-        self.notifications_sent_total = Counter(
-            "notifications_sent_total", "Notifications by outcome", ["outcome"], registry=r
-        )
-        self.renewals_total = Counter(
-            "renewals_total", "Subscription renewal attempts by outcome", ["outcome"], registry=r
-        )
-        self.circuit_state = Gauge(
-            "stripe_circuit_open", "1 while the Stripe circuit breaker is open", registry=r
-        )

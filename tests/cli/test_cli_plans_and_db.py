@@ -13,13 +13,27 @@ def test_db_current_reports_the_head_revision(run):
 
 def test_plans_add_then_list_as_json(run):
     added = run(
-        "plans", "add", "basic-monthly", "--name", "Basic", "--amount", "9.99",
-        "--currency", "USD", "--interval", "month", "--json",
+        "plans",
+        "add",
+        "basic-monthly",
+        "--name",
+        "Basic",
+        "--amount",
+        "9.99",
+        "--currency",
+        "USD",
+        "--interval",
+        "month",
+        "--json",
     )
     assert added.exit_code == 0, added.stderr
     assert json.loads(added.stdout) == {
-        "id": "basic-monthly", "name": "Basic", "amount": "9.99", "currency": "usd",
-        "interval": "month", "interval_count": 1,
+        "id": "basic-monthly",
+        "name": "Basic",
+        "amount": "9.99",
+        "currency": "usd",
+        "interval": "month",
+        "interval_count": 1,
     }
     listed = run("plans", "list", "--json")
     assert [p["id"] for p in json.loads(listed.stdout)["plans"]] == ["basic-monthly"]
@@ -63,10 +77,33 @@ def test_bad_plan_input_gets_one_line_exit_2_and_changes_nothing(run, args, mess
 
 
 def test_errors_under_json_are_one_json_object(run):
-    run("plans", "add", "basic", "--name", "B", "--amount", "9.99", "--currency", "usd",
-        "--interval", "month")
-    result = run("plans", "add", "basic", "--name", "B", "--amount", "9.99", "--currency",
-                 "usd", "--interval", "month", "--json")
+    run(
+        "plans",
+        "add",
+        "basic",
+        "--name",
+        "B",
+        "--amount",
+        "9.99",
+        "--currency",
+        "usd",
+        "--interval",
+        "month",
+    )
+    result = run(
+        "plans",
+        "add",
+        "basic",
+        "--name",
+        "B",
+        "--amount",
+        "9.99",
+        "--currency",
+        "usd",
+        "--interval",
+        "month",
+        "--json",
+    )
     assert result.exit_code == 2
     error = json.loads(result.stdout)["error"]
     assert error["code"] == "invalid_request" and "already exists" in error["message"]

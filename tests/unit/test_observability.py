@@ -6,8 +6,8 @@ import json
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 
+from payment_lib.metrics import Metrics
 from payment_lib.observability import (
-    Metrics,
     configure_logging,
     current_trace_id,
     scrub_card_numbers,
@@ -47,9 +47,8 @@ def test_json_log_lines_carry_the_bound_trace_id_and_no_card_number():
 
 def test_trace_keeps_an_outer_trace_id_and_clears_its_own():
     assert current_trace_id() is None
-    with trace("outer-id") as outer:
-        with trace() as inner:
-            assert inner == outer == "outer-id"
+    with trace("outer-id") as outer, trace() as inner:
+        assert inner == outer == "outer-id"
     assert current_trace_id() is None
 
 

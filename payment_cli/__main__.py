@@ -1,0 +1,5 @@
+"""``python -m payment_cli`` runs payment-cli."""
+
+from payment_cli.cli import main
+
+main()

@@ -1,0 +1,191 @@
+"""payment-cli: a thin command line over payment_lib for operations work.
+
+Each command parses text, calls one facade method and prints text (or JSON with --json).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from payment_cli.output import emit, json_option
+from payment_lib import Payments, Settings, configure_logging
+
+
+class Context:
+    """Builds the facade on first use, from PAYMENT_* variables and global options."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self.database_url = database_url
+        self._payments: Payments | None = None
+
+    @property
+    def payments(self) -> Payments:
+        if self._payments is None:
+            settings = Settings.from_env()
+            if self.database_url:
+                settings = settings.model_copy(update={"database_url": self.database_url})
+            self._payments = Payments.from_settings(settings)
+        return self._payments
+
+    def close(self) -> None:
+        if self._payments is not None:
+            self._payments.close()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database-url", help="Overrides PAYMENT_DATABASE_URL.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="JSON logs on stderr at this level and above.",
+)
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None, log_level: str) -> None:
+    """Payments, subscriptions, refunds and webhooks from the command line.
+
+    Configuration comes from PAYMENT_* environment variables (see README.md).
+
+    Example: payment-cli plans list --json
+    """
+    configure_logging(log_level)
+    context = Context(database_url)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+@main.group()
+def db() -> None:
+    """Database schema migrations.
+
+    Example: payment-cli db upgrade
+    """
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@json_option
+@pass_context
+def db_upgrade(context: Context, revision: str, as_json: bool) -> None:
+    """Migrate the database up to REVISION (default: the newest).
+
+    Example: payment-cli db upgrade
+    """
+    reached = context.payments.upgrade_database(revision)
+    emit({"revision": reached}, f"database at revision {reached}", as_json=as_json)
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+@json_option
+@pass_context
+def db_downgrade(context: Context, revision: str, as_json: bool) -> None:
+    """Undo migrations down to REVISION (default: one step back; "base" removes everything).
+
+    Example: payment-cli db downgrade base
+    """
+    reached = context.payments.downgrade_database(revision)
+    emit(
+        {"revision": reached}, f"database at revision {reached or 'base (empty)'}", as_json=as_json
+    )
+
+
+@db.command("current")
+@json_option
+@pass_context
+def db_current(context: Context, as_json: bool) -> None:
+    """Show the database's revision and whether it is up to date.
+
+    Example: payment-cli db current --json
+    """
+    current, head = context.payments.database_revision(), Payments.latest_revision()
+    state = "up to date" if current == head else f"behind (newest is {head})"
+    emit(
+        {"revision": current, "head": head, "up_to_date": current == head},
+        f"revision {current or 'none'}: {state}",
+        as_json=as_json,
+    )
+
+
+@main.group()
+def plans() -> None:
+    """Subscription plans.
+
+    Example: payment-cli plans seed-demo
+    """
+
+
+def _plan_line(plan: Any) -> str:
+    every = plan.interval if plan.interval_count == 1 else f"{plan.interval_count} {plan.interval}s"
+    return f"{plan.id:<20} {plan.name:<24} {plan.price} every {every}"
+
+
+@plans.command("add")
+@click.argument("plan_id")
+@click.option("--name", required=True, help="Name shown to people.")
+@click.option("--amount", required=True, help='Price per period, a decimal such as "9.99".')
+@click.option("--currency", required=True, help="ISO 4217 code, e.g. usd.")
+@click.option("--interval", required=True, type=click.Choice(["month", "year"]))
+@click.option(
+    "--interval-count", default=1, show_default=True, type=int, help="Periods between renewals."
+)
+@json_option
+@pass_context
+def plans_add(
+    context: Context,
+    plan_id: str,
+    name: str,
+    amount: str,
+    currency: str,
+    interval: str,
+    interval_count: int,
+    as_json: bool,
+) -> None:
+    """Add a plan.
+
+    Example: payment-cli plans add basic-monthly --name Basic --amount 9.99 --currency usd
+    --interval month
+    """
+    plan = context.payments.add_plan(
+        plan_id,
+        name=name,
+        amount=amount,
+        currency=currency,
+        interval=interval,
+        interval_count=interval_count,
+    )
+    emit(plan.to_dict(), f"added {_plan_line(plan)}", as_json=as_json)
+
+
+@plans.command("list")
+@json_option
+@pass_context
+def plans_list(context: Context, as_json: bool) -> None:
+    """List plans.
+
+    Example: payment-cli plans list --json
+    """
+    found = context.payments.list_plans()
+    text = "\n".join(_plan_line(p) for p in found) if found else "no plans"
+    emit({"plans": [p.to_dict() for p in found]}, text, as_json=as_json)
+
+
+@plans.command("seed-demo")
+@json_option
+@pass_context
+def plans_seed_demo(context: Context, as_json: bool) -> None:
+    """Add the demo plans (basic-monthly, pro-monthly, pro-yearly, basic-monthly-jpy).
+
+    Plans that exist already are left alone.
+
+    Example: payment-cli plans seed-demo
+    """
+    added = context.payments.seed_demo_plans()
+    text = "\n".join(f"added {_plan_line(p)}" for p in added) if added else "demo plans present"
+    emit({"plans": [p.to_dict() for p in added]}, text, as_json=as_json)

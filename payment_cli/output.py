@@ -1,0 +1,80 @@
+"""How payment-cli speaks: text or one JSON object on stdout, one error line, documented exits."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+import structlog
+
+from payment_lib import PaymentError
+
+# Exit codes, documented in docs/cli.md.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_RATE_LIMITED = 3
+EXIT_CONFLICT = 4
+EXIT_PROVIDER_UNAVAILABLE = 5
+EXIT_NOT_FOUND = 6
+EXIT_FORBIDDEN = 7
+EXIT_CONFIGURATION = 8
+EXIT_INTERNAL = 70
+
+EXIT_BY_CODE = {
+    "invalid_request": EXIT_INVALID,
+    "rate_limited": EXIT_RATE_LIMITED,
+    "idempotency_conflict": EXIT_CONFLICT,
+    "illegal_transition": EXIT_CONFLICT,
+    "already_refunded": EXIT_CONFLICT,
+    "provider_unavailable": EXIT_PROVIDER_UNAVAILABLE,
+    "not_found": EXIT_NOT_FOUND,
+    "forbidden": EXIT_FORBIDDEN,
+    "invalid_configuration": EXIT_CONFIGURATION,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = structlog.get_logger("payment_cli")
+
+
+def emit(data: dict[str, Any], text: str, *, as_json: bool) -> None:
+    """Print ``data`` as one JSON object with --json, else the human ``text``."""
+    click.echo(json.dumps(data, sort_keys=False) if as_json else text)
+
+
+def fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
+    """One error line on stderr (or a JSON error object on stdout with --json), then exit."""
+    if as_json:
+        click.echo(json.dumps({"error": {"code": code, "message": message}}))
+    else:
+        click.echo(f"error: {message} [{code}]", err=True)
+    sys.exit(exit_code)
+
+
+def json_option(function: F) -> F:
+    """Add ``--json`` and turn every failure into a documented exit, never a traceback."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+    @functools.wraps(function)
+    def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> Any:
+        try:
+            return function(*args, as_json=as_json, **kwargs)
+        except PaymentError as error:
+            exit_code = EXIT_BY_CODE.get(error.code, EXIT_FAILED)
+            fail(error.code, error.message, exit_code, as_json=as_json)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception:
+            log.exception("unexpected error")
+            fail(
+                "internal_error",
+                "unexpected internal error; details are in the log",
+                EXIT_INTERNAL,
+                as_json=as_json,
+            )
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,49 @@
+"""The library's Prometheus metrics, registered in a registry the host application chooses.
+
+prometheus_client reads /proc when imported, so it is imported only when Metrics is built:
+``import payment_lib`` touches no file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+
+class Metrics:
+    """The library's Prometheus metrics, registered in the registry given (a private one if none).
+
+    A host app passes ``prometheus_client.REGISTRY`` to expose them on its usual endpoint.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.payments_total = Counter(
+            "payments_total", "Payment attempts by final status", ["status"], registry=r
+        )
+        self.payment_duration_seconds = Histogram(
+            "payment_duration_seconds", "Time to process one payment", registry=r
+        )
+        self.refunds_total = Counter(
+            "refunds_total", "Refunds by final status", ["status"], registry=r
+        )
+        self.webhooks_processed_total = Counter(
+            "webhooks_processed_total", "Webhook events processed", ["event_type"], registry=r
+        )
+        self.webhook_lag_seconds = Histogram(
+            "webhook_processing_lag_seconds", "From receipt to processing of an event", registry=r
+        )
+        self.notifications_sent_total = Counter(
+            "notifications_sent_total", "Notifications by outcome", ["outcome"], registry=r
+        )
+        self.renewals_total = Counter(
+            "renewals_total", "Subscription renewal attempts by outcome", ["outcome"], registry=r
+        )
+        self.circuit_state = Gauge(
+            "stripe_circuit_open", "1 while the Stripe circuit breaker is open", registry=r
+        )

@@ -1,0 +1,1 @@
+"""Use cases: plain functions taking their collaborators (unit of work, gateway, clock)."""
