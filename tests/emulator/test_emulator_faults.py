@@ -72,7 +72,7 @@ def test_an_injected_429_is_a_rate_limit_error(
     with pytest.raises(stripe.RateLimitError) as caught:
         pay(client)
 
-    assert (caught.value.http_status, caught.value.code) == (429, "rate_limit")
+    assert (caught.value.http_status, caught.value.error.code) == (429, "rate_limit")  # type: ignore[union-attr]
 
 
 def test_a_share_of_errors_hits_that_share_of_requests(

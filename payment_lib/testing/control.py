@@ -1,0 +1,87 @@
+"""The control endpoint under ``/_emulator/``: steer an emulator running in another process.
+
+JSON in, JSON out, no API key (it only listens where the emulator does):
+
+- ``GET  /_emulator/health``                     -> ``{"ok": true}``
+- ``POST /_emulator/reset``                      forget everything
+- ``GET  /_emulator/faults``                     the fault plan in force
+- ``POST /_emulator/faults``  ``{"error_status": 500, "share": 0.5}``  set it
+- ``DELETE /_emulator/faults``                   clear it
+- ``GET  /_emulator/objects/<kind>``             e.g. ``payment_intent``, ``refund``
+- ``POST /_emulator/webhooks`` ``{"url": ..., "secret": ..., "retry_delays": [...]}``
+- ``POST /_emulator/webhooks/hold`` / ``release`` ``{"reverse": true, "duplicates": true}``
+- ``POST /_emulator/events/<id>/resend``
+- ``POST /_emulator/payment_intents/<id>/authenticate`` ``{"success": true}``
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from payment_lib.testing.errors import ApiError
+from payment_lib.testing.faults import Faults
+
+if TYPE_CHECKING:
+    from payment_lib.testing.emulator import StripeEmulator
+
+PREFIX = "/_emulator/"
+
+
+def handle(
+    emulator: StripeEmulator, method: str, path: str, body: bytes
+) -> tuple[int, Any]:
+    """Answer one control request: (HTTP status, JSON-ready body)."""
+    try:
+        options = json.loads(body) if body else {}
+        if not isinstance(options, dict):
+            raise ValueError("The body must be a JSON object.")
+        return 200, _dispatch(emulator, method, path.removeprefix(PREFIX).split("/"), options)
+    except (ValueError, TypeError) as problem:
+        return 400, {"error": {"message": str(problem), "type": "invalid_request_error"}}
+    except ApiError as error:
+        return error.status, error.body()
+    except LookupError:
+        return 404, {"error": {"message": f"Unknown control request {method} {path}",
+                               "type": "invalid_request_error"}}
+
+
+def _dispatch(emulator: StripeEmulator, method: str, parts: list[str], options: dict[str, Any]
+              ) -> Any:
+    match method, parts:
+        case "GET", ["health"]:
+            return {"ok": True}
+        case "POST", ["reset"]:
+            emulator.reset()
+            return {"ok": True}
+        case "GET", ["faults"]:
+            return Faults.describe(emulator.faults.plan)
+        case "POST", ["faults"]:
+            return Faults.describe(emulator.faults.set(**options))
+        case "DELETE", ["faults"]:
+            emulator.faults.clear()
+            return Faults.describe(emulator.faults.plan)
+        case "GET", ["objects", kind]:
+            return {"data": emulator.objects(kind)}
+        case "POST", ["webhooks"]:
+            emulator.webhooks.configure(
+                url=options.get("url"),
+                secret=options.get("secret") or (),
+                retry_delays=options.get("retry_delays"),
+            )
+            return {"ok": True}
+        case "POST", ["webhooks", "hold"]:
+            emulator.webhooks.hold()
+            return {"ok": True}
+        case "POST", ["webhooks", "release"]:
+            emulator.webhooks.release(
+                reverse=bool(options.get("reverse")), duplicates=bool(options.get("duplicates"))
+            )
+            return {"ok": True}
+        case "POST", ["events", event_id, "resend"]:
+            emulator.webhooks.resend(event_id)
+            return {"ok": True}
+        case "POST", ["payment_intents", intent_id, "authenticate"]:
+            emulator.authenticate(intent_id, success=bool(options.get("success", True)))
+            return {"ok": True}
+    raise LookupError(parts)

@@ -1,0 +1,502 @@
+"""PaymentMethods, Customers, PaymentIntents and Charges: the card payment flow of test mode.
+
+Each endpoint function takes the store and the call (and ids from the path), validates, sets
+``call.executing`` once it starts changing state, and returns the object to answer with or
+raises ``ApiError``. They run under the store's lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from payment_lib.testing import objects
+from payment_lib.testing.cards import (
+    AUTHENTICATION_REQUIRED,
+    LIVE_CARD,
+    Authentication,
+    Decline,
+    TestCard,
+    card_for_name,
+    card_for_number,
+    passes_luhn,
+)
+from payment_lib.testing.errors import ApiError, invalid, unexpected_state
+from payment_lib.testing.store import Call, Obj, Store
+from payment_lib.testing.validation import (
+    ANY,
+    boolean,
+    charge_amount,
+    check_known,
+    currency,
+    integer,
+    one_of,
+    text,
+)
+
+CANCELABLE = (
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+)
+CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
+AUTHENTICATION_FAILED = (
+    "The provided PaymentMethod has failed authentication. You can provide "
+    "payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again."
+)
+RETURN_URL_NEEDED = (
+    "This PaymentIntent is configured to accept payment methods enabled in your Dashboard. "
+    "Because some of these payment methods might redirect your customer off of your page, you "
+    "must provide a `return_url`. If you don't want to accept redirect-based payment methods, "
+    "set `automatic_payment_methods[enabled]` to `true` and "
+    "`automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and "
+    "Payment Intents."
+)
+REUSED_METHOD = (
+    "The provided PaymentMethod was previously used with a PaymentIntent without Customer "
+    "attachment, shared with a connected account without Customer attachment, or was detached "
+    "from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must "
+    "attach it to a Customer first."
+)
+
+_BILLING = {"address": ANY, "email": ANY, "name": ANY, "phone": ANY}
+_CARD = {"number": ANY, "exp_month": ANY, "exp_year": ANY, "cvc": ANY, "token": ANY,
+         "networks": ANY}
+PAYMENT_METHOD_PARAMS = {"type": ANY, "card": _CARD, "billing_details": _BILLING,
+                         "metadata": ANY, "expand": ANY, "allow_redisplay": ANY}
+CUSTOMER_PARAMS = {
+    "address": ANY, "balance": ANY, "description": ANY, "email": ANY, "expand": ANY,
+    "invoice_prefix": ANY, "invoice_settings": {"default_payment_method": ANY,
+                                                "custom_fields": ANY, "footer": ANY,
+                                                "rendering_options": ANY},
+    "metadata": ANY, "name": ANY, "payment_method": ANY, "phone": ANY,
+    "preferred_locales": ANY, "shipping": ANY, "tax_exempt": ANY, "test_clock": ANY,
+}
+_CONFIRM_COMMON = {
+    "capture_method": ANY, "error_on_requires_action": ANY, "expand": ANY,
+    "mandate": ANY, "mandate_data": ANY, "off_session": ANY, "payment_method": ANY,
+    "payment_method_data": ANY, "payment_method_options": ANY, "payment_method_types": ANY,
+    "radar_options": ANY, "receipt_email": ANY, "return_url": ANY,
+    "setup_future_usage": ANY, "shipping": ANY, "use_stripe_sdk": ANY,
+}
+CONFIRM_PARAMS = {**_CONFIRM_COMMON, "client_secret": ANY}
+CREATE_PARAMS = {
+    **_CONFIRM_COMMON,
+    "amount": ANY, "application_fee_amount": ANY,
+    "automatic_payment_methods": {"enabled": ANY, "allow_redirects": ANY},
+    "confirm": ANY, "confirmation_method": ANY, "currency": ANY, "customer": ANY,
+    "description": ANY, "metadata": ANY, "on_behalf_of": ANY,
+    "payment_method_configuration": ANY, "statement_descriptor": ANY,
+    "statement_descriptor_suffix": ANY, "transfer_data": ANY, "transfer_group": ANY,
+}
+RETRIEVE_PARAMS = {"expand": ANY, "client_secret": ANY}
+CANCEL_PARAMS = {"cancellation_reason": ANY, "expand": ANY}
+CAPTURE_PARAMS = {"amount_to_capture": ANY, "expand": ANY, "metadata": ANY,
+                  "statement_descriptor": ANY, "statement_descriptor_suffix": ANY}
+
+
+# PaymentMethods ----------------------------------------------------------------------------
+
+
+def create_payment_method(store: Store, call: Call) -> Obj:
+    params = call.params
+    check_known(params, PAYMENT_METHOD_PARAMS)
+    if one_of(params, "type", ("card",)) is None:
+        raise invalid("Missing required param: type.", code="parameter_missing", param="type")
+    given = params.get("card")
+    if not isinstance(given, dict):
+        raise invalid("Missing required param: card.", code="parameter_missing", param="card")
+    if "token" in given:
+        card = card_for_name(str(given["token"]).removeprefix("tok_"))
+        if card is None:
+            raise invalid(f"No such token: '{given['token']}'", code="resource_missing",
+                          param="card[token]")
+        return _new_method(store, call, card)
+    card = _card_from_number(given)
+    month = integer(given, "exp_month")
+    year = integer(given, "exp_year")
+    if month is None or not 1 <= month <= 12:
+        raise _card_field_error("invalid_expiry_month", "Your card's expiration month is invalid.",
+                                "exp_month")
+    if year is not None and year < 100:
+        year += 2000
+    today = datetime.date.today()
+    if year is None or (year, month) < (today.year, today.month) or year > today.year + 50:
+        raise _card_field_error("invalid_expiry_year", "Your card's expiration year is invalid.",
+                                "exp_year")
+    cvc = text(given, "cvc")
+    if cvc is not None and not (cvc.isdigit() and len(cvc) in (3, 4)):
+        raise _card_field_error("invalid_cvc", "Your card's security code is invalid.", "cvc")
+    return _new_method(store, call, card, exp=(month, year), cvc_given=cvc is not None)
+
+
+def _card_from_number(given: Obj) -> TestCard:
+    number = str(given.get("number") or "").replace(" ", "")
+    if not number:
+        raise invalid("Missing required param: card[number].", code="parameter_missing",
+                      param="card[number]")
+    if not passes_luhn(number):
+        raise _card_field_error("incorrect_number", "Your card number is incorrect.", "number")
+    card = card_for_number(number)
+    if card is None:
+        raise ApiError(402, LIVE_CARD.message, type="card_error", code=LIVE_CARD.code,
+                       decline_code=LIVE_CARD.decline_code)
+    return card
+
+
+def _card_field_error(code: str, message: str, param: str) -> ApiError:
+    return ApiError(402, message, type="card_error", code=code, param=param)
+
+
+def _new_method(
+    store: Store, call: Call, card: TestCard, *, exp: tuple[int, int] | None = None,
+    cvc_given: bool = False,
+) -> Obj:
+    call.executing = True
+    if exp is None:
+        today = datetime.date.today()
+        exp = (today.month, today.year + 1)
+    method = objects.payment_method(
+        card, created=call.now, exp_month=exp[0], exp_year=exp[1], cvc_given=cvc_given,
+        billing=call.params.get("billing_details"), metadata=call.params.get("metadata"),
+    )
+    return store.add(method, card=card, set_up=False, used_by=None)
+
+
+def resolve_method(store: Store, call: Call, method_id: object, param: str) -> Obj:
+    """An existing PaymentMethod, or a fresh one for a ``pm_card_*`` test name."""
+    if isinstance(method_id, str) and method_id.startswith("pm_card_"):
+        card = card_for_name(method_id.removeprefix("pm_card_"))
+        if card is not None:
+            return _new_method(store, call, card)
+    return store.find("payment_method", method_id, param=param, status=400)
+
+
+def retrieve_payment_method(store: Store, call: Call, method_id: str) -> Obj:
+    check_known(call.params, {"expand": ANY})
+    return resolve_method(store, call, method_id, "id")
+
+
+def attach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
+    check_known(call.params, {"customer": ANY, "expand": ANY})
+    customer = store.find("customer", call.params.get("customer"), param="customer", status=400)
+    method = resolve_method(store, call, method_id, "id")
+    if method["customer"] not in (None, customer["id"]):
+        raise invalid("The payment method you provided has already been attached to a customer.",
+                      code="payment_method_unexpected_state", param="payment_method")
+    call.executing = True
+    method["customer"] = customer["id"]
+    store.record(call, "payment_method.attached", method)
+    return method
+
+
+# Customers ---------------------------------------------------------------------------------
+
+
+def create_customer(store: Store, call: Call) -> Obj:
+    check_known(call.params, CUSTOMER_PARAMS)
+    method = None
+    if call.params.get("payment_method"):
+        method = resolve_method(store, call, call.params["payment_method"], "payment_method")
+    call.executing = True
+    customer = store.add(objects.customer(call.params, created=call.now))
+    store.record(call, "customer.created", customer)
+    if method is not None:
+        method["customer"] = customer["id"]
+        store.record(call, "payment_method.attached", method)
+    return customer
+
+
+def retrieve_customer(store: Store, call: Call, customer_id: str) -> Obj:
+    check_known(call.params, {"expand": ANY})
+    return store.find("customer", customer_id)
+
+
+# PaymentIntents ----------------------------------------------------------------------------
+
+
+def create_payment_intent(store: Store, call: Call) -> Obj:
+    params = call.params
+    check_known(params, CREATE_PARAMS)
+    _refuse_payment_method_types(params)
+    code = currency(params)
+    amount = charge_amount(params, code)
+    one_of(params, "capture_method", ("automatic", "automatic_async", "manual"))
+    one_of(params, "confirmation_method", ("automatic", "manual"))
+    one_of(params, "setup_future_usage", ("off_session", "on_session"))
+    customer = None
+    if params.get("customer"):
+        customer = store.find("customer", params["customer"], param="customer", status=400)
+    confirm = boolean(params, "confirm")
+    if confirm:
+        _check_confirmable(params, params.get("automatic_payment_methods"))
+    elif "off_session" in params or "return_url" in params:
+        name = "off_session" if "off_session" in params else "return_url"
+        raise invalid(f"You may only specify {name} when confirming the PaymentIntent "
+                      "(confirm=true).", param=name)
+    method = None
+    if params.get("payment_method"):
+        method = resolve_method(store, call, params["payment_method"], "payment_method")
+        _check_method_usable(store, method, customer)
+    elif confirm:
+        raise _missing_method()
+    call.executing = True
+    intent = store.add(
+        objects.payment_intent(params, amount=amount, currency=code, created=call.now)
+    )
+    store.record(call, "payment_intent.created", intent)
+    if method is not None:
+        intent["payment_method"] = method["id"]
+        intent["status"] = "requires_confirmation"
+    if confirm and method is not None:
+        _attempt(store, call, intent, method)
+    return intent
+
+
+def retrieve_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
+    check_known(call.params, RETRIEVE_PARAMS)
+    return store.find("payment_intent", intent_id)
+
+
+def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
+    params = call.params
+    check_known(params, CONFIRM_PARAMS)
+    _refuse_payment_method_types(params)
+    intent = store.find("payment_intent", intent_id)
+    status = intent["status"]
+    if status == "succeeded":
+        raise unexpected_state("You cannot confirm this PaymentIntent because it has already "
+                               "succeeded after being previously confirmed.")
+    if status not in ("requires_payment_method", "requires_confirmation", "requires_action"):
+        raise unexpected_state(f"You cannot confirm this PaymentIntent because it has a status "
+                               f"of {status}.")
+    one_of(params, "setup_future_usage", ("off_session", "on_session"))
+    _check_confirmable(params, intent["automatic_payment_methods"])
+    customer = store.objects.get(intent["customer"]) if intent["customer"] else None
+    if params.get("payment_method"):
+        method = resolve_method(store, call, params["payment_method"], "payment_method")
+    elif intent["payment_method"]:
+        method = store.objects[intent["payment_method"]]
+    else:
+        raise _missing_method()
+    _check_method_usable(store, method, customer, intent["id"])
+    call.executing = True
+    for name in ("receipt_email", "setup_future_usage", "shipping"):
+        if name in params:
+            intent[name] = params[name] or None
+    intent["payment_method"] = method["id"]
+    _attempt(store, call, intent, method)
+    return intent
+
+
+def cancel_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
+    check_known(call.params, CANCEL_PARAMS)
+    intent = store.find("payment_intent", intent_id)
+    reason = one_of(call.params, "cancellation_reason", CANCELLATION_REASONS)
+    if intent["status"] not in CANCELABLE:
+        raise unexpected_state(
+            "You cannot cancel this PaymentIntent because it has a status of "
+            f"{intent['status']}. Only a PaymentIntent with one of the following statuses may "
+            f"be canceled: {', '.join(CANCELABLE)}."
+        )
+    call.executing = True
+    intent.update(status="canceled", canceled_at=call.now, cancellation_reason=reason,
+                  next_action=None, amount_capturable=0)
+    store.record(call, "payment_intent.canceled", intent)
+    return intent
+
+
+def capture_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
+    check_known(call.params, CAPTURE_PARAMS)
+    intent = store.find("payment_intent", intent_id)
+    if intent["status"] != "requires_capture":
+        raise unexpected_state(
+            "This PaymentIntent could not be captured because it has a status of "
+            f"{intent['status']}. Only a PaymentIntent with one of the following statuses may "
+            "be captured: requires_capture."
+        )
+    amount = integer(call.params, "amount_to_capture", minimum=1) or intent["amount"]
+    if amount > intent["amount_capturable"]:
+        raise invalid("The amount to capture is greater than the amount capturable.",
+                      code="amount_too_large", param="amount_to_capture")
+    call.executing = True
+    charge = store.objects[intent["latest_charge"]]
+    charge.update(captured=True, amount_captured=amount, balance_transaction=objects.new_id("txn"))
+    intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
+    store.record(call, "charge.captured", charge)
+    store.record(call, "payment_intent.succeeded", intent)
+    return intent
+
+
+def retrieve_charge(store: Store, call: Call, charge_id: str) -> Obj:
+    check_known(call.params, {"expand": ANY})
+    return store.find("charge", charge_id)
+
+
+def _refuse_payment_method_types(params: Obj) -> None:
+    if "payment_method_types" in params:
+        raise invalid(
+            "The parameter payment_method_types is no longer supported in this API version. "
+            "Use automatic_payment_methods or a payment method configuration instead.",
+            code="payment_method_types_no_longer_supported",
+            param="payment_method_types",
+        )
+
+
+def _check_confirmable(params: Obj, automatic: Any) -> None:
+    no_redirects = isinstance(automatic, dict) and automatic.get("allow_redirects") == "never"
+    if not params.get("return_url") and not boolean(params, "off_session") and not no_redirects:
+        raise invalid(RETURN_URL_NEEDED, param="return_url")
+
+
+def _missing_method() -> ApiError:
+    return unexpected_state(
+        "You cannot confirm this PaymentIntent because it's missing a payment method. You can "
+        "either update the PaymentIntent with a payment method and then confirm it again, or "
+        "confirm it again directly with a payment method."
+    )
+
+
+def _check_method_usable(
+    store: Store, method: Obj, customer: Obj | None, intent_id: str | None = None
+) -> None:
+    owner = method["customer"]
+    if owner is not None and (customer is None or customer["id"] != owner):
+        raise invalid("The provided PaymentMethod belongs to a customer, so you must also "
+                      "provide that customer.", param="payment_method")
+    used_by = store.hidden[method["id"]]["used_by"]
+    if owner is None and customer is None and used_by not in (None, intent_id):
+        raise invalid(REUSED_METHOD, param="payment_method")
+
+
+# The charge attempt ------------------------------------------------------------------------
+
+
+def _attempt(store: Store, call: Call, intent: Obj, method: Obj) -> None:
+    """Confirm: charge the card, ask for 3-D Secure, or decline, as the test card says."""
+    facts = store.hidden[method["id"]]
+    card: TestCard = facts["card"]
+    facts["used_by"] = intent["id"]
+    off_session = boolean(call.params, "off_session")
+    intent["last_payment_error"] = None
+    needs_authentication = card.authentication is Authentication.ALWAYS or (
+        card.authentication is Authentication.UNLESS_SET_UP
+        and not (off_session and facts["set_up"])
+    )
+    if needs_authentication and (off_session or boolean(call.params, "error_on_requires_action")):
+        _charge(store, call, intent, method, AUTHENTICATION_REQUIRED)
+    elif needs_authentication:
+        _require_action(store, call, intent, method)
+    else:
+        _charge(store, call, intent, method, card.decline)
+
+
+def _require_action(store: Store, call: Call, intent: Obj, method: Obj) -> None:
+    return_url = call.params.get("return_url")
+    url = (
+        f"{call.base_url}/3ds/authenticate/{intent['id']}?"
+        + urlencode({"client_secret": intent["client_secret"]})
+    )
+    if return_url:
+        next_action: Obj = {
+            "type": "redirect_to_url",
+            "redirect_to_url": {"return_url": return_url, "url": url},
+        }
+    else:
+        next_action = {
+            "type": "use_stripe_sdk",
+            "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url,
+                               "source": objects.new_id("src")},
+        }
+    intent.update(status="requires_action", next_action=next_action)
+    store.hidden[intent["id"]]["return_url"] = return_url
+    store.record(call, "payment_intent.requires_action", intent)
+
+
+def _charge(
+    store: Store, call: Call, intent: Obj, method: Obj, decline: Decline | None,
+    *, authenticated: bool = False,
+) -> None:
+    manual = intent["capture_method"] == "manual"
+    charge = store.add(
+        objects.charge(intent, method, created=call.now, decline=decline, captured=not manual,
+                       authenticated=authenticated)
+    )
+    intent.update(latest_charge=charge["id"], next_action=None)
+    if decline is None:
+        if intent["setup_future_usage"] and method["customer"]:
+            store.hidden[method["id"]]["set_up"] = True
+        store.record(call, "charge.succeeded", charge)
+        if manual:
+            intent.update(status="requires_capture", amount_capturable=intent["amount"])
+            store.record(call, "payment_intent.amount_capturable_updated", intent)
+        else:
+            intent.update(status="succeeded", amount_received=intent["amount"])
+            store.record(call, "payment_intent.succeeded", intent)
+        return
+    intent.update(
+        status="requires_payment_method",
+        payment_method=None,
+        last_payment_error=objects.card_error(
+            decline, charge=charge["id"], payment_method=copy.deepcopy(method)
+        ),
+    )
+    store.record(call, "charge.failed", charge)
+    store.record(call, "payment_intent.payment_failed", intent)
+    raise ApiError(
+        402,
+        decline.message,
+        type="card_error",
+        code=decline.code,
+        decline_code=decline.decline_code,
+        extra={
+            "charge": charge["id"],
+            "payment_intent": copy.deepcopy(intent),
+            "payment_method": copy.deepcopy(method),
+        },
+    )
+
+
+def authenticate(store: Store, call: Call, intent: Obj, *, success: bool) -> str:
+    """Finish 3-D Secure for an intent in requires_action; returns the redirect_status."""
+    method = store.objects[intent["payment_method"]]
+    card: TestCard = store.hidden[method["id"]]["card"]
+    if not success:
+        intent.update(
+            status="requires_payment_method",
+            payment_method=None,
+            next_action=None,
+            last_payment_error={
+                "code": "payment_intent_authentication_failure",
+                "doc_url": "https://stripe.com/docs/error-codes/"
+                "payment-intent-authentication-failure",
+                "message": AUTHENTICATION_FAILED,
+                "payment_method": copy.deepcopy(method),
+                "type": "invalid_request_error",
+            },
+        )
+        store.record(call, "payment_intent.payment_failed", intent)
+        return "failed"
+    try:
+        _charge(store, call, intent, method, card.decline_after_authentication or card.decline,
+                authenticated=True)
+    except ApiError:
+        return "failed"
+    return "succeeded"
+
+
+def return_url_for(store: Store, intent: Obj, redirect_status: str) -> str | None:
+    """Where the browser goes after the authentication page, with Stripe's query."""
+    return_url = store.hidden[intent["id"]].get("return_url")
+    if not return_url:
+        return None
+    query = urlencode({
+        "payment_intent": intent["id"],
+        "payment_intent_client_secret": intent["client_secret"],
+        "redirect_status": redirect_status,
+    })
+    return f"{return_url}{'&' if '?' in return_url else '?'}{query}"

@@ -1,0 +1,135 @@
+"""The emulator's state: every object by id, the event log, and the context of one API call.
+
+All reads and writes happen under ``Store.lock`` (one request at a time inside the state), so
+handlers can read, decide and mutate without races. Objects are Stripe-shaped dicts; facts
+Stripe keeps but does not show (the test card behind a PaymentMethod, a 3-D Secure return
+URL) live in ``Store.hidden``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from payment_lib.testing import errors, objects
+from payment_lib.testing.forms import Params
+from payment_lib.testing.webhooks import WebhookDelivery
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: str
+    type: str
+    created: int
+    object_id: str
+    payload: bytes
+
+
+@dataclass
+class Call:
+    """One API request as handlers see it."""
+
+    params: Params
+    request_id: str | None
+    idempotency_key: str | None
+    api_version: str
+    base_url: str
+    now: int = field(default_factory=lambda: int(time.time()))
+    # Set once validation passed and the request changes state: from then on its outcome
+    # (success or error) is what the idempotency key replays.
+    executing: bool = False
+    after_response: list[Callable[[], None]] = field(default_factory=list)
+
+
+class Store:
+    """Objects, hidden facts and events, guarded by one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.webhooks: WebhookDelivery | None = None
+        self.objects: dict[str, Obj] = {}
+        self.hidden: dict[str, Obj] = {}
+        self.events: list[StoredEvent] = []
+        self.events_by_id: dict[str, StoredEvent] = {}
+
+    def clear(self) -> None:
+        with self.lock:
+            self.objects.clear()
+            self.hidden.clear()
+            self.events.clear()
+            self.events_by_id.clear()
+
+    def add(self, obj: Obj, **hidden: Any) -> Obj:
+        self.objects[obj["id"]] = obj
+        self.hidden[obj["id"]] = hidden
+        return obj
+
+    def find(self, kind: str, object_id: object, *, param: str = "id", status: int = 404) -> Obj:
+        """The object of this kind, or the error Stripe gives for a missing one."""
+        found = self.objects.get(object_id) if isinstance(object_id, str) else None
+        if found is None or found["object"] != kind:
+            error = errors.no_such(kind, str(object_id), param=param)
+            error.status = status
+            raise error
+        return found
+
+    def of_kind(self, kind: str) -> list[Obj]:
+        """Objects of one kind, oldest first."""
+        with self.lock:
+            return [obj for obj in self.objects.values() if obj["object"] == kind]
+
+    def record(
+        self, call: Call, event_type: str, obj: Obj, previous: Obj | None = None
+    ) -> None:
+        """Log the event Stripe would send for a state change (a snapshot of ``obj``)."""
+        event = objects.event(
+            event_type,
+            obj,
+            created=call.now,
+            api_version=call.api_version,
+            pending_webhooks=1 if self.webhooks is not None and self.webhooks.enabled else 0,
+            request_id=call.request_id,
+            idempotency_key=call.idempotency_key,
+            previous_attributes=previous,
+        )
+        stored = StoredEvent(
+            event["id"], event_type, call.now, obj["id"], json.dumps(event).encode()
+        )
+        self.events.append(stored)
+        self.events_by_id[stored.id] = stored
+        if self.webhooks is not None:
+            self.webhooks.enqueue(stored.id)
+
+    def event_payload(self, event_id: str) -> bytes | None:
+        with self.lock:
+            stored = self.events_by_id.get(event_id)
+            return stored.payload if stored else None
+
+    def expanded(self, obj: Obj, paths: object) -> Obj:
+        """``obj`` with the ids at ``expand[]`` paths (``latest_charge``,
+        ``data.payment_intent``, ``latest_charge.payment_method``) replaced by their objects."""
+        result = obj
+        for path in paths if isinstance(paths, list) else [paths]:
+            result = self._expand(result, str(path).split("."))
+        return result
+
+    def _expand(self, obj: Obj, parts: list[str]) -> Obj:
+        head, rest = parts[0], parts[1:]
+        if head not in obj:
+            raise errors.invalid(f"This property cannot be expanded ({head}).", param="expand")
+        value = obj[head]
+        copied = dict(obj)
+        if head == "data" and isinstance(value, list) and rest:
+            copied[head] = [self._expand(item, rest) for item in value]
+            return copied
+        if isinstance(value, str) and value in self.objects:
+            value = self.objects[value]
+        if isinstance(value, dict):
+            copied[head] = self._expand(value, rest) if rest else value
+        return copied
