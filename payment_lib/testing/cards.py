@@ -194,4 +194,3 @@ def passes_luhn(number: str) -> bool:
 def card_names() -> list[str]:
     """Every name usable as ``pm_card_<name>`` (for documentation and tests)."""
     return sorted(_NAMED)
-

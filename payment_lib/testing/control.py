@@ -28,9 +28,7 @@ if TYPE_CHECKING:
 PREFIX = "/_emulator/"
 
 
-def handle(
-    emulator: StripeEmulator, method: str, path: str, body: bytes
-) -> tuple[int, Any]:
+def handle(emulator: StripeEmulator, method: str, path: str, body: bytes) -> tuple[int, Any]:
     """Answer one control request: (HTTP status, JSON-ready body)."""
     try:
         options = json.loads(body) if body else {}
@@ -42,12 +40,17 @@ def handle(
     except ApiError as error:
         return error.status, error.body()
     except LookupError:
-        return 404, {"error": {"message": f"Unknown control request {method} {path}",
-                               "type": "invalid_request_error"}}
+        return 404, {
+            "error": {
+                "message": f"Unknown control request {method} {path}",
+                "type": "invalid_request_error",
+            }
+        }
 
 
-def _dispatch(emulator: StripeEmulator, method: str, parts: list[str], options: dict[str, Any]
-              ) -> Any:
+def _dispatch(
+    emulator: StripeEmulator, method: str, parts: list[str], options: dict[str, Any]
+) -> Any:
     match method, parts:
         case "GET", ["health"]:
             return {"ok": True}

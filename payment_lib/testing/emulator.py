@@ -117,7 +117,9 @@ class StripeEmulator:
         server.emulator = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="stripe-emulator",
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="stripe-emulator",
             daemon=True,
         )
         self._thread.start()
@@ -201,7 +203,8 @@ class StripeEmulator:
         """A copy of one object by id."""
         with self.store.lock:
             found = self.store.objects.get(object_id)
-            return json.loads(json.dumps(found)) if found else None  # type: ignore[no-any-return]
+            copied: Obj | None = json.loads(json.dumps(found)) if found else None
+            return copied
 
     def events(self, event_type: str | None = None) -> list[Obj]:
         """Recorded events, oldest first, optionally of one type."""
@@ -263,8 +266,12 @@ class StripeEmulator:
             _write(request, 401, json.dumps(refusal.body()).encode(), answer)
             return
         segments = path[4:].split("/")
-        route = (method, segments[0], len(segments) > 1,
-                 segments[2] if len(segments) == 3 else None)
+        route = (
+            method,
+            segments[0],
+            len(segments) > 1,
+            segments[2] if len(segments) == 3 else None,
+        )
         endpoint = ROUTES.get(route) if len(segments) <= 3 and all(segments) else None
         if endpoint is None:
             self._unrecognized(request, method, path)
@@ -324,8 +331,8 @@ class StripeEmulator:
                 status, payload = error.status, json.dumps(error.body()).encode()
             except Exception:  # a bug in the emulator: answer as Stripe's 500 would
                 traceback.print_exc()
-                error = ApiError(500, "An unknown error occurred", type="api_error")
-                status, payload = 500, json.dumps(error.body()).encode()
+                fault = ApiError(500, "An unknown error occurred", type="api_error")
+                status, payload = 500, json.dumps(fault.body()).encode()
             for hook in call.after_response:
                 hook()
         return status, payload

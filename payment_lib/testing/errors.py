@@ -59,16 +59,12 @@ def missing_param(param: str) -> ApiError:
 
 
 def unknown_param(param: str) -> ApiError:
-    return invalid(
-        f"Received unknown parameter: {param}", code="parameter_unknown", param=param
-    )
+    return invalid(f"Received unknown parameter: {param}", code="parameter_unknown", param=param)
 
 
 def no_such(kind: str, object_id: str, *, param: str = "id") -> ApiError:
     """404 resource_missing, worded as Stripe words it ("No such payment_intent: 'pi_x'")."""
-    return ApiError(
-        404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
-    )
+    return ApiError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
 
 
 def unexpected_state(message: str) -> ApiError:

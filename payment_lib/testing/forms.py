@@ -26,7 +26,8 @@ def parse_form(text: str) -> Params:
     root: Params = {}
     for key, value in parse_qsl(text, keep_blank_values=True):
         _assign(root, _split_key(key), value)
-    return _listify(root, "")
+    parsed: Params = _listify(root, "")
+    return parsed
 
 
 def _split_key(key: str) -> list[str]:
@@ -59,8 +60,10 @@ def _assign(node: Params, parts: list[str], value: str) -> None:
 
 def _listify(node: Params, name: str) -> Any:
     """Turn ``{"0": a, "1": b}`` into ``[a, b]``, except where keys are the caller's own."""
-    converted = {key: _listify(value, key) if isinstance(value, dict) else value
-                 for key, value in node.items()}
+    converted = {
+        key: _listify(value, key) if isinstance(value, dict) else value
+        for key, value in node.items()
+    }
     if name not in _FREE_FORM and converted and all(key.isdigit() for key in converted):
         return [converted[key] for key in sorted(converted, key=int)]
     return converted

@@ -13,8 +13,13 @@ from payment_lib.testing.forms import Params
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import ANY, check_known, integer
 
-LIST_PARAMS = {"limit": ANY, "starting_after": ANY, "ending_before": ANY, "created": ANY,
-               "expand": ANY}
+LIST_PARAMS = {
+    "limit": ANY,
+    "starting_after": ANY,
+    "ending_before": ANY,
+    "created": ANY,
+    "expand": ANY,
+}
 EVENT_LIST_PARAMS = {**LIST_PARAMS, "type": ANY, "types": ANY, "delivery_success": ANY}
 
 _COMPARE = {
@@ -34,25 +39,31 @@ def page(
     """One page of a list, newest first, and whether more follow."""
     limit = integer(params, "limit", minimum=1) or 10
     if limit > 100:
-        raise invalid("This value must be less than or equal to 100.",
-                      code="parameter_invalid_integer", param="limit")
+        raise invalid(
+            "This value must be less than or equal to 100.",
+            code="parameter_invalid_integer",
+            param="limit",
+        )
     items = list(reversed(items_oldest_first))
     created = params.get("created")
     if isinstance(created, dict):
         for operator, bound in created.items():
             if operator not in _COMPARE:
-                raise invalid(f"Received unknown parameter: created[{operator}]",
-                              code="parameter_unknown", param=f"created[{operator}]")
+                raise invalid(
+                    f"Received unknown parameter: created[{operator}]",
+                    code="parameter_unknown",
+                    param=f"created[{operator}]",
+                )
             limit_value = int(bound)
             items = [item for item in items if _COMPARE[operator](created_of(item), limit_value)]
     elif created is not None:
         items = [item for item in items if created_of(item) == int(created)]
     ids = [id_of(item) for item in items]
     if params.get("starting_after"):
-        items = items[_position(ids, params["starting_after"], "starting_after") + 1:]
+        items = items[_position(ids, params["starting_after"], "starting_after") + 1 :]
         return items[:limit], len(items) > limit
     if params.get("ending_before"):
-        items = items[:_position(ids, params["ending_before"], "ending_before")]
+        items = items[: _position(ids, params["ending_before"], "ending_before")]
         return items[-limit:], len(items) > limit
     return items[:limit], len(items) > limit
 
@@ -61,8 +72,7 @@ def _position(ids: list[str], cursor: str, param: str) -> int:
     try:
         return ids.index(cursor)
     except ValueError:
-        raise invalid(f"No such object: '{cursor}'", code="resource_missing",
-                      param=param) from None
+        raise invalid(f"No such object: '{cursor}'", code="resource_missing", param=param) from None
 
 
 def list_object(data: list[Obj], has_more: bool, url: str) -> Obj:
@@ -80,16 +90,16 @@ def list_events(store: Store, call: Call) -> Obj:
     events = store.events
     if wanted is not None:
         events = [event for event in events if _matches(event.type, wanted)]
-    chosen, more = page(events, params, id_of=lambda event: event.id,
-                        created_of=lambda event: event.created)
+    chosen, more = page(
+        events, params, id_of=lambda event: event.id, created_of=lambda event: event.created
+    )
     return list_object([json.loads(event.payload) for event in chosen], more, "/v1/events")
 
 
 def _matches(event_type: str, wanted: set[str]) -> bool:
     """``type`` accepts exact names and ``*`` wildcards such as ``charge.*``."""
     return any(
-        event_type == pattern
-        or (pattern.endswith("*") and event_type.startswith(pattern[:-1]))
+        event_type == pattern or (pattern.endswith("*") and event_type.startswith(pattern[:-1]))
         for pattern in wanted
     )
 

@@ -51,8 +51,14 @@ def billing_details(given: Obj | None = None) -> Obj:
 
 
 def payment_method(
-    card: TestCard, *, created: int, exp_month: int, exp_year: int, cvc_given: bool,
-    billing: Obj | None = None, metadata: Obj | None = None,
+    card: TestCard,
+    *,
+    created: int,
+    exp_month: int,
+    exp_year: int,
+    cvc_given: bool,
+    billing: Obj | None = None,
+    metadata: Obj | None = None,
 ) -> Obj:
     return {
         "id": new_id("pm"),
@@ -181,7 +187,12 @@ def payment_intent(params: Obj, *, amount: int, currency: str, created: int) -> 
 
 
 def charge(
-    intent: Obj, method: Obj, *, created: int, decline: Decline | None, captured: bool = True,
+    intent: Obj,
+    method: Obj,
+    *,
+    created: int,
+    decline: Decline | None,
+    captured: bool = True,
     authenticated: bool = False,
 ) -> Obj:
     card = method["card"]
@@ -234,8 +245,11 @@ def charge(
                 "mandate": None,
                 "network": card["brand"],
                 "three_d_secure": (
-                    {"authentication_flow": "challenge", "result": "authenticated",
-                     "version": "2.2.0"}
+                    {
+                        "authentication_flow": "challenge",
+                        "result": "authenticated",
+                        "version": "2.2.0",
+                    }
                     if authenticated
                     else None
                 ),
@@ -293,8 +307,11 @@ def refund(charge: Obj, *, amount: int, params: Obj, created: int) -> Obj:
         "created": created,
         "currency": charge["currency"],
         "destination_details": {
-            "card": {"reference_status": "pending", "reference_type": "acquirer_reference_number",
-                     "type": "refund"},
+            "card": {
+                "reference_status": "pending",
+                "reference_type": "acquirer_reference_number",
+                "type": "refund",
+            },
             "type": "card",
         },
         "metadata": params.get("metadata") or {},
@@ -308,8 +325,14 @@ def refund(charge: Obj, *, amount: int, params: Obj, created: int) -> Obj:
 
 
 def event(
-    event_type: str, data: Obj, *, created: int, api_version: str, pending_webhooks: int,
-    request_id: str | None, idempotency_key: str | None,
+    event_type: str,
+    data: Obj,
+    *,
+    created: int,
+    api_version: str,
+    pending_webhooks: int,
+    request_id: str | None,
+    idempotency_key: str | None,
     previous_attributes: Obj | None = None,
 ) -> Obj:
     body: Obj = {"object": data}

@@ -64,39 +64,90 @@ REUSED_METHOD = (
 )
 
 _BILLING = {"address": ANY, "email": ANY, "name": ANY, "phone": ANY}
-_CARD = {"number": ANY, "exp_month": ANY, "exp_year": ANY, "cvc": ANY, "token": ANY,
-         "networks": ANY}
-PAYMENT_METHOD_PARAMS = {"type": ANY, "card": _CARD, "billing_details": _BILLING,
-                         "metadata": ANY, "expand": ANY, "allow_redisplay": ANY}
+_CARD = {
+    "number": ANY,
+    "exp_month": ANY,
+    "exp_year": ANY,
+    "cvc": ANY,
+    "token": ANY,
+    "networks": ANY,
+}
+PAYMENT_METHOD_PARAMS = {
+    "type": ANY,
+    "card": _CARD,
+    "billing_details": _BILLING,
+    "metadata": ANY,
+    "expand": ANY,
+    "allow_redisplay": ANY,
+}
 CUSTOMER_PARAMS = {
-    "address": ANY, "balance": ANY, "description": ANY, "email": ANY, "expand": ANY,
-    "invoice_prefix": ANY, "invoice_settings": {"default_payment_method": ANY,
-                                                "custom_fields": ANY, "footer": ANY,
-                                                "rendering_options": ANY},
-    "metadata": ANY, "name": ANY, "payment_method": ANY, "phone": ANY,
-    "preferred_locales": ANY, "shipping": ANY, "tax_exempt": ANY, "test_clock": ANY,
+    "address": ANY,
+    "balance": ANY,
+    "description": ANY,
+    "email": ANY,
+    "expand": ANY,
+    "invoice_prefix": ANY,
+    "invoice_settings": {
+        "default_payment_method": ANY,
+        "custom_fields": ANY,
+        "footer": ANY,
+        "rendering_options": ANY,
+    },
+    "metadata": ANY,
+    "name": ANY,
+    "payment_method": ANY,
+    "phone": ANY,
+    "preferred_locales": ANY,
+    "shipping": ANY,
+    "tax_exempt": ANY,
+    "test_clock": ANY,
 }
 _CONFIRM_COMMON = {
-    "capture_method": ANY, "error_on_requires_action": ANY, "expand": ANY,
-    "mandate": ANY, "mandate_data": ANY, "off_session": ANY, "payment_method": ANY,
-    "payment_method_data": ANY, "payment_method_options": ANY, "payment_method_types": ANY,
-    "radar_options": ANY, "receipt_email": ANY, "return_url": ANY,
-    "setup_future_usage": ANY, "shipping": ANY, "use_stripe_sdk": ANY,
+    "capture_method": ANY,
+    "error_on_requires_action": ANY,
+    "expand": ANY,
+    "mandate": ANY,
+    "mandate_data": ANY,
+    "off_session": ANY,
+    "payment_method": ANY,
+    "payment_method_data": ANY,
+    "payment_method_options": ANY,
+    "payment_method_types": ANY,
+    "radar_options": ANY,
+    "receipt_email": ANY,
+    "return_url": ANY,
+    "setup_future_usage": ANY,
+    "shipping": ANY,
+    "use_stripe_sdk": ANY,
 }
 CONFIRM_PARAMS = {**_CONFIRM_COMMON, "client_secret": ANY}
 CREATE_PARAMS = {
     **_CONFIRM_COMMON,
-    "amount": ANY, "application_fee_amount": ANY,
+    "amount": ANY,
+    "application_fee_amount": ANY,
     "automatic_payment_methods": {"enabled": ANY, "allow_redirects": ANY},
-    "confirm": ANY, "confirmation_method": ANY, "currency": ANY, "customer": ANY,
-    "description": ANY, "metadata": ANY, "on_behalf_of": ANY,
-    "payment_method_configuration": ANY, "statement_descriptor": ANY,
-    "statement_descriptor_suffix": ANY, "transfer_data": ANY, "transfer_group": ANY,
+    "confirm": ANY,
+    "confirmation_method": ANY,
+    "currency": ANY,
+    "customer": ANY,
+    "description": ANY,
+    "metadata": ANY,
+    "on_behalf_of": ANY,
+    "payment_method_configuration": ANY,
+    "statement_descriptor": ANY,
+    "statement_descriptor_suffix": ANY,
+    "transfer_data": ANY,
+    "transfer_group": ANY,
 }
 RETRIEVE_PARAMS = {"expand": ANY, "client_secret": ANY}
 CANCEL_PARAMS = {"cancellation_reason": ANY, "expand": ANY}
-CAPTURE_PARAMS = {"amount_to_capture": ANY, "expand": ANY, "metadata": ANY,
-                  "statement_descriptor": ANY, "statement_descriptor_suffix": ANY}
+CAPTURE_PARAMS = {
+    "amount_to_capture": ANY,
+    "expand": ANY,
+    "metadata": ANY,
+    "statement_descriptor": ANY,
+    "statement_descriptor_suffix": ANY,
+}
 
 
 # PaymentMethods ----------------------------------------------------------------------------
@@ -113,21 +164,24 @@ def create_payment_method(store: Store, call: Call) -> Obj:
     if "token" in given:
         card = card_for_name(str(given["token"]).removeprefix("tok_"))
         if card is None:
-            raise invalid(f"No such token: '{given['token']}'", code="resource_missing",
-                          param="card[token]")
+            raise invalid(
+                f"No such token: '{given['token']}'", code="resource_missing", param="card[token]"
+            )
         return _new_method(store, call, card)
     card = _card_from_number(given)
     month = integer(given, "exp_month")
     year = integer(given, "exp_year")
     if month is None or not 1 <= month <= 12:
-        raise _card_field_error("invalid_expiry_month", "Your card's expiration month is invalid.",
-                                "exp_month")
+        raise _card_field_error(
+            "invalid_expiry_month", "Your card's expiration month is invalid.", "exp_month"
+        )
     if year is not None and year < 100:
         year += 2000
     today = datetime.date.today()
     if year is None or (year, month) < (today.year, today.month) or year > today.year + 50:
-        raise _card_field_error("invalid_expiry_year", "Your card's expiration year is invalid.",
-                                "exp_year")
+        raise _card_field_error(
+            "invalid_expiry_year", "Your card's expiration year is invalid.", "exp_year"
+        )
     cvc = text(given, "cvc")
     if cvc is not None and not (cvc.isdigit() and len(cvc) in (3, 4)):
         raise _card_field_error("invalid_cvc", "Your card's security code is invalid.", "cvc")
@@ -137,14 +191,20 @@ def create_payment_method(store: Store, call: Call) -> Obj:
 def _card_from_number(given: Obj) -> TestCard:
     number = str(given.get("number") or "").replace(" ", "")
     if not number:
-        raise invalid("Missing required param: card[number].", code="parameter_missing",
-                      param="card[number]")
+        raise invalid(
+            "Missing required param: card[number].", code="parameter_missing", param="card[number]"
+        )
     if not passes_luhn(number):
         raise _card_field_error("incorrect_number", "Your card number is incorrect.", "number")
     card = card_for_number(number)
     if card is None:
-        raise ApiError(402, LIVE_CARD.message, type="card_error", code=LIVE_CARD.code,
-                       decline_code=LIVE_CARD.decline_code)
+        raise ApiError(
+            402,
+            LIVE_CARD.message,
+            type="card_error",
+            code=LIVE_CARD.code,
+            decline_code=LIVE_CARD.decline_code,
+        )
     return card
 
 
@@ -153,7 +213,11 @@ def _card_field_error(code: str, message: str, param: str) -> ApiError:
 
 
 def _new_method(
-    store: Store, call: Call, card: TestCard, *, exp: tuple[int, int] | None = None,
+    store: Store,
+    call: Call,
+    card: TestCard,
+    *,
+    exp: tuple[int, int] | None = None,
     cvc_given: bool = False,
 ) -> Obj:
     call.executing = True
@@ -161,8 +225,13 @@ def _new_method(
         today = datetime.date.today()
         exp = (today.month, today.year + 1)
     method = objects.payment_method(
-        card, created=call.now, exp_month=exp[0], exp_year=exp[1], cvc_given=cvc_given,
-        billing=call.params.get("billing_details"), metadata=call.params.get("metadata"),
+        card,
+        created=call.now,
+        exp_month=exp[0],
+        exp_year=exp[1],
+        cvc_given=cvc_given,
+        billing=call.params.get("billing_details"),
+        metadata=call.params.get("metadata"),
     )
     return store.add(method, card=card, set_up=False, used_by=None)
 
@@ -186,8 +255,11 @@ def attach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
     customer = store.find("customer", call.params.get("customer"), param="customer", status=400)
     method = resolve_method(store, call, method_id, "id")
     if method["customer"] not in (None, customer["id"]):
-        raise invalid("The payment method you provided has already been attached to a customer.",
-                      code="payment_method_unexpected_state", param="payment_method")
+        raise invalid(
+            "The payment method you provided has already been attached to a customer.",
+            code="payment_method_unexpected_state",
+            param="payment_method",
+        )
     call.executing = True
     method["customer"] = customer["id"]
     store.record(call, "payment_method.attached", method)
@@ -236,8 +308,10 @@ def create_payment_intent(store: Store, call: Call) -> Obj:
         _check_confirmable(params, params.get("automatic_payment_methods"))
     elif "off_session" in params or "return_url" in params:
         name = "off_session" if "off_session" in params else "return_url"
-        raise invalid(f"You may only specify {name} when confirming the PaymentIntent "
-                      "(confirm=true).", param=name)
+        raise invalid(
+            f"You may only specify {name} when confirming the PaymentIntent (confirm=true).",
+            param=name,
+        )
     method = None
     if params.get("payment_method"):
         method = resolve_method(store, call, params["payment_method"], "payment_method")
@@ -269,11 +343,14 @@ def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
     intent = store.find("payment_intent", intent_id)
     status = intent["status"]
     if status == "succeeded":
-        raise unexpected_state("You cannot confirm this PaymentIntent because it has already "
-                               "succeeded after being previously confirmed.")
+        raise unexpected_state(
+            "You cannot confirm this PaymentIntent because it has already "
+            "succeeded after being previously confirmed."
+        )
     if status not in ("requires_payment_method", "requires_confirmation", "requires_action"):
-        raise unexpected_state(f"You cannot confirm this PaymentIntent because it has a status "
-                               f"of {status}.")
+        raise unexpected_state(
+            f"You cannot confirm this PaymentIntent because it has a status of {status}."
+        )
     one_of(params, "setup_future_usage", ("off_session", "on_session"))
     _check_confirmable(params, intent["automatic_payment_methods"])
     customer = store.objects.get(intent["customer"]) if intent["customer"] else None
@@ -304,8 +381,13 @@ def cancel_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
             f"be canceled: {', '.join(CANCELABLE)}."
         )
     call.executing = True
-    intent.update(status="canceled", canceled_at=call.now, cancellation_reason=reason,
-                  next_action=None, amount_capturable=0)
+    intent.update(
+        status="canceled",
+        canceled_at=call.now,
+        cancellation_reason=reason,
+        next_action=None,
+        amount_capturable=0,
+    )
     store.record(call, "payment_intent.canceled", intent)
     return intent
 
@@ -321,8 +403,11 @@ def capture_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
         )
     amount = integer(call.params, "amount_to_capture", minimum=1) or intent["amount"]
     if amount > intent["amount_capturable"]:
-        raise invalid("The amount to capture is greater than the amount capturable.",
-                      code="amount_too_large", param="amount_to_capture")
+        raise invalid(
+            "The amount to capture is greater than the amount capturable.",
+            code="amount_too_large",
+            param="amount_to_capture",
+        )
     call.executing = True
     charge = store.objects[intent["latest_charge"]]
     charge.update(captured=True, amount_captured=amount, balance_transaction=objects.new_id("txn"))
@@ -366,8 +451,11 @@ def _check_method_usable(
 ) -> None:
     owner = method["customer"]
     if owner is not None and (customer is None or customer["id"] != owner):
-        raise invalid("The provided PaymentMethod belongs to a customer, so you must also "
-                      "provide that customer.", param="payment_method")
+        raise invalid(
+            "The provided PaymentMethod belongs to a customer, so you must also "
+            "provide that customer.",
+            param="payment_method",
+        )
     used_by = store.hidden[method["id"]]["used_by"]
     if owner is None and customer is None and used_by not in (None, intent_id):
         raise invalid(REUSED_METHOD, param="payment_method")
@@ -397,9 +485,8 @@ def _attempt(store: Store, call: Call, intent: Obj, method: Obj) -> None:
 
 def _require_action(store: Store, call: Call, intent: Obj, method: Obj) -> None:
     return_url = call.params.get("return_url")
-    url = (
-        f"{call.base_url}/3ds/authenticate/{intent['id']}?"
-        + urlencode({"client_secret": intent["client_secret"]})
+    url = f"{call.base_url}/3ds/authenticate/{intent['id']}?" + urlencode(
+        {"client_secret": intent["client_secret"]}
     )
     if return_url:
         next_action: Obj = {
@@ -409,8 +496,11 @@ def _require_action(store: Store, call: Call, intent: Obj, method: Obj) -> None:
     else:
         next_action = {
             "type": "use_stripe_sdk",
-            "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url,
-                               "source": objects.new_id("src")},
+            "use_stripe_sdk": {
+                "type": "three_d_secure_redirect",
+                "stripe_js": url,
+                "source": objects.new_id("src"),
+            },
         }
     intent.update(status="requires_action", next_action=next_action)
     store.hidden[intent["id"]]["return_url"] = return_url
@@ -418,13 +508,24 @@ def _require_action(store: Store, call: Call, intent: Obj, method: Obj) -> None:
 
 
 def _charge(
-    store: Store, call: Call, intent: Obj, method: Obj, decline: Decline | None,
-    *, authenticated: bool = False,
+    store: Store,
+    call: Call,
+    intent: Obj,
+    method: Obj,
+    decline: Decline | None,
+    *,
+    authenticated: bool = False,
 ) -> None:
     manual = intent["capture_method"] == "manual"
     charge = store.add(
-        objects.charge(intent, method, created=call.now, decline=decline, captured=not manual,
-                       authenticated=authenticated)
+        objects.charge(
+            intent,
+            method,
+            created=call.now,
+            decline=decline,
+            captured=not manual,
+            authenticated=authenticated,
+        )
     )
     intent.update(latest_charge=charge["id"], next_action=None)
     if decline is None:
@@ -482,8 +583,14 @@ def authenticate(store: Store, call: Call, intent: Obj, *, success: bool) -> str
         store.record(call, "payment_intent.payment_failed", intent)
         return "failed"
     try:
-        _charge(store, call, intent, method, card.decline_after_authentication or card.decline,
-                authenticated=True)
+        _charge(
+            store,
+            call,
+            intent,
+            method,
+            card.decline_after_authentication or card.decline,
+            authenticated=True,
+        )
     except ApiError:
         return "failed"
     return "succeeded"
@@ -494,9 +601,11 @@ def return_url_for(store: Store, intent: Obj, redirect_status: str) -> str | Non
     return_url = store.hidden[intent["id"]].get("return_url")
     if not return_url:
         return None
-    query = urlencode({
-        "payment_intent": intent["id"],
-        "payment_intent_client_secret": intent["client_secret"],
-        "redirect_status": redirect_status,
-    })
+    query = urlencode(
+        {
+            "payment_intent": intent["id"],
+            "payment_intent_client_secret": intent["client_secret"],
+            "redirect_status": redirect_status,
+        }
+    )
     return f"{return_url}{'&' if '?' in return_url else '?'}{query}"

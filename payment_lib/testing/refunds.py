@@ -14,9 +14,18 @@ from payment_lib.testing.validation import ANY, check_known, integer, one_of, sh
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 CREATE_PARAMS = {
-    "amount": ANY, "charge": ANY, "currency": ANY, "customer": ANY, "expand": ANY,
-    "instructions_email": ANY, "metadata": ANY, "origin": ANY, "payment_intent": ANY,
-    "reason": ANY, "refund_application_fee": ANY, "reverse_transfer": ANY,
+    "amount": ANY,
+    "charge": ANY,
+    "currency": ANY,
+    "customer": ANY,
+    "expand": ANY,
+    "instructions_email": ANY,
+    "metadata": ANY,
+    "origin": ANY,
+    "payment_intent": ANY,
+    "reason": ANY,
+    "refund_application_fee": ANY,
+    "reverse_transfer": ANY,
 }
 
 
@@ -27,8 +36,9 @@ def create_refund(store: Store, call: Call) -> Obj:
     one_of(params, "reason", REASONS)
     remaining = charge["amount_captured"] - charge["amount_refunded"]
     if remaining <= 0:
-        raise invalid(f"Charge {charge['id']} has already been refunded.",
-                      code="charge_already_refunded")
+        raise invalid(
+            f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
+        )
     amount = integer(params, "amount", minimum=1)
     if amount is None:
         amount = remaining
@@ -60,8 +70,7 @@ def _refundable_charge(store: Store, params: Obj) -> Obj:
         )
         if intent["status"] != "succeeded" or not intent["latest_charge"]:
             raise invalid(
-                f"This PaymentIntent ({intent['id']}) does not have a successful charge to "
-                "refund.",
+                f"This PaymentIntent ({intent['id']}) does not have a successful charge to refund.",
                 param="payment_intent",
             )
         charge = store.objects[intent["latest_charge"]]
@@ -72,8 +81,11 @@ def _refundable_charge(store: Store, params: Obj) -> Obj:
             code="parameter_missing",
         )
     if charge["status"] != "succeeded" or not charge["captured"]:
-        raise invalid(f"Charge {charge['id']} has not been captured or has failed; there is "
-                      "nothing to refund.", param="charge")
+        raise invalid(
+            f"Charge {charge['id']} has not been captured or has failed; there is "
+            "nothing to refund.",
+            param="charge",
+        )
     return charge
 
 
@@ -86,8 +98,11 @@ def _apply_to_charge(store: Store, call: Call, charge: Obj, amount: int) -> None
 
 def _fail(store: Store, call: Call, refund: Obj, charge: Obj) -> None:
     """The refundFail card: the refund turns failed after the answer went out."""
-    refund.update(status="failed", failure_reason="declined",
-                  failure_balance_transaction=objects.new_id("txn"))
+    refund.update(
+        status="failed",
+        failure_reason="declined",
+        failure_balance_transaction=objects.new_id("txn"),
+    )
     charge["amount_refunded"] -= refund["amount"]
     charge["refunded"] = False
     store.record(call, "refund.updated", refund, {"status": "succeeded"})

@@ -84,9 +84,7 @@ class Store:
         with self.lock:
             return [obj for obj in self.objects.values() if obj["object"] == kind]
 
-    def record(
-        self, call: Call, event_type: str, obj: Obj, previous: Obj | None = None
-    ) -> None:
+    def record(self, call: Call, event_type: str, obj: Obj, previous: Obj | None = None) -> None:
         """Log the event Stripe would send for a state change (a snapshot of ``obj``)."""
         event = objects.event(
             event_type,

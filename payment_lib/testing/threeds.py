@@ -41,8 +41,9 @@ def handle(store: Store, path: str, query: str, call: Call) -> PageAnswer:
     elif action:
         outcome = "succeeded" if intent["status"] == "succeeded" else "failed"
     else:
-        return PageAnswer(200, _choices(intent_id, secret, intent["amount"], intent["currency"],
-                                        intent["status"]))
+        return PageAnswer(
+            200, _choices(intent_id, secret, intent["amount"], intent["currency"], intent["status"])
+        )
     location = payments.return_url_for(store, intent, outcome)
     if location is None:
         return PageAnswer(200, _page("Authentication finished", f"<p>Result: {outcome}.</p>"))
@@ -51,8 +52,10 @@ def handle(store: Store, path: str, query: str, call: Call) -> PageAnswer:
 
 def _choices(intent_id: str, secret: str, amount: int, currency: str, status: str) -> str:
     if status != "requires_action":
-        return _page("3D Secure test payment", f"<p>This payment is {html.escape(status)}; "
-                                                "there is nothing to authenticate.</p>")
+        return _page(
+            "3D Secure test payment",
+            f"<p>This payment is {html.escape(status)}; there is nothing to authenticate.</p>",
+        )
     hidden = f'<input type="hidden" name="client_secret" value="{html.escape(secret)}">'
     buttons = "".join(
         f'<form method="get" action="{PREFIX}{html.escape(intent_id)}">{hidden}'

@@ -24,8 +24,19 @@ ANY: dict[str, Any] = {}
 Schema = dict[str, Any]
 
 _INTEGER = re.compile(r"-?[0-9]+")
-_SYMBOLS = {"usd": "$", "cad": "$", "aud": "$", "nzd": "$", "sgd": "$", "hkd": "$",
-            "mxn": "$", "eur": "€", "gbp": "£", "jpy": "¥", "inr": "₹"}
+_SYMBOLS = {
+    "usd": "$",
+    "cad": "$",
+    "aud": "$",
+    "nzd": "$",
+    "sgd": "$",
+    "hkd": "$",
+    "mxn": "$",
+    "eur": "€",
+    "gbp": "£",
+    "jpy": "¥",
+    "inr": "₹",
+}
 
 
 def check_known(params: Params, schema: Schema, prefix: str = "") -> None:

@@ -139,9 +139,7 @@ class WebhookDelivery:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until nothing is queued or being sent; False on timeout."""
         with self._changed:
-            return self._changed.wait_for(
-                lambda: not self._queue and not self._sending, timeout
-            )
+            return self._changed.wait_for(lambda: not self._queue and not self._sending, timeout)
 
     def reset(self) -> None:
         """Forget the endpoint, queue, held events and attempts."""
@@ -191,9 +189,7 @@ class WebhookDelivery:
                     self._attempts.append(attempt)
                     retries_done = job.attempt - 1
                     if not attempt.succeeded and retries_done < len(self.retry_delays):
-                        self._push(
-                            job.event_id, job.attempt + 1, self.retry_delays[retries_done]
-                        )
+                        self._push(job.event_id, job.attempt + 1, self.retry_delays[retries_done])
                 self._changed.notify_all()
 
     def _send(self, job: _Job) -> DeliveryAttempt:
@@ -210,8 +206,12 @@ class WebhookDelivery:
         connection = http.client.HTTPConnection(parts.netloc, timeout=self.timeout)
         try:
             target = parts.path or "/"
-            connection.request("POST", f"{target}?{parts.query}" if parts.query else target,
-                               body=payload, headers=headers)
+            connection.request(
+                "POST",
+                f"{target}?{parts.query}" if parts.query else target,
+                body=payload,
+                headers=headers,
+            )
             response = connection.getresponse()
             response.read()
             return DeliveryAttempt(job.event_id, job.attempt, response.status)

@@ -134,7 +134,10 @@ def test_a_concurrent_request_with_the_same_key_gets_409_key_in_use(
         create(client, key)
     first.join()
 
-    assert (caught.value.http_status, caught.value.code) == (409, "idempotency_key_in_use")
+    assert (caught.value.http_status, caught.value.error.code) == (  # type: ignore[union-attr]
+        409,
+        "idempotency_key_in_use",
+    )
 
 
 @pytest.mark.emulator_only
@@ -149,7 +152,7 @@ def test_concurrent_requests_with_one_key_create_one_payment_intent(
         try:
             outcomes.append(create(client, key).id)
         except stripe.APIError as error:
-            outcomes.append(str(error.code))
+            outcomes.append(str(error.error.code))  # type: ignore[union-attr]
 
     threads = [threading.Thread(target=attempt) for _ in range(5)]
     for thread in threads:

@@ -201,7 +201,7 @@ def test_confirming_without_redirects_needs_no_return_url(client: stripe.StripeC
 
 def test_an_invalid_api_key_is_401(stripe_target: StripeTarget) -> None:
     client = stripe.StripeClient(
-        "sk_test_not_a_real_key_1234",
+        "not_a_key_1234",
         base_addresses={"api": stripe_target.api_base} if stripe_target.api_base else {},
         max_network_retries=0,
     )

@@ -46,7 +46,6 @@ def test_emulator_only_tests_skip_with_a_reason_against_real_stripe(
     pytester.makepyfile(
         """
         import pytest
-from emulator_helpers import http_call
 
         @pytest.mark.emulator_only
         def test_internal(stripe_target):
