@@ -13,6 +13,7 @@ from payment_lib.domain.errors import (
     InvalidRequest,
     NotFound,
     PaymentError,
+    ProviderError,
     ProviderUnavailable,
     RateLimited,
 )
@@ -20,11 +21,13 @@ from payment_lib.domain.money import Money, format_amount, parse_money
 from payment_lib.facade import Payments
 from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
+from payment_lib.services.payments import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
 
 __all__ = [
     "AlreadyRefunded",
     "ConfigurationError",
+    "FailureInfo",
     "Forbidden",
     "IdempotencyConflict",
     "IllegalTransition",
@@ -33,8 +36,10 @@ __all__ = [
     "Money",
     "NotFound",
     "PaymentError",
+    "PaymentResult",
     "Payments",
     "PlanInfo",
+    "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
     "Settings",

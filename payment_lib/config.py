@@ -27,6 +27,8 @@ class Settings(BaseModel):
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str | None = None
     stripe_timeout_seconds: float = Field(30.0, gt=0)
+    stripe_retry_backoff_seconds: float = Field(0.5, ge=0)
+    return_url: str | None = None
     webhook_secrets: tuple[SecretStr, ...] = ()
     webhook_tolerance_seconds: int = Field(300, gt=0)
     rate_limit_per_hour: int = Field(5, gt=0)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from payment_lib.config import Settings
 from payment_lib.db import Database
 from payment_lib.db import migrations as _migrations
 from payment_lib.metrics import Metrics
+from payment_lib.observability import utcnow
+from payment_lib.services import payments as _payments
 from payment_lib.services import plans as _plans
+from payment_lib.services.payment_requests import validate_payment_request
+from payment_lib.services.payments import Clock, PaymentResult
 from payment_lib.services.plans import PlanInfo
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
+
+    from payment_lib.stripe_gateway import StripeGateway
 
 
 class Payments:
@@ -24,10 +31,29 @@ class Payments:
         >>> payments.list_plans()
     """
 
-    def __init__(self, settings: Settings, *, database: Database, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        database: Database,
+        metrics: Metrics,
+        gateway: StripeGateway | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
         self.settings = settings
         self.database = database
         self.metrics = metrics
+        self.clock = clock
+        self._gateway = gateway
+
+    @property
+    def gateway(self) -> StripeGateway:
+        """The Stripe gateway, built on first use (importing the SDK only then)."""
+        if self._gateway is None:
+            from payment_lib.stripe_gateway import StripeGateway
+
+            self._gateway = StripeGateway.from_settings(self.settings, metrics=self.metrics)
+        return self._gateway
 
     @classmethod
     def from_settings(
@@ -95,3 +121,81 @@ class Payments:
     def seed_demo_plans(self) -> list[PlanInfo]:
         """Add the demo plans (basic-monthly, pro-yearly, ...) that are missing."""
         return _plans.seed_demo_plans(uow=self.database.unit_of_work())
+
+    # Payments
+
+    def pay(
+        self,
+        *,
+        user_id: object,
+        amount: object,
+        currency: object,
+        payment_method: object,
+        idempotency_key: object,
+        plan_id: object = None,
+        customer_email: object = None,
+        return_url: object = None,
+        description: object = None,
+        metadata: object = None,
+        off_session: bool = False,
+    ) -> PaymentResult:
+        """Charge a card once per idempotency key.
+
+        Example:
+            ``payments.pay(user_id=user, amount="20.00", currency="usd",
+            payment_method="pm_card_visa", idempotency_key="order-1042")``
+
+        Returns:
+            The payment: ``succeeded``; ``requires_action`` with ``redirect_url`` for 3-D
+            Secure; or ``failed`` with ``error`` (code, message, retry_helps). A repeated key
+            returns the stored result with ``replayed=True``.
+
+        Raises:
+            InvalidRequest, IdempotencyConflict, RateLimited (``retry_after``),
+            ProviderUnavailable (safe to retry with the same key).
+        """
+        request = validate_payment_request(
+            user_id=user_id,
+            amount=amount,
+            currency=currency,
+            payment_method=payment_method,
+            idempotency_key=idempotency_key,
+            plan_id=plan_id,
+            customer_email=customer_email,
+            return_url=return_url,
+            description=description,
+            metadata=metadata,
+            off_session=off_session,
+        )
+        return _payments.process_payment(
+            request,
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            clock=self.clock,
+            metrics=self.metrics,
+            rate_limit=self.settings.rate_limit_per_hour,
+            default_return_url=self.settings.return_url,
+        )
+
+    def get_payment(self, payment_id: object) -> PaymentResult:
+        """One payment by id (NotFound if unknown)."""
+        return _payments.get_payment(payment_id, new_uow=self.database.unit_of_work)
+
+    def list_payments(self, user_id: object) -> list[PaymentResult]:
+        """A user's payments, newest first."""
+        return _payments.list_payments(user_id, new_uow=self.database.unit_of_work)
+
+    def refresh_payment(self, payment_id: object) -> PaymentResult:
+        """Ask Stripe where a payment stands (e.g. after 3-D Secure) and record it."""
+        return _payments.refresh_payment(
+            payment_id, new_uow=self.database.unit_of_work, gateway=self.gateway
+        )
+
+    def recover_stale_payments(self, older_than_seconds: float = 120) -> list[PaymentResult]:
+        """Finish payments a crash left pending (the worker calls this)."""
+        return _payments.recover_stale_payments(
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            clock=self.clock,
+            older_than=dt.timedelta(seconds=older_than_seconds),
+        )

@@ -6,6 +6,7 @@ the CLI or the host application (``configure_logging``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 import uuid
@@ -52,6 +53,11 @@ def configure_logging(level: str = "info", *, stream: TextIO | None = None) -> N
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def utcnow() -> dt.datetime:
+    """The current time, aware UTC: the default clock."""
+    return dt.datetime.now(dt.UTC)
 
 
 def current_trace_id() -> str | None:

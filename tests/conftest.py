@@ -14,6 +14,8 @@ from postgres_cluster import ENABLE_HINT, start_cluster
 
 from payment_lib.db.migrations import upgrade
 
+pytest_plugins = ["payment_lib.testing.pytest_plugin"]
+
 TEMPLATE_DB = "payment_template"
 _numbers = itertools.count()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+import uuid
+
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from payment_lib.db.tables import Plan
+from payment_lib.db.tables import Payment, PaymentMethod, Plan
 from payment_lib.domain.errors import InvalidRequest
 
 
@@ -28,3 +31,89 @@ class PlanRepository:
 
     def list(self) -> list[Plan]:
         return list(self.session.scalars(select(Plan).order_by(Plan.id)))
+
+
+class PaymentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, payment: Payment) -> Payment:
+        self.session.add(payment)
+        self.session.flush()
+        return payment
+
+    def get(self, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment | None:
+        query = select(Payment).where(Payment.id == payment_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).first()
+
+    def by_idempotency_key(self, key: str) -> Payment | None:
+        return self.session.scalars(select(Payment).where(Payment.idempotency_key == key)).first()
+
+    def by_intent(self, intent_id: str, *, for_update: bool = False) -> Payment | None:
+        query = select(Payment).where(Payment.stripe_transaction_id == intent_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).first()
+
+    def for_user(self, user_id: uuid.UUID, *, limit: int = 100) -> list[Payment]:
+        query = (
+            select(Payment)
+            .where(Payment.user_id == user_id)
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+    def attempts_since(self, user_id: uuid.UUID, since: dt.datetime) -> list[dt.datetime]:
+        """Creation times of the user's attempts since ``since``, oldest first."""
+        query = (
+            select(Payment.created_at)
+            .where(Payment.user_id == user_id, Payment.created_at >= since)
+            .order_by(Payment.created_at)
+        )
+        return list(self.session.scalars(query))
+
+    def claim_stale_pending(self, created_before: dt.datetime, *, limit: int) -> list[Payment]:
+        """Pending payments older than ``created_before``, locked; others' claims are skipped."""
+        query = (
+            select(Payment)
+            .where(Payment.status == "pending", Payment.created_at < created_before)
+            .order_by(Payment.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(query))
+
+
+class PaymentMethodRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_stripe_id(self, stripe_id: str) -> PaymentMethod | None:
+        query = select(PaymentMethod).where(PaymentMethod.stripe_payment_method_id == stripe_id)
+        return self.session.scalars(query).first()
+
+    def add(self, method: PaymentMethod) -> PaymentMethod:
+        self.session.add(method)
+        self.session.flush()
+        return method
+
+
+class Locks:
+    """Locks that serialise work across processes and machines.
+
+    PostgreSQL: transaction-scoped advisory locks. SQLite: every write transaction already
+    holds the database's write lock (BEGIN IMMEDIATE), so there is nothing more to take.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def user(self, user_id: uuid.UUID) -> None:
+        """Hold the user's lock until the transaction ends."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
+        self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

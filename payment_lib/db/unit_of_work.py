@@ -6,7 +6,12 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from payment_lib.db.repositories import PlanRepository
+from payment_lib.db.repositories import (
+    Locks,
+    PaymentMethodRepository,
+    PaymentRepository,
+    PlanRepository,
+)
 
 
 class UnitOfWork:
@@ -14,6 +19,9 @@ class UnitOfWork:
 
     session: Session
     plans: PlanRepository
+    payments: PaymentRepository
+    payment_methods: PaymentMethodRepository
+    locks: Locks
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -21,6 +29,9 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.plans = PlanRepository(self.session)
+        self.payments = PaymentRepository(self.session)
+        self.payment_methods = PaymentMethodRepository(self.session)
+        self.locks = Locks(self.session)
         return self
 
     def __exit__(
@@ -29,10 +40,9 @@ class UnitOfWork:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back whatever was not committed and detaches the objects loaded here,
+        # keeping their loaded state so callers can still read them.
+        self.session.close()
 
     def commit(self) -> None:
         self.session.commit()

@@ -6,8 +6,16 @@ import re
 
 REDACTED = "[REDACTED]"
 
-# 12 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
-_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){11,18}(?![0-9])")
+# 12 to 19 digits not inside a longer number: in one run, or grouped the way cards are
+# printed (4-4-4-4[-1..3], Amex 4-6-5, Diners 4-6-4) with single spaces or dashes. Only those
+# groupings, so that UUIDs and other dashed identifiers are not mistaken for cards.
+_CANDIDATE = re.compile(
+    r"(?<![0-9])(?:"
+    r"[0-9]{12,19}"
+    r"|[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,3})?"
+    r"|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5}"
+    r")(?![0-9])"
+)
 
 
 def _luhn_valid(digits: str) -> bool:

@@ -32,15 +32,18 @@ DECLINES: dict[str, Decline] = {
     "insufficient_funds": Decline(
         "insufficient_funds", "Card declined due to insufficient funds", True
     ),
-    "expired_card": Decline("expired_card", "Card expired. Please use a valid card", False,
-                            hard=True),
+    "expired_card": Decline(
+        "expired_card", "Card expired. Please use a valid card", False, hard=True
+    ),
     "incorrect_cvc": Decline(
         "incorrect_cvc",
         "Card security code (CVC) is incorrect. Please check it and try again",
         True,
     ),
     "incorrect_number": Decline(
-        "incorrect_number", "Card number is incorrect. Please check it and try again", False,
+        "incorrect_number",
+        "Card number is incorrect. Please check it and try again",
+        False,
         hard=True,
     ),
     "processing_error": Decline(
@@ -58,7 +61,8 @@ DECLINES: dict[str, Decline] = {
         True,
     ),
     "card_velocity_exceeded": Decline(
-        "card_declined", "Card declined: its spending limit was reached. Please try later",
+        "card_declined",
+        "Card declined: its spending limit was reached. Please try later",
         True,
     ),
     "lost_card": _NO_DETAIL,

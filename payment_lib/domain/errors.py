@@ -101,3 +101,10 @@ class ProviderUnavailable(PaymentError):
     code = "provider_unavailable"
     default_message = "The payment provider is unavailable. Please try again."
     retryable = True
+
+
+class ProviderError(PaymentError):
+    """Stripe answered with an error this library does not expect; not retried."""
+
+    code = "provider_error"
+    default_message = "The payment provider reported an unexpected error."

@@ -14,6 +14,7 @@ from payment_lib.domain.card_data import contains_card_number, redact_card_numbe
         "378282246310005",  # amex, 15 digits
         "6011111111111117",
         "x4000002760003184y",
+        "3782 822463 10005",  # amex as printed
     ],
 )
 def test_luhn_valid_card_numbers_are_found(text):

@@ -1,0 +1,178 @@
+"""Validating a payment request: every field checked, card numbers refused, a fingerprint made."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from payment_lib.domain.card_data import contains_card_number
+from payment_lib.domain.errors import InvalidRequest
+from payment_lib.domain.money import Money, parse_money
+
+MAX_KEY_LENGTH = 255
+MAX_DESCRIPTION = 500
+MAX_METADATA_KEYS = 50  # Stripe's limits
+MAX_METADATA_KEY = 40
+MAX_METADATA_VALUE = 500
+_PAYMENT_METHOD = re.compile(r"pm_[A-Za-z0-9_]{1,250}")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """A payment request that passed validation."""
+
+    user_id: uuid.UUID
+    money: Money
+    payment_method: str
+    idempotency_key: str
+    plan_id: str | None = None
+    customer_email: str | None = None
+    return_url: str | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    off_session: bool = False
+
+    def fingerprint(self) -> str:
+        """A digest of everything but the key: the same key must come with the same request."""
+        content = {
+            "user_id": str(self.user_id),
+            "amount": self.money.minor,
+            "currency": self.money.currency,
+            "payment_method": self.payment_method,
+            "plan_id": self.plan_id,
+            "customer_email": self.customer_email,
+            "return_url": self.return_url,
+            "description": self.description,
+            "metadata": dict(sorted(self.metadata.items())),
+            "off_session": self.off_session,
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def parse_uuid(value: object, param: str) -> uuid.UUID:
+    """A UUID from a string (or UUID), or InvalidRequest naming ``param``."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidRequest(f"{param} must be a UUID.", param=param) from None
+
+
+def _refuse_card_numbers(fields: Mapping[str, Any]) -> None:
+    for name, value in fields.items():
+        texts = [value] if isinstance(value, str) else []
+        if isinstance(value, Mapping):
+            texts = [str(k) for k in value] + [str(v) for v in value.values()]
+        if any(contains_card_number(text) for text in texts):
+            raise InvalidRequest(
+                f"{name} looks like it contains a card number. Never send card numbers: "
+                "collect cards with Stripe and pass the PaymentMethod id (pm_...).",
+                param=name,
+            )
+
+
+def _optional_text(value: object, param: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit or not value.isprintable():
+        raise InvalidRequest(f"{param} must be at most {limit} printable characters.", param=param)
+    return value
+
+
+def _metadata(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or len(value) > MAX_METADATA_KEYS:
+        raise InvalidRequest(
+            f"metadata must be a mapping of at most {MAX_METADATA_KEYS} entries.",
+            param="metadata",
+        )
+    clean = {}
+    for key, item in value.items():
+        if not (
+            isinstance(key, str)
+            and 0 < len(key) <= MAX_METADATA_KEY
+            and key.isprintable()
+            and isinstance(item, str)
+            and len(item) <= MAX_METADATA_VALUE
+            and item.isprintable()
+        ):
+            raise InvalidRequest(
+                f"metadata keys must be 1-{MAX_METADATA_KEY} printable characters and values "
+                f"strings of at most {MAX_METADATA_VALUE}.",
+                param="metadata",
+            )
+        clean[key] = item
+    return clean
+
+
+def validate_payment_request(
+    *,
+    user_id: object,
+    amount: object,
+    currency: object,
+    payment_method: object,
+    idempotency_key: object,
+    plan_id: object = None,
+    customer_email: object = None,
+    return_url: object = None,
+    description: object = None,
+    metadata: object = None,
+    off_session: bool = False,
+) -> PaymentRequest:
+    """Check every field; raise InvalidRequest (naming the field) on the first problem.
+
+    A card number anywhere is refused before anything else, and never echoed back.
+    """
+    _refuse_card_numbers(
+        {
+            "idempotency_key": idempotency_key,
+            "description": description,
+            "customer_email": customer_email,
+            "metadata": metadata,
+            "return_url": return_url,
+            "plan_id": plan_id,
+        }
+    )
+    if not (
+        isinstance(idempotency_key, str)
+        and 0 < len(idempotency_key) <= MAX_KEY_LENGTH
+        and idempotency_key.isprintable()
+        and idempotency_key.strip() == idempotency_key
+    ):
+        raise InvalidRequest(
+            f"idempotency_key must be 1-{MAX_KEY_LENGTH} printable characters.",
+            param="idempotency_key",
+        )
+    user = parse_uuid(user_id, "user_id")
+    money = parse_money(amount, currency)
+    if not isinstance(payment_method, str) or not _PAYMENT_METHOD.fullmatch(payment_method):
+        raise InvalidRequest(
+            "payment_method must be a Stripe PaymentMethod id such as pm_1Abc...",
+            param="payment_method",
+        )
+    email = _optional_text(customer_email, "customer_email", 320)
+    if email is not None and not _EMAIL.fullmatch(email):
+        raise InvalidRequest("customer_email must be an email address.", param="customer_email")
+    url = _optional_text(return_url, "return_url", 2000)
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise InvalidRequest("return_url must be an http(s) URL.", param="return_url")
+    return PaymentRequest(
+        user_id=user,
+        money=money,
+        payment_method=payment_method,
+        idempotency_key=idempotency_key,
+        plan_id=_optional_text(plan_id, "plan_id", 64),
+        customer_email=email,
+        return_url=url,
+        description=_optional_text(description, "description", MAX_DESCRIPTION),
+        metadata=_metadata(metadata),
+        off_session=bool(off_session),
+    )

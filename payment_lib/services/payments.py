@@ -1,0 +1,397 @@
+"""Taking a payment: exactly one charge per idempotency key, whatever crashes where.
+
+1. Transaction 1 (under the user's lock): replay, resume or conflict on a known key; otherwise
+   apply the rate limit and insert the payment as ``pending``.
+2. Stripe: create and confirm a PaymentIntent with a key derived from the payment's id, so a
+   retry or a resumed attempt gets the same PaymentIntent back.
+3. Transaction 2 (payment row locked): record the outcome and the card's safe details.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from payment_lib.db.tables import Payment, PaymentMethod
+from payment_lib.db.unit_of_work import UnitOfWork
+from payment_lib.domain.declines import explain_decline
+from payment_lib.domain.errors import IdempotencyConflict, InvalidRequest, NotFound, RateLimited
+from payment_lib.domain.money import Money
+from payment_lib.domain.states import PAYMENT_TRANSITIONS, PaymentStatus
+from payment_lib.observability import trace
+from payment_lib.services.payment_requests import PaymentRequest, parse_uuid
+
+if TYPE_CHECKING:
+    from payment_lib.metrics import Metrics
+    from payment_lib.stripe_gateway import IntentOutcome, StripeGateway
+
+log = structlog.get_logger(__name__)
+
+RATE_WINDOW = dt.timedelta(hours=1)
+# Stripe keeps idempotency keys for 24 hours; past that a resumed call could charge again.
+SAFE_RESUME_WINDOW = dt.timedelta(hours=23)
+
+Clock = Callable[[], dt.datetime]
+NewUnitOfWork = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True)
+class FailureInfo:
+    code: str
+    message: str
+    retry_helps: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code, "message": self.message, "retry_helps": self.retry_helps}
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """A payment as callers see it."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    status: str
+    amount: Money
+    amount_refunded: Money
+    stripe_transaction_id: str | None
+    redirect_url: str | None
+    subscription_id: uuid.UUID | None
+    plan_id: str | None
+    error: FailureInfo | None
+    created_at: dt.datetime
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, payment: Payment, *, replayed: bool = False) -> PaymentResult:
+        error = None
+        if payment.failure_code:
+            retry = bool((payment.details or {}).get("retry_helps", False))
+            error = FailureInfo(payment.failure_code, payment.failure_message or "", retry)
+        return cls(
+            id=payment.id,
+            user_id=payment.user_id,
+            status=payment.status,
+            amount=Money(payment.amount, payment.currency),
+            amount_refunded=Money(payment.amount_refunded, payment.currency),
+            stripe_transaction_id=payment.stripe_transaction_id,
+            redirect_url=payment.redirect_url,
+            subscription_id=payment.subscription_id,
+            plan_id=payment.plan_id,
+            error=error,
+            created_at=payment.created_at,
+            replayed=replayed,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": str(self.id),
+            "user_id": str(self.user_id),
+            "status": self.status,
+            "amount": self.amount.amount,
+            "currency": self.amount.currency,
+            "amount_refunded": self.amount_refunded.amount,
+            "stripe_transaction_id": self.stripe_transaction_id,
+            "redirect_url": self.redirect_url,
+            "subscription_id": str(self.subscription_id) if self.subscription_id else None,
+            "plan_id": self.plan_id,
+            "error": self.error.to_dict() if self.error else None,
+            "created_at": self.created_at.isoformat(),
+            "replayed": self.replayed,
+        }
+
+
+def stripe_key_for(payment_id: uuid.UUID) -> str:
+    """The idempotency key Stripe sees for a payment: derived, stable across retries."""
+    return f"payment_lib-payment-{payment_id}"
+
+
+def process_payment(
+    request: PaymentRequest,
+    *,
+    new_uow: NewUnitOfWork,
+    gateway: StripeGateway,
+    clock: Clock,
+    metrics: Metrics,
+    rate_limit: int,
+    default_return_url: str | None = None,
+) -> PaymentResult:
+    """Take one payment; see the module docstring for the steps.
+
+    Raises:
+        InvalidRequest: the plan does not exist or its price differs.
+        IdempotencyConflict: the key was used with a different request.
+        RateLimited: too many attempts by this user in the last hour.
+        ProviderUnavailable: Stripe could not be reached; retry with the same key.
+    """
+    with (
+        trace(),
+        structlog.contextvars.bound_contextvars(
+            user_id=str(request.user_id), idempotency_key=request.idempotency_key
+        ),
+    ):
+        started = time.perf_counter()
+        payment, replay = _begin(request, new_uow=new_uow, clock=clock, rate_limit=rate_limit)
+        if replay:
+            log.info("payment replayed", payment_id=str(payment.id), status=payment.status)
+            return PaymentResult.of(payment, replayed=True)
+        log.info(
+            "payment attempt",
+            payment_id=str(payment.id),
+            amount=payment.amount,
+            currency=payment.currency,
+        )
+        outcome = gateway.confirm_payment(
+            amount=request.money.minor,
+            currency=request.money.currency,
+            payment_method=request.payment_method,
+            idempotency_key=stripe_key_for(payment.id),
+            return_url=request.return_url or default_return_url,
+            description=request.description,
+            metadata={
+                **request.metadata,
+                "payment_id": str(payment.id),
+                "user_id": str(request.user_id),
+            },
+            off_session=request.off_session,
+        )
+        result = record_outcome(payment.id, outcome, new_uow=new_uow)
+        metrics.payments_total.labels(status=result.status).inc()
+        metrics.payment_duration_seconds.observe(time.perf_counter() - started)
+        return result
+
+
+def _begin(
+    request: PaymentRequest, *, new_uow: NewUnitOfWork, clock: Clock, rate_limit: int
+) -> tuple[Payment, bool]:
+    """Transaction 1: the payment to work on, and whether it is a finished one to replay."""
+    with new_uow() as uow:
+        uow.locks.user(request.user_id)
+        existing = uow.payments.by_idempotency_key(request.idempotency_key)
+        if existing is not None:
+            if existing.request_fingerprint != request.fingerprint():
+                raise IdempotencyConflict(
+                    "This idempotency key was already used for a different payment request."
+                )
+            return existing, existing.status != PaymentStatus.PENDING
+        if request.plan_id is not None:
+            _check_plan(uow, request)
+        now = clock()
+        attempts = uow.payments.attempts_since(request.user_id, now - RATE_WINDOW)
+        if len(attempts) >= rate_limit:
+            frees_at = attempts[len(attempts) - rate_limit] + RATE_WINDOW
+            wait = max(1, math.ceil((frees_at - now).total_seconds()))
+            log.info("payment rate limited", retry_after=wait)
+            raise RateLimited(
+                f"Too many payment attempts: at most {rate_limit} an hour. "
+                f"Try again in {wait} seconds.",
+                retry_after=wait,
+            )
+        payment = uow.payments.add(
+            Payment(
+                user_id=request.user_id,
+                amount=request.money.minor,
+                currency=request.money.currency,
+                status=PaymentStatus.PENDING,
+                idempotency_key=request.idempotency_key,
+                request_fingerprint=request.fingerprint(),
+                plan_id=request.plan_id,
+                customer_email=request.customer_email,
+                description=request.description,
+                details={
+                    "payment_method": request.payment_method,
+                    "off_session": request.off_session,
+                    "return_url": request.return_url,
+                },
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        uow.commit()
+        return payment, False
+
+
+def _check_plan(uow: UnitOfWork, request: PaymentRequest) -> None:
+    plan = uow.plans.get(request.plan_id or "")
+    if plan is None:
+        raise InvalidRequest(f"No plan {request.plan_id!r}.", param="plan_id")
+    if (plan.amount, plan.currency) != (request.money.minor, request.money.currency):
+        raise InvalidRequest(
+            f"The amount must match plan {plan.id!r}: {Money(plan.amount, plan.currency)}.",
+            param="amount",
+        )
+
+
+def _status_for(outcome: IntentOutcome) -> PaymentStatus | None:
+    """Our status for Stripe's; None while Stripe has not decided."""
+    if outcome.status == "succeeded":
+        return PaymentStatus.SUCCEEDED
+    if outcome.status == "requires_action":
+        return PaymentStatus.REQUIRES_ACTION
+    if outcome.status == "canceled":
+        return PaymentStatus.CANCELED
+    if outcome.status == "requires_payment_method" and outcome.error_code:
+        return PaymentStatus.FAILED
+    return None
+
+
+def record_outcome(
+    payment_id: uuid.UUID, outcome: IntentOutcome, *, new_uow: NewUnitOfWork
+) -> PaymentResult:
+    """Transaction 2: write what Stripe decided, once; a late or repeated outcome is ignored."""
+    with new_uow() as uow:
+        payment = uow.payments.get(payment_id, for_update=True)
+        if payment is None:
+            raise NotFound(f"No payment {payment_id}.")
+        apply_outcome(uow, payment, outcome)
+        uow.commit()
+        return PaymentResult.of(payment)
+
+
+def apply_outcome(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> bool:
+    """Move ``payment`` to the state ``outcome`` implies; False when it changes nothing."""
+    target = _status_for(outcome)
+    current = PaymentStatus(payment.status)
+    if outcome.intent_id and payment.stripe_transaction_id is None:
+        payment.stripe_transaction_id = outcome.intent_id
+    if target is None or target not in PAYMENT_TRANSITIONS[current]:
+        return False  # undecided, already recorded, or older than what we know
+    payment.status = target
+    payment.redirect_url = outcome.redirect_url if target == PaymentStatus.REQUIRES_ACTION else None
+    if outcome.card is not None:
+        payment.payment_method_id = _remember_card(uow, payment, outcome).id
+    if target == PaymentStatus.FAILED:
+        decline = explain_decline(outcome.error_code, outcome.decline_code)
+        payment.failure_code, payment.failure_message = decline.code, decline.message
+        payment.details = {
+            **(payment.details or {}),
+            "retry_helps": decline.retry_helps,
+            "hard_decline": decline.hard,
+        }
+        log.error(
+            "payment failed",
+            payment_id=str(payment.id),
+            code=decline.code,
+            stripe_code=outcome.error_code,
+            decline_code=outcome.decline_code,
+            stripe_request_id=outcome.request_id,
+        )
+    else:
+        log.info(
+            "payment " + target.value.replace("_", " "),
+            payment_id=str(payment.id),
+            stripe_request_id=outcome.request_id,
+        )
+    return True
+
+
+def _remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> PaymentMethod:
+    card = outcome.card
+    assert card is not None
+    known = uow.payment_methods.by_stripe_id(card.stripe_payment_method_id)
+    if known is not None:
+        return known
+    return uow.payment_methods.add(
+        PaymentMethod(
+            user_id=payment.user_id,
+            stripe_payment_method_id=card.stripe_payment_method_id,
+            card_brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+        )
+    )
+
+
+def refresh_payment(
+    payment_id: object, *, new_uow: NewUnitOfWork, gateway: StripeGateway
+) -> PaymentResult:
+    """Ask Stripe for the payment's PaymentIntent and record what it says now."""
+    with trace():
+        payment = get_payment(payment_id, new_uow=new_uow)
+        if payment.stripe_transaction_id is None:
+            return payment
+        outcome = gateway.retrieve_payment(payment.stripe_transaction_id)
+        return record_outcome(payment.id, outcome, new_uow=new_uow)
+
+
+def recover_stale_payments(
+    *,
+    new_uow: NewUnitOfWork,
+    gateway: StripeGateway,
+    clock: Clock,
+    older_than: dt.timedelta = dt.timedelta(minutes=2),
+    limit: int = 50,
+) -> list[PaymentResult]:
+    """Finish payments left ``pending`` by a crash, by replaying their Stripe call.
+
+    The replay uses the payment's own Stripe idempotency key, so Stripe answers with the
+    PaymentIntent it already made (or makes the one that never got made). Payments older
+    than Stripe's 24-hour key window are not replayed: they are marked failed with code
+    ``outcome_unknown`` and logged for a person to reconcile.
+    """
+    recovered = []
+    now = clock()
+    with new_uow() as uow:
+        stale = [
+            (p.id, p.created_at)
+            for p in uow.payments.claim_stale_pending(now - older_than, limit=limit)
+        ]
+    for payment_id, created_at in stale:
+        with trace(), structlog.contextvars.bound_contextvars(payment_id=str(payment_id)):
+            if now - created_at > SAFE_RESUME_WINDOW:
+                recovered.append(_give_up(payment_id, new_uow=new_uow))
+                continue
+            with new_uow() as uow:
+                payment = uow.payments.get(payment_id)
+                assert payment is not None
+                details = dict(payment.details or {})
+                money = Money(payment.amount, payment.currency)
+            log.info("recovering pending payment")
+            outcome = gateway.confirm_payment(
+                amount=money.minor,
+                currency=money.currency,
+                payment_method=str(details.get("payment_method")),
+                idempotency_key=stripe_key_for(payment_id),
+                return_url=details.get("return_url"),
+                metadata={"payment_id": str(payment_id), "user_id": str(payment.user_id)},
+                off_session=bool(details.get("off_session")),
+            )
+            recovered.append(record_outcome(payment_id, outcome, new_uow=new_uow))
+    return recovered
+
+
+def _give_up(payment_id: uuid.UUID, *, new_uow: NewUnitOfWork) -> PaymentResult:
+    with new_uow() as uow:
+        payment = uow.payments.get(payment_id, for_update=True)
+        assert payment is not None
+        payment.status = PaymentStatus.FAILED
+        payment.failure_code = "outcome_unknown"
+        payment.failure_message = "The payment's outcome could not be confirmed with Stripe."
+        log.error("pending payment outside Stripe's idempotency window; reconcile by hand")
+        uow.commit()
+        return PaymentResult.of(payment)
+
+
+def get_payment(payment_id: object, *, new_uow: NewUnitOfWork) -> PaymentResult:
+    """One payment by id. Raises InvalidRequest for a malformed id, NotFound if unknown."""
+    wanted = parse_uuid(payment_id, "payment_id")
+    with new_uow() as uow:
+        payment = uow.payments.get(wanted)
+        if payment is None:
+            raise NotFound(f"No payment {wanted}.")
+        return PaymentResult.of(payment)
+
+
+def list_payments(user_id: object, *, new_uow: NewUnitOfWork) -> list[PaymentResult]:
+    """A user's payments, newest first."""
+    user = parse_uuid(user_id, "user_id")
+    with new_uow() as uow:
+        return [PaymentResult.of(p) for p in uow.payments.for_user(user)]

@@ -1,0 +1,274 @@
+"""The only module that imports ``stripe``: SDK calls, retries, the circuit breaker, and the
+translation of Stripe's errors into ours.
+
+Retries happen here and nowhere else (the SDK client is built with no retries of its own), and
+every POST carries an explicit idempotency key, so a retry can never charge twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pybreaker
+import stripe
+import structlog
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from payment_lib.config import Settings
+from payment_lib.domain.errors import (
+    ConfigurationError,
+    IdempotencyConflict,
+    InvalidRequest,
+    PaymentError,
+    ProviderError,
+    ProviderUnavailable,
+)
+from payment_lib.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+BREAKER_FAILURES = 5
+BREAKER_RESET_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    """What may be kept of a card: never its number."""
+
+    stripe_payment_method_id: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+
+
+@dataclass(frozen=True)
+class IntentOutcome:
+    """A PaymentIntent as the services need it, whether Stripe accepted or declined it."""
+
+    intent_id: str | None
+    status: str
+    amount: int | None = None
+    currency: str | None = None
+    redirect_url: str | None = None
+    error_code: str | None = None
+    decline_code: str | None = None
+    error_message: str | None = None
+    card: CardDetails | None = None
+    request_id: str | None = None
+
+
+def _transient(error: BaseException) -> bool:
+    """Worth retrying with the same key: network trouble, 409 in flight, 429, 5xx."""
+    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError):
+        return True
+    if isinstance(error, stripe.APIError):
+        status = error.http_status
+        return status is None or status == 409 or status >= 500
+    return False
+
+
+def _translate(error: Exception) -> PaymentError:
+    """Stripe's exceptions, through one explicit table, into ours."""
+    request_id = getattr(error, "request_id", None)
+    if isinstance(error, pybreaker.CircuitBreakerError):
+        return ProviderUnavailable(
+            "Stripe is failing repeatedly; calls are paused for a minute. Please try again."
+        )
+    if _transient(error):
+        return ProviderUnavailable(stripe_request_id=request_id)
+    if isinstance(error, stripe.IdempotencyError):
+        return IdempotencyConflict(stripe_request_id=request_id)
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        return ConfigurationError(
+            "PAYMENT_STRIPE_API_KEY: Stripe rejected the API key.", stripe_request_id=request_id
+        )
+    if isinstance(error, stripe.InvalidRequestError):
+        return InvalidRequest(
+            error.user_message or "Stripe refused the request.",
+            param=error.param,
+            stripe_request_id=request_id,
+        )
+    return ProviderError(stripe_request_id=request_id)
+
+
+def _card(payment_method: Any) -> CardDetails | None:
+    if not payment_method or isinstance(payment_method, str):
+        return None
+    card = payment_method.get("card") or {}
+    return CardDetails(
+        stripe_payment_method_id=payment_method["id"],
+        brand=card.get("brand"),
+        last4=card.get("last4"),
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+    )
+
+
+def _outcome(intent: Any, *, request_id: str | None, error: Any = None) -> IntentOutcome:
+    next_action = intent.get("next_action") or {}
+    redirect = (next_action.get("redirect_to_url") or {}).get("url")
+    problem = error or intent.get("last_payment_error") or {}
+    payment_method = intent.get("payment_method") or problem.get("payment_method")
+    return IntentOutcome(
+        intent_id=intent.get("id"),
+        status=intent.get("status") or "requires_payment_method",
+        amount=intent.get("amount"),
+        currency=intent.get("currency"),
+        redirect_url=redirect,
+        error_code=problem.get("code"),
+        decline_code=problem.get("decline_code"),
+        error_message=problem.get("message"),
+        card=_card(payment_method),
+        request_id=request_id,
+    )
+
+
+class StripeGateway:
+    """Stripe calls with timeouts, bounded retries and a circuit breaker."""
+
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        *,
+        attempts: int = 3,
+        backoff_seconds: float = 0.5,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.client = client
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self.metrics = metrics
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=BREAKER_FAILURES,
+            reset_timeout=BREAKER_RESET_SECONDS,
+            exclude=[lambda error: not _transient(error)],
+            listeners=[_BreakerLog(metrics)],
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, metrics: Metrics | None = None) -> StripeGateway:
+        """A gateway for the key and API base in ``settings``."""
+        if settings.stripe_api_key is None:
+            raise ConfigurationError("PAYMENT_STRIPE_API_KEY: required to talk to Stripe.")
+        client = stripe.StripeClient(
+            settings.stripe_api_key.get_secret_value(),
+            base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else {},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=settings.stripe_timeout_seconds),
+        )
+        return cls(client, backoff_seconds=settings.stripe_retry_backoff_seconds, metrics=metrics)
+
+    def _call(self, operation: str, function: Callable[[], T]) -> T:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.backoff_seconds, max=8),
+            retry=retry_if_exception(_transient),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    log.info("stripe call", operation=operation, attempt=number)
+                    try:
+                        return self.breaker.call(function)
+                    except stripe.StripeError as error:
+                        log.error(
+                            "stripe call failed",
+                            operation=operation,
+                            attempt=number,
+                            http_status=error.http_status,
+                            stripe_code=error.code,
+                            stripe_request_id=error.request_id,
+                        )
+                        raise
+        except (stripe.StripeError, pybreaker.CircuitBreakerError) as error:
+            raise _translate(error) from error
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def confirm_payment(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        payment_method: str,
+        idempotency_key: str,
+        return_url: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+        customer: str | None = None,
+        off_session: bool = False,
+        save_for_off_session: bool = False,
+    ) -> IntentOutcome:
+        """Create and confirm a PaymentIntent in one call; a decline is an outcome, not an error.
+
+        Raises:
+            ProviderUnavailable: Stripe unreachable or failing after retries (same key: safe).
+            InvalidRequest, IdempotencyConflict, ConfigurationError, ProviderError.
+        """
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency,
+            "payment_method": payment_method,
+            "confirm": True,
+            "expand": ["payment_method"],
+            "metadata": metadata or {},
+        }
+        if off_session:
+            params["off_session"] = True
+        elif return_url:
+            params["return_url"] = return_url
+        else:
+            params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
+        if description:
+            params["description"] = description
+        if customer:
+            params["customer"] = customer
+        if save_for_off_session:
+            params["setup_future_usage"] = "off_session"
+
+        def create() -> IntentOutcome:
+            try:
+                intent = self.client.v1.payment_intents.create(
+                    params=params,  # type: ignore[arg-type]
+                    options={"idempotency_key": idempotency_key},
+                )
+            except stripe.CardError as declined:
+                json_body: Any = declined.json_body or {}
+                body = json_body.get("error") or {}
+                intent_body = body.get("payment_intent") or {}
+                return _outcome(intent_body, request_id=declined.request_id, error=body)
+            return _outcome(intent.to_dict(), request_id=_request_id(intent))
+
+        return self._call("payment_intents.create", create)
+
+    def retrieve_payment(self, intent_id: str) -> IntentOutcome:
+        """The PaymentIntent as Stripe has it now, with its payment method expanded."""
+
+        def retrieve() -> IntentOutcome:
+            intent = self.client.v1.payment_intents.retrieve(
+                intent_id, params={"expand": ["payment_method"]}
+            )
+            return _outcome(intent.to_dict(), request_id=_request_id(intent))
+
+        return self._call("payment_intents.retrieve", retrieve)
+
+
+def _request_id(resource: stripe.StripeObject) -> str | None:
+    return resource.last_response.request_id if resource.last_response else None
+
+
+class _BreakerLog(pybreaker.CircuitBreakerListener):
+    """Logs every change of the breaker's state and mirrors it in a gauge."""
+
+    def __init__(self, metrics: Metrics | None) -> None:
+        self.metrics = metrics
+
+    def state_change(self, breaker: Any, old: Any, new: Any) -> None:
+        log.warning("stripe circuit breaker", old_state=old.name, new_state=new.name)
+        if self.metrics is not None:
+            self.metrics.circuit_state.set(1 if new.name == "open" else 0)
