@@ -5,12 +5,14 @@ Each command parses text, calls one facade method and prints text (or JSON with 
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
-from payment_cli.output import emit, json_option
-from payment_lib import Payments, Settings, configure_logging
+from payment_cli.emulator_command import stripe_emulator
+from payment_cli.output import EXIT_FAILED, emit, json_option
+from payment_lib import PaymentResult, Payments, Settings, configure_logging
 
 
 class Context:
@@ -189,3 +191,96 @@ def plans_seed_demo(context: Context, as_json: bool) -> None:
     added = context.payments.seed_demo_plans()
     text = "\n".join(f"added {_plan_line(p)}" for p in added) if added else "demo plans present"
     emit({"plans": [p.to_dict() for p in added]}, text, as_json=as_json)
+
+
+def _payment_line(payment: PaymentResult) -> str:
+    line = f"{payment.id}  {payment.status:<18} {payment.amount}"
+    if payment.stripe_transaction_id:
+        line += f"  {payment.stripe_transaction_id}"
+    if payment.redirect_url:
+        line += f"\n  authenticate at: {payment.redirect_url}"
+    return line
+
+
+def _emit_payment(payment: PaymentResult, *, as_json: bool) -> None:
+    """Print a payment; a failed one also exits 1 with its reason."""
+    emit(payment.to_dict(), _payment_line(payment), as_json=as_json)
+    if payment.error is not None and payment.status == "failed":
+        if not as_json:
+            click.echo(f"error: {payment.error.message} [{payment.error.code}]", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@main.command("pay")
+@click.option("--user", "user_id", required=True, help="The paying user's UUID.")
+@click.option("--amount", required=True, help='A decimal string in major units, e.g. "20.00".')
+@click.option("--currency", required=True, help="ISO 4217 code, e.g. usd.")
+@click.option("--payment-method", required=True, help="Stripe PaymentMethod id (pm_...).")
+@click.option("--idempotency-key", required=True, help="Same key, same payment: never twice.")
+@click.option("--plan", "plan_id", help="Start a subscription to this plan.")
+@click.option("--email", "customer_email", help="Where receipts go.")
+@click.option("--return-url", help="Where 3-D Secure sends the payer back to.")
+@click.option("--description", help="Shown in Stripe's dashboard.")
+@json_option
+@pass_context
+def pay(context: Context, as_json: bool, **fields: Any) -> None:
+    """Charge a card once per idempotency key.
+
+    Exits 0 when the payment succeeded or awaits 3-D Secure (the URL is printed), 1 when
+    it was declined (the reason is printed).
+
+    Example: payment-cli pay --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b --amount 20.00
+    --currency usd --payment-method pm_card_visa --idempotency-key order-1042 --json
+    """
+    _emit_payment(context.payments.pay(**fields), as_json=as_json)
+
+
+@main.group()
+def payments() -> None:
+    """Look up payments and bring them up to date with Stripe.
+
+    Example: payment-cli payments list --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b
+    """
+
+
+@payments.command("show")
+@click.argument("payment_id")
+@json_option
+@pass_context
+def payments_show(context: Context, payment_id: str, as_json: bool) -> None:
+    """Show one payment.
+
+    Example: payment-cli payments show 0b6f7c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e --json
+    """
+    payment = context.payments.get_payment(payment_id)
+    emit(payment.to_dict(), _payment_line(payment), as_json=as_json)
+
+
+@payments.command("list")
+@click.option("--user", "user_id", required=True, help="The user's UUID.")
+@json_option
+@pass_context
+def payments_list(context: Context, user_id: str, as_json: bool) -> None:
+    """List a user's payments, newest first.
+
+    Example: payment-cli payments list --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b --json
+    """
+    found = context.payments.list_payments(user_id)
+    text = "\n".join(_payment_line(p) for p in found) if found else "no payments"
+    emit({"payments": [p.to_dict() for p in found]}, text, as_json=as_json)
+
+
+@payments.command("refresh")
+@click.argument("payment_id")
+@json_option
+@pass_context
+def payments_refresh(context: Context, payment_id: str, as_json: bool) -> None:
+    """Ask Stripe where a payment stands (e.g. after 3-D Secure) and record it.
+
+    Example: payment-cli payments refresh 0b6f7c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e
+    """
+    payment = context.payments.refresh_payment(payment_id)
+    emit(payment.to_dict(), _payment_line(payment), as_json=as_json)
+
+
+main.add_command(stripe_emulator)

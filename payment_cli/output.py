@@ -46,12 +46,15 @@ def emit(data: dict[str, Any], text: str, *, as_json: bool) -> None:
     click.echo(json.dumps(data, sort_keys=False) if as_json else text)
 
 
-def fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
-    """One error line on stderr (or a JSON error object on stdout with --json), then exit."""
+def fail(error: dict[str, Any], exit_code: int, *, as_json: bool) -> NoReturn:
+    """One error line on stderr (or a JSON error object on stdout with --json), then exit.
+
+    ``error`` holds at least ``code`` and ``message``.
+    """
     if as_json:
-        click.echo(json.dumps({"error": {"code": code, "message": message}}))
+        click.echo(json.dumps({"error": error}))
     else:
-        click.echo(f"error: {message} [{code}]", err=True)
+        click.echo(f"error: {error['message']} [{error['code']}]", err=True)
     sys.exit(exit_code)
 
 
@@ -64,8 +67,7 @@ def json_option(function: F) -> F:
         try:
             return function(*args, as_json=as_json, **kwargs)
         except PaymentError as error:
-            exit_code = EXIT_BY_CODE.get(error.code, EXIT_FAILED)
-            fail(error.code, error.message, exit_code, as_json=as_json)
+            fail(error.to_dict(), EXIT_BY_CODE.get(error.code, EXIT_FAILED), as_json=as_json)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception:

@@ -8,9 +8,11 @@ import pytest
 
 @pytest.fixture
 def run_pay(run, stripe_target):
-    env = {"PAYMENT_STRIPE_API_KEY": stripe_target.api_key,
-           "PAYMENT_STRIPE_API_BASE": stripe_target.api_base or "",
-           "PAYMENT_STRIPE_RETRY_BACKOFF_SECONDS": "0.01"}
+    env = {
+        "PAYMENT_STRIPE_API_KEY": stripe_target.api_key,
+        "PAYMENT_STRIPE_API_BASE": stripe_target.api_base or "",
+        "PAYMENT_STRIPE_RETRY_BACKOFF_SECONDS": "0.01",
+    }
     env = {k: v for k, v in env.items() if v}
 
     def invoke(*args):
@@ -20,8 +22,19 @@ def run_pay(run, stripe_target):
 
 
 def pay_args(user, key, method="pm_card_visa", amount="20.00"):
-    return ["pay", "--user", user, "--amount", amount, "--currency", "usd",
-            "--payment-method", method, "--idempotency-key", key]
+    return [
+        "pay",
+        "--user",
+        user,
+        "--amount",
+        amount,
+        "--currency",
+        "usd",
+        "--payment-method",
+        method,
+        "--idempotency-key",
+        key,
+    ]
 
 
 def test_pay_prints_the_payment_as_json(run_pay):
@@ -37,8 +50,7 @@ def test_pay_prints_the_payment_as_json(run_pay):
 
 def test_a_declined_payment_exits_1_with_its_error(run_pay):
     user = str(uuid.uuid4())
-    result = run_pay(*pay_args(user, "k", "pm_card_visa_chargeDeclinedInsufficientFunds"),
-                     "--json")
+    result = run_pay(*pay_args(user, "k", "pm_card_visa_chargeDeclinedInsufficientFunds"), "--json")
     assert result.exit_code == 1
     payment = json.loads(result.stdout)
     assert payment["status"] == "failed"
