@@ -23,7 +23,7 @@ from typing import Any
 from payment_lib.testing import control, lists, payments, refunds, threeds
 from payment_lib.testing.errors import ApiError, invalid
 from payment_lib.testing.faults import Fault, Faults, injected_error
-from payment_lib.testing.forms import flatten, parse_form
+from payment_lib.testing.forms import form_pairs, nest
 from payment_lib.testing.idempotency import IdempotencyKeys, StoredResponse
 from payment_lib.testing.objects import random_token, request_id
 from payment_lib.testing.store import Call, Obj, Store
@@ -55,6 +55,8 @@ ROUTES: dict[tuple[str, str, bool, str | None], Endpoint] = {
     ("GET", "events", True, None): lists.retrieve_event,
 }
 
+_MAX_HEADERS = 100
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _KEY_PREFIX = re.compile(r"^(?:sk|rk|pk)_(?:test|live)_")
 _NO_KEY = (
     "You did not provide an API key. You need to provide your API key in the Authorization "
@@ -257,10 +259,10 @@ class StripeEmulator:
 
     def _api(self, request: _Handler, method: str, path: str, query: str) -> None:
         body = _read_body(request)
-        headers = request.headers
-        version = headers.get("Stripe-Version") or DEFAULT_API_VERSION
+        fields = request.fields
+        version = fields.get("stripe-version") or DEFAULT_API_VERSION
         answer = {"Request-Id": request_id(), "Stripe-Version": version}
-        refusal = _check_key(headers.get("Authorization"))
+        refusal = _check_key(fields.get("authorization"))
         if refusal is not None:
             answer["WWW-Authenticate"] = 'Bearer realm="Stripe"'
             _write(request, 401, json.dumps(refusal.body()).encode(), answer)
@@ -285,14 +287,15 @@ class StripeEmulator:
             _drop(request)
             return
         try:
-            params = parse_form(body.decode() if method == "POST" else query)
+            pairs = form_pairs(body.decode() if method == "POST" else query)
+            params = nest(pairs)
         except (ValueError, UnicodeDecodeError) as problem:
             _write(request, 400, json.dumps(invalid(str(problem)).body()).encode(), answer)
             return
-        key = headers.get("Idempotency-Key") if method == "POST" else None
+        key = fields.get("idempotency-key") if method == "POST" else None
         if key is not None:
             answer["Idempotency-Key"] = key
-            fingerprint = (method, path, tuple(flatten(params)))
+            fingerprint = (method, path, tuple(sorted(pairs)))
             try:
                 stored = self.idempotency.begin(key, fingerprint)
             except ApiError as error:
@@ -346,7 +349,7 @@ class StripeEmulator:
             _write(request, status, payload, answer)
 
     def _base_url(self, request: _Handler) -> str:
-        host = request.headers.get("Host")
+        host = request.fields.get("host")
         return f"http://{host}" if host else self.url
 
 
@@ -381,6 +384,40 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: _Server
+    raw_requestline: bytes
+    fields: dict[str, str]
+
+    def parse_request(self) -> bool:
+        """A lean parser for the request line and headers (lowercased into ``fields``).
+
+        The standard one builds an email.message.Message per request, which costs more than
+        the emulator's own work on a PaymentIntent.
+        """
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split(" ")
+        if len(words) != 3 or not words[2].startswith("HTTP/1."):
+            self.request_version = "HTTP/1.0"
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad request line")
+            return False
+        self.command, self.path, self.request_version = words
+        fields: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS):
+            line = self.rfile.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = str(line, "iso-8859-1").partition(":")
+            fields[name.strip().lower()] = value.strip()
+        else:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
+            return False
+        self.fields = fields
+        connection = fields.get("connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive"
+        )
+        if fields.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
 
     def do_GET(self) -> None:
         self.server.emulator.handle(self, "GET")
@@ -396,7 +433,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _read_body(request: _Handler) -> bytes:
-    length = int(request.headers.get("Content-Length") or 0)
+    length = int(request.fields.get("content-length") or 0)
     return request.rfile.read(length) if length else b""
 
 
@@ -408,7 +445,7 @@ def _write(
     content_type: str = "application/json",
 ) -> None:
     lines = [
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        f"HTTP/1.1 {status} {_PHRASES[status]}",
         f"Content-Type: {content_type}; charset=utf-8",
         f"Content-Length: {len(body)}",
         "Cache-Control: no-cache, no-store",

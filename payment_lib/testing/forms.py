@@ -16,15 +16,25 @@ Params = dict[str, Any]
 _FREE_FORM = frozenset({"metadata"})
 
 
+def form_pairs(text: str) -> list[tuple[str, str]]:
+    """The raw ``(key, value)`` pairs of a form body or query string."""
+    return parse_qsl(text, keep_blank_values=True)
+
+
 def parse_form(text: str) -> Params:
-    """Decode a form body or query string into nested parameters.
+    """Decode a form body or query string into nested parameters."""
+    return nest(form_pairs(text))
+
+
+def nest(pairs: list[tuple[str, str]]) -> Params:
+    """Build nested parameters from ``a[b][0]=v`` pairs.
 
     Raises:
         ValueError: when a key is malformed (an unclosed bracket) or used both as a value and
             as a container; the caller answers 400.
     """
     root: Params = {}
-    for key, value in parse_qsl(text, keep_blank_values=True):
+    for key, value in pairs:
         _assign(root, _split_key(key), value)
     parsed: Params = _listify(root, "")
     return parsed
@@ -67,21 +77,3 @@ def _listify(node: Params, name: str) -> Any:
     if name not in _FREE_FORM and converted and all(key.isdigit() for key in converted):
         return [converted[key] for key in sorted(converted, key=int)]
     return converted
-
-
-def flatten(params: Params) -> list[tuple[str, str]]:
-    """A canonical, order-independent form of the parameters (for idempotency comparison)."""
-    pairs: list[tuple[str, str]] = []
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk(f"{prefix}[{key}]" if prefix else key, item)
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(f"{prefix}[{index}]", item)
-        else:
-            pairs.append((prefix, str(value)))
-
-    walk("", params)
-    return sorted(pairs)

@@ -22,13 +22,27 @@ from payment_lib.testing.webhooks import WebhookDelivery
 Obj = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
 class StoredEvent:
-    id: str
-    type: str
-    created: int
-    object_id: str
-    payload: bytes
+    """An event and, once someone asks for it, its JSON (then fixed, so resends are identical).
+
+    Serializing lazily keeps the hot path cheap: most events are never listed or delivered.
+    """
+
+    __slots__ = ("_payload", "created", "event", "id", "type")
+
+    def __init__(self, event: Obj) -> None:
+        self.event = event
+        self.id: str = event["id"]
+        self.type: str = event["type"]
+        self.created: int = event["created"]
+        self._payload: bytes | None = None
+
+    @property
+    def payload(self) -> bytes:
+        """The event's JSON; call under the store's lock."""
+        if self._payload is None:
+            self._payload = json.dumps(self.event).encode()
+        return self._payload
 
 
 @dataclass
@@ -86,9 +100,11 @@ class Store:
 
     def record(self, call: Call, event_type: str, obj: Obj, previous: Obj | None = None) -> None:
         """Log the event Stripe would send for a state change (a snapshot of ``obj``)."""
+        # A shallow copy is a true snapshot: state changes replace top-level fields and never
+        # edit nested objects in place.
         event = objects.event(
             event_type,
-            obj,
+            dict(obj),
             created=call.now,
             api_version=call.api_version,
             pending_webhooks=1 if self.webhooks is not None and self.webhooks.enabled else 0,
@@ -96,9 +112,7 @@ class Store:
             idempotency_key=call.idempotency_key,
             previous_attributes=previous,
         )
-        stored = StoredEvent(
-            event["id"], event_type, call.now, obj["id"], json.dumps(event).encode()
-        )
+        stored = StoredEvent(event)
         self.events.append(stored)
         self.events_by_id[stored.id] = stored
         if self.webhooks is not None:
