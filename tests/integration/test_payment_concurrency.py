@@ -1,0 +1,102 @@
+"""Exactly one charge per key under concurrency, crashes and many processes (both databases)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from payment_lib import ProviderUnavailable
+
+HERE = Path(__file__).parent
+pytestmark = pytest.mark.emulator_only
+
+
+def count_payments(payments):
+    with payments.database.engine.connect() as connection:
+        return connection.execute(sa.text("SELECT count(*) FROM payments")).scalar_one()
+
+
+def test_twenty_concurrent_requests_with_one_key_charge_once(payments, user_id,
+                                                             stripe_emulator):
+    def attempt(_):
+        try:
+            return payments.pay(user_id=user_id, amount="20.00", currency="usd",
+                                payment_method="pm_card_visa", idempotency_key="same-key")
+        except ProviderUnavailable:
+            return None
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = [r for r in pool.map(attempt, range(20)) if r is not None]
+
+    assert results, "at least one request must get the payment"
+    assert {r.id for r in results} == {results[0].id}
+    assert stripe_emulator.count("payment_intent") == 1
+    assert count_payments(payments) == 1
+    assert payments.get_payment(results[0].id).status == "succeeded"
+
+
+@pytest.mark.parametrize("step", ["before_stripe", "after_stripe", "after_record"])
+def test_a_process_killed_at_any_step_then_retried_charges_once(
+    payments, settings, user_id, stripe_emulator, step
+):
+    crashed = subprocess.run(
+        [sys.executable, str(HERE / "crash_payment.py"), settings.database_url,
+         settings.stripe_api_base or "", settings.stripe_api_key.get_secret_value(), user_id,
+         "order-1", step],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+
+    result = payments.pay(user_id=user_id, amount="20.00", currency="usd",
+                          payment_method="pm_card_visa", idempotency_key="order-1")
+
+    assert result.status == "succeeded"
+    assert stripe_emulator.count("payment_intent") == 1
+    assert stripe_emulator.count("charge") == 1
+    assert count_payments(payments) == 1
+
+
+@pytest.mark.parametrize("step", ["before_stripe", "after_stripe"])
+def test_recovery_finishes_a_payment_left_pending_by_a_crash(
+    payments, settings, user_id, stripe_emulator, step
+):
+    subprocess.run(
+        [sys.executable, str(HERE / "crash_payment.py"), settings.database_url,
+         settings.stripe_api_base or "", settings.stripe_api_key.get_secret_value(), user_id,
+         "order-1", step],
+        capture_output=True, timeout=60, check=False,
+    )
+    assert [p.status for p in payments.list_payments(user_id)] == ["pending"]
+
+    recovered = payments.recover_stale_payments(older_than_seconds=0)
+
+    assert [p.status for p in recovered] == ["succeeded"]
+    assert stripe_emulator.count("payment_intent") == 1
+    assert payments.recover_stale_payments(older_than_seconds=0) == []
+
+
+def test_the_rate_limit_holds_across_processes(settings, user_id, stripe_emulator):
+    env = {**os.environ, "PAYMENT_DATABASE_URL": settings.database_url,
+           "PAYMENT_STRIPE_API_KEY": settings.stripe_api_key.get_secret_value(),
+           "PAYMENT_STRIPE_API_BASE": settings.stripe_api_base or ""}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "payment_cli", "pay", "--user", user_id, "--amount", "20.00",
+             "--currency", "usd", "--payment-method", "pm_card_visa",
+             "--idempotency-key", f"proc-{n}-{uuid.uuid4()}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        for n in range(8)
+    ]
+    codes = sorted(p.wait(timeout=120) for p in processes)
+
+    assert codes == [0] * 5 + [3] * 3
+    assert stripe_emulator.count("payment_intent") == 5
