@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from payment_lib.config import Settings
 from payment_lib.db import Database
-from payment_lib.db import migrations as _migrations
 from payment_lib.metrics import Metrics
 from payment_lib.observability import utcnow
 from payment_lib.services import payments as _payments
@@ -76,22 +75,30 @@ class Payments:
 
     def upgrade_database(self, revision: str = "head") -> str | None:
         """Apply migrations up to ``revision``; returns the revision reached."""
-        _migrations.upgrade(self.settings.database_url, revision)
+        from payment_lib.db import migrations  # alembic is slow to import
+
+        migrations.upgrade(self.settings.database_url, revision)
         return self.database_revision()
 
     def downgrade_database(self, revision: str = "-1") -> str | None:
         """Undo migrations down to ``revision`` ("base" empties the schema)."""
-        _migrations.downgrade(self.settings.database_url, revision)
+        from payment_lib.db import migrations  # alembic is slow to import
+
+        migrations.downgrade(self.settings.database_url, revision)
         return self.database_revision()
 
     def database_revision(self) -> str | None:
         """The database's current revision (None when empty)."""
-        return _migrations.current_revision(self.settings.database_url)
+        from payment_lib.db import migrations  # alembic is slow to import
+
+        return migrations.current_revision(self.settings.database_url)
 
     @staticmethod
     def latest_revision() -> str | None:
         """The newest revision this payment_lib ships."""
-        return _migrations.head_revision()
+        from payment_lib.db import migrations  # alembic is slow to import
+
+        return migrations.head_revision()
 
     # Plans
 
