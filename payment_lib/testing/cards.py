@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
+
+from payment_lib.testing.errors import ApiError
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,17 @@ class Decline:
     @property
     def network_status(self) -> str:
         return "not_sent_to_network" if self.outcome_type == "blocked" else "declined_by_network"
+
+    def as_error(self, **related: Any) -> ApiError:
+        """The 402 card_error for this decline; ``related`` adds charge, payment_intent..."""
+        return ApiError(
+            402,
+            self.message,
+            type="card_error",
+            code=self.code,
+            decline_code=self.decline_code,
+            extra=related,
+        )
 
 
 class Authentication(Enum):

@@ -347,14 +347,3 @@ def event(
         "type": event_type,
     }
 
-
-def card_error(decline: Decline, **related: Any) -> Obj:
-    """The error object of a decline, as in the 402 body and ``last_payment_error``."""
-    return {
-        "code": decline.code,
-        "decline_code": decline.decline_code,
-        "doc_url": "https://stripe.com/docs/error-codes/" + decline.code.replace("_", "-"),
-        "message": decline.message,
-        "type": "card_error",
-        **related,
-    }

@@ -198,13 +198,7 @@ def _card_from_number(given: Obj) -> TestCard:
         raise _card_field_error("incorrect_number", "Your card number is incorrect.", "number")
     card = card_for_number(number)
     if card is None:
-        raise ApiError(
-            402,
-            LIVE_CARD.message,
-            type="card_error",
-            code=LIVE_CARD.code,
-            decline_code=LIVE_CARD.decline_code,
-        )
+        raise LIVE_CARD.as_error()
     return card
 
 
@@ -542,23 +536,16 @@ def _charge(
     intent.update(
         status="requires_payment_method",
         payment_method=None,
-        last_payment_error=objects.card_error(
-            decline, charge=charge["id"], payment_method=copy.deepcopy(method)
-        ),
+        last_payment_error=decline.as_error(
+            charge=charge["id"], payment_method=copy.deepcopy(method)
+        ).body()["error"],
     )
     store.record(call, "charge.failed", charge)
     store.record(call, "payment_intent.payment_failed", intent)
-    raise ApiError(
-        402,
-        decline.message,
-        type="card_error",
-        code=decline.code,
-        decline_code=decline.decline_code,
-        extra={
-            "charge": charge["id"],
-            "payment_intent": copy.deepcopy(intent),
-            "payment_method": copy.deepcopy(method),
-        },
+    raise decline.as_error(
+        charge=charge["id"],
+        payment_intent=copy.deepcopy(intent),
+        payment_method=copy.deepcopy(method),
     )
 
 

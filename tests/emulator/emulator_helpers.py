@@ -6,6 +6,7 @@ import http.client
 import json
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import stripe
@@ -20,6 +21,31 @@ def build_client(target: StripeTarget, *, timeout: float = 10.0) -> stripe.Strip
         base_addresses={"api": target.api_base} if target.api_base else {},
         max_network_retries=0,
         http_client=stripe.RequestsClient(timeout=timeout),
+    )
+
+
+RETURN_URL = "https://shop.example/return"
+
+
+def pay(
+    client: stripe.StripeClient,
+    payment_method: str = "pm_card_visa",
+    *,
+    key: str | None = None,
+    **extra: Any,
+) -> stripe.PaymentIntent:
+    """Create and confirm a 20.00 USD PaymentIntent (``extra`` overrides or adds parameters)."""
+    params: dict[str, Any] = {
+        "amount": 2000,
+        "currency": "usd",
+        "payment_method": payment_method,
+        "confirm": True,
+        "return_url": RETURN_URL,
+        **extra,
+    }
+    return client.v1.payment_intents.create(
+        params=params,  # type: ignore[arg-type]
+        options={"idempotency_key": key} if key else None,
     )
 
 

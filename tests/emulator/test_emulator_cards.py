@@ -2,67 +2,74 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import pytest
 import stripe
-
-RETURN_URL = "https://shop.example/return"
+from emulator_helpers import pay
 
 SUCCEEDING = ["pm_card_visa", "pm_card_mastercard", "pm_card_amex", "pm_card_visa_debit"]
 
-# (PaymentMethod id, card number, code, decline_code, message)
+
+class Decline(NamedTuple):
+    payment_method: str
+    number: str
+    code: str
+    decline_code: str
+    message: str
+
+
 DECLINES = [
-    (
+    Decline(
         "pm_card_visa_chargeDeclined",
         "4000000000000002",
         "card_declined",
         "generic_decline",
         "Your card was declined.",
     ),
-    (
+    Decline(
         "pm_card_visa_chargeDeclinedInsufficientFunds",
         "4000000000009995",
         "card_declined",
         "insufficient_funds",
         "Your card has insufficient funds.",
     ),
-    (
+    Decline(
         "pm_card_chargeDeclinedExpiredCard",
         "4000000000000069",
         "expired_card",
         "expired_card",
         "Your card has expired.",
     ),
-    (
+    Decline(
         "pm_card_chargeDeclinedIncorrectCvc",
         "4000000000000127",
         "incorrect_cvc",
         "incorrect_cvc",
         "Your card's security code is incorrect.",
     ),
-    (
+    Decline(
         "pm_card_chargeDeclinedProcessingError",
         "4000000000000119",
         "processing_error",
         "processing_error",
         "An error occurred while processing your card. Try again in a little bit.",
     ),
-    (
+    Decline(
         "pm_card_chargeCustomerFail",
         "4000000000000341",
         "card_declined",
         "generic_decline",
         "Your card was declined.",
     ),
-    (
+    Decline(
         "pm_card_visa_chargeDeclinedLostCard",
         "4000000000009987",
         "card_declined",
         "lost_card",
         "Your card was declined.",
     ),
-    (
+    Decline(
         "pm_card_visa_chargeDeclinedStolenCard",
         "4000000000009979",
         "card_declined",
@@ -70,19 +77,7 @@ DECLINES = [
         "Your card was declined.",
     ),
 ]
-DECLINE_IDS = [row[0] for row in DECLINES]
-
-
-def pay(client: stripe.StripeClient, payment_method: str, **extra: Any) -> stripe.PaymentIntent:
-    params: dict[str, Any] = {
-        "amount": 2000,
-        "currency": "usd",
-        "payment_method": payment_method,
-        "confirm": True,
-        "return_url": RETURN_URL,
-        **extra,
-    }
-    return client.v1.payment_intents.create(params=params)  # type: ignore[arg-type]
+DECLINE_IDS = [row.payment_method for row in DECLINES]
 
 
 def declined(client: stripe.StripeClient, payment_method: str) -> stripe.CardError:
@@ -138,39 +133,25 @@ def test_a_pm_card_alias_creates_a_fresh_payment_method_with_card_details(
     assert (method.card.brand, method.card.last4) == ("mastercard", "4444")  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(
-    ("payment_method", "number", "code", "decline", "message"), DECLINES, ids=DECLINE_IDS
-)
+@pytest.mark.parametrize("row", DECLINES, ids=DECLINE_IDS)
 def test_declined_card_raises_a_card_error_with_stripes_code_decline_code_and_message(
-    client: stripe.StripeClient,
-    payment_method: str,
-    number: str,
-    code: str,
-    decline: str,
-    message: str,
+    client: stripe.StripeClient, row: Decline
 ) -> None:
-    error = declined(client, payment_method)
+    error = declined(client, row.payment_method)
 
     assert (error.http_status, error.code, error.error.decline_code, error.user_message) == (  # type: ignore[union-attr]
         402,
-        code,
-        decline,
-        message,
+        row.code,
+        row.decline_code,
+        row.message,
     )
 
 
-@pytest.mark.parametrize(
-    ("payment_method", "number", "code", "decline", "message"), DECLINES, ids=DECLINE_IDS
-)
+@pytest.mark.parametrize("row", DECLINES, ids=DECLINE_IDS)
 def test_declined_card_leaves_the_payment_intent_waiting_for_a_new_payment_method(
-    client: stripe.StripeClient,
-    payment_method: str,
-    number: str,
-    code: str,
-    decline: str,
-    message: str,
+    client: stripe.StripeClient, row: Decline
 ) -> None:
-    error = declined(client, payment_method)
+    error = declined(client, row.payment_method)
     intent_id = error.error.payment_intent["id"]  # type: ignore[union-attr,index]
 
     intent = client.v1.payment_intents.retrieve(intent_id)
@@ -178,49 +159,35 @@ def test_declined_card_leaves_the_payment_intent_waiting_for_a_new_payment_metho
     assert (intent.status, intent.payment_method, intent.last_payment_error.code) == (  # type: ignore[union-attr]
         "requires_payment_method",
         None,
-        code,
+        row.code,
     )
 
 
-@pytest.mark.parametrize(
-    ("payment_method", "number", "code", "decline", "message"), DECLINES, ids=DECLINE_IDS
-)
+@pytest.mark.parametrize("row", DECLINES, ids=DECLINE_IDS)
 def test_declined_card_leaves_a_failed_charge_declined_by_the_issuer(
-    client: stripe.StripeClient,
-    payment_method: str,
-    number: str,
-    code: str,
-    decline: str,
-    message: str,
+    client: stripe.StripeClient, row: Decline
 ) -> None:
-    error = declined(client, payment_method)
+    error = declined(client, row.payment_method)
 
     charge = client.v1.charges.retrieve(str(error.error.charge))  # type: ignore[union-attr]
 
     assert (charge.status, charge.paid, charge.failure_code, charge.failure_message) == (
         "failed",
         False,
-        code,
-        message,
+        row.code,
+        row.message,
     )
     assert charge.outcome.type == "issuer_declined"  # type: ignore[union-attr]
 
 
 @pytest.mark.emulator_only
-@pytest.mark.parametrize(
-    ("payment_method", "number", "code", "decline", "message"), DECLINES, ids=DECLINE_IDS
-)
+@pytest.mark.parametrize("row", DECLINES, ids=DECLINE_IDS)
 def test_declining_card_number_declines_like_its_payment_method_id(
-    client: stripe.StripeClient,
-    payment_method: str,
-    number: str,
-    code: str,
-    decline: str,
-    message: str,
+    client: stripe.StripeClient, row: Decline
 ) -> None:
-    error = declined(client, card_from_number(client, number))
+    error = declined(client, card_from_number(client, row.number))
 
-    assert (error.code, error.error.decline_code) == (code, decline)  # type: ignore[union-attr]
+    assert (error.code, error.error.decline_code) == (row.code, row.decline_code)  # type: ignore[union-attr]
 
 
 @pytest.mark.emulator_only

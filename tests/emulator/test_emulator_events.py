@@ -6,24 +6,11 @@ import json
 
 import pytest
 import stripe
-from emulator_helpers import WebhookReceiver
+from emulator_helpers import WebhookReceiver, pay
 
 from payment_lib.testing import StripeEmulator
 
-RETURN_URL = "https://shop.example/return"
 SECRET = "whsec_test_secret_for_the_emulator"
-
-
-def pay(client: stripe.StripeClient, payment_method: str = "pm_card_visa") -> stripe.PaymentIntent:
-    return client.v1.payment_intents.create(
-        params={
-            "amount": 1000,
-            "currency": "usd",
-            "payment_method": payment_method,
-            "confirm": True,
-            "return_url": RETURN_URL,
-        }
-    )
 
 
 def types_for(client: stripe.StripeClient, object_id: str) -> list[str]:
@@ -118,16 +105,21 @@ def test_an_event_carries_the_idempotency_key_of_its_request(client: stripe.Stri
     assert event.request.idempotency_key == "order-17"  # type: ignore[union-attr]
 
 
+@pytest.fixture
+def endpoint(stripe_emulator: StripeEmulator, webhook_receiver: WebhookReceiver) -> WebhookReceiver:
+    """The webhook receiver, configured as the emulator's endpoint with SECRET."""
+    stripe_emulator.webhooks.configure(url=webhook_receiver.url, secret=SECRET)
+    return webhook_receiver
+
+
 @pytest.mark.emulator_only
 def test_events_are_delivered_signed_so_the_sdk_verifies_them(
     client: stripe.StripeClient,
-    stripe_emulator: StripeEmulator,
-    webhook_receiver: WebhookReceiver,
+    endpoint: WebhookReceiver,
 ) -> None:
-    stripe_emulator.webhooks.configure(url=webhook_receiver.url, secret=SECRET)
     pay(client)
 
-    received = webhook_receiver.wait_for(3)
+    received = endpoint.wait_for(3)
 
     events = [
         stripe.Webhook.construct_event(item.body, item.signature, SECRET) for item in received
@@ -142,13 +134,11 @@ def test_events_are_delivered_signed_so_the_sdk_verifies_them(
 @pytest.mark.emulator_only
 def test_a_delivery_signed_with_another_secret_fails_verification(
     client: stripe.StripeClient,
-    stripe_emulator: StripeEmulator,
-    webhook_receiver: WebhookReceiver,
+    endpoint: WebhookReceiver,
 ) -> None:
-    stripe_emulator.webhooks.configure(url=webhook_receiver.url, secret=SECRET)
     client.v1.customers.create()
 
-    received = webhook_receiver.wait_for(1)
+    received = endpoint.wait_for(1)
 
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(received[0].body, received[0].signature, "whsec_other")
@@ -207,31 +197,29 @@ def test_each_attempt_is_signed_anew(
 def test_a_stored_event_can_be_sent_again(
     client: stripe.StripeClient,
     stripe_emulator: StripeEmulator,
-    webhook_receiver: WebhookReceiver,
+    endpoint: WebhookReceiver,
 ) -> None:
-    stripe_emulator.webhooks.configure(url=webhook_receiver.url, secret=SECRET)
     client.v1.customers.create()
-    first = webhook_receiver.wait_for(1)[0]
+    first = endpoint.wait_for(1)[0]
 
     stripe_emulator.webhooks.resend(json.loads(first.body)["id"])
 
-    assert webhook_receiver.wait_for(2)[1].body == first.body
+    assert endpoint.wait_for(2)[1].body == first.body
 
 
 @pytest.mark.emulator_only
 def test_held_events_can_be_released_in_reverse_order(
     client: stripe.StripeClient,
     stripe_emulator: StripeEmulator,
-    webhook_receiver: WebhookReceiver,
+    endpoint: WebhookReceiver,
 ) -> None:
-    stripe_emulator.webhooks.configure(url=webhook_receiver.url, secret=SECRET)
     stripe_emulator.webhooks.hold()
     pay(client)
 
     stripe_emulator.webhooks.release(reverse=True)
-    webhook_receiver.wait_for(3)
+    endpoint.wait_for(3)
 
-    assert webhook_receiver.event_types() == [
+    assert endpoint.event_types() == [
         "payment_intent.succeeded",
         "charge.succeeded",
         "payment_intent.created",
@@ -242,13 +230,12 @@ def test_held_events_can_be_released_in_reverse_order(
 def test_held_events_can_be_released_twice_each(
     client: stripe.StripeClient,
     stripe_emulator: StripeEmulator,
-    webhook_receiver: WebhookReceiver,
+    endpoint: WebhookReceiver,
 ) -> None:
-    stripe_emulator.webhooks.configure(url=webhook_receiver.url, secret=SECRET)
     stripe_emulator.webhooks.hold()
     client.v1.customers.create()
 
     stripe_emulator.webhooks.release(duplicates=True)
 
-    received = webhook_receiver.wait_for(2)
+    received = endpoint.wait_for(2)
     assert received[0].body == received[1].body

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import pytest
 import stripe
-from emulator_helpers import build_client, http_call
+from emulator_helpers import build_client, http_call, pay
 
 from payment_lib.testing import StripeEmulator, StripeTarget
 
 pytestmark = pytest.mark.emulator_only
-
-RETURN_URL = "https://shop.example/return"
-
-
-def pay(client: stripe.StripeClient, key: str | None = None) -> stripe.PaymentIntent:
-    return client.v1.payment_intents.create(
-        params={
-            "amount": 1000,
-            "currency": "usd",
-            "payment_method": "pm_card_visa",
-            "confirm": True,
-            "return_url": RETURN_URL,
-        },
-        options={"idempotency_key": key or str(uuid.uuid4())},
-    )
 
 
 def test_added_latency_delays_the_answer(
@@ -152,9 +136,9 @@ def test_retrying_a_dropped_response_with_its_key_replays_the_charge(
 ) -> None:
     stripe_emulator.faults.set(drop_response=True, times=1)
     with pytest.raises(stripe.APIConnectionError):
-        pay(client, "order-99")
+        pay(client, key="order-99")
 
-    intent = pay(client, "order-99")
+    intent = pay(client, key="order-99")
 
     assert (intent.status, stripe_emulator.count("charge")) == ("succeeded", 1)
 

@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any
 
 import pytest
 import stripe
+from emulator_helpers import pay
 
 from payment_lib.testing import StripeEmulator
-
-RETURN_URL = "https://shop.example/return"
-PAYMENT = {
-    "amount": 2000,
-    "currency": "usd",
-    "payment_method": "pm_card_visa",
-    "confirm": True,
-    "return_url": RETURN_URL,
-}
-
-
-def create(client: stripe.StripeClient, key: str, **params: Any) -> stripe.PaymentIntent:
-    return client.v1.payment_intents.create(
-        params={**PAYMENT, **params},  # type: ignore[typeddict-item]
-        options={"idempotency_key": key},
-    )
 
 
 def new_key() -> str:
@@ -36,24 +20,24 @@ def test_the_same_key_and_parameters_return_the_first_payment_intent(
     client: stripe.StripeClient,
 ) -> None:
     key = new_key()
-    first = create(client, key)
+    first = pay(client, key=key)
 
-    second = create(client, key)
+    second = pay(client, key=key)
 
     assert second.id == first.id
 
 
 def test_a_replayed_response_says_so_in_its_headers(client: stripe.StripeClient) -> None:
     key = new_key()
-    create(client, key)
+    pay(client, key=key)
 
-    second = create(client, key)
+    second = pay(client, key=key)
 
     assert second.last_response.headers.get("Idempotent-Replayed") == "true"  # type: ignore[union-attr]
 
 
 def test_a_first_response_is_not_marked_replayed(client: stripe.StripeClient) -> None:
-    first = create(client, new_key())
+    first = pay(client, key=new_key())
 
     assert "Idempotent-Replayed" not in first.last_response.headers  # type: ignore[union-attr]
 
@@ -63,8 +47,8 @@ def test_a_replay_does_not_charge_again(
     client: stripe.StripeClient, stripe_emulator: StripeEmulator
 ) -> None:
     key = new_key()
-    create(client, key)
-    create(client, key)
+    pay(client, key=key)
+    pay(client, key=key)
 
     assert stripe_emulator.count("charge") == 1
 
@@ -72,10 +56,10 @@ def test_a_replay_does_not_charge_again(
 def test_a_replayed_decline_is_the_same_decline(client: stripe.StripeClient) -> None:
     key = new_key()
     with pytest.raises(stripe.CardError) as first:
-        create(client, key, payment_method="pm_card_visa_chargeDeclined")
+        pay(client, key=key, payment_method="pm_card_visa_chargeDeclined")
 
     with pytest.raises(stripe.CardError) as second:
-        create(client, key, payment_method="pm_card_visa_chargeDeclined")
+        pay(client, key=key, payment_method="pm_card_visa_chargeDeclined")
 
     assert second.value.error.charge == first.value.error.charge  # type: ignore[union-attr]
     assert second.value.headers.get("Idempotent-Replayed") == "true"  # type: ignore[union-attr]
@@ -85,10 +69,10 @@ def test_the_same_key_with_other_parameters_is_an_idempotency_error(
     client: stripe.StripeClient,
 ) -> None:
     key = new_key()
-    create(client, key)
+    pay(client, key=key)
 
     with pytest.raises(stripe.IdempotencyError) as caught:
-        create(client, key, amount=3000)
+        pay(client, key=key, amount=3000)
 
     assert caught.value.http_status == 400
     assert caught.value.user_message.startswith(  # type: ignore[union-attr]
@@ -100,7 +84,7 @@ def test_the_same_key_on_another_endpoint_is_an_idempotency_error(
     client: stripe.StripeClient,
 ) -> None:
     key = new_key()
-    create(client, key)
+    pay(client, key=key)
 
     with pytest.raises(stripe.IdempotencyError):
         client.v1.customers.create(
@@ -113,9 +97,9 @@ def test_a_request_failing_validation_does_not_use_up_its_key(
 ) -> None:
     key = new_key()
     with pytest.raises(stripe.InvalidRequestError):
-        create(client, key, amount=10)
+        pay(client, key=key, amount=10)
 
-    intent = create(client, key, amount=2000)
+    intent = pay(client, key=key, amount=2000)
 
     assert intent.status == "succeeded"
 
@@ -126,12 +110,12 @@ def test_a_concurrent_request_with_the_same_key_gets_409_key_in_use(
 ) -> None:
     key = new_key()
     stripe_emulator.faults.set(latency=0.5, times=1)
-    first = threading.Thread(target=create, args=(client, key))
+    first = threading.Thread(target=pay, args=(client,), kwargs={"key": key})
     first.start()
     stripe_emulator.wait_for_in_flight(1)
 
     with pytest.raises(stripe.APIError) as caught:
-        create(client, key)
+        pay(client, key=key)
     first.join()
 
     assert (caught.value.http_status, caught.value.error.code) == (  # type: ignore[union-attr]
@@ -150,7 +134,7 @@ def test_concurrent_requests_with_one_key_create_one_payment_intent(
 
     def attempt() -> None:
         try:
-            outcomes.append(create(client, key).id)
+            outcomes.append(pay(client, key=key).id)
         except stripe.APIError as error:
             outcomes.append(str(error.error.code))  # type: ignore[union-attr]
 
@@ -167,4 +151,4 @@ def test_concurrent_requests_with_one_key_create_one_payment_intent(
 @pytest.mark.emulator_only
 def test_a_key_longer_than_255_characters_is_refused(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError):
-        create(client, "k" * 256)
+        pay(client, key="k" * 256)

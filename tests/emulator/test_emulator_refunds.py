@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import pytest
 import stripe
-
-RETURN_URL = "https://shop.example/return"
-
-
-def paid(client: stripe.StripeClient, amount: int = 1000) -> stripe.PaymentIntent:
-    return client.v1.payment_intents.create(
-        params={
-            "amount": amount,
-            "currency": "usd",
-            "payment_method": "pm_card_visa",
-            "confirm": True,
-            "return_url": RETURN_URL,
-        }
-    )
+from emulator_helpers import pay
 
 
 def refund(
@@ -34,7 +21,7 @@ def charge_of(client: stripe.StripeClient, intent: stripe.PaymentIntent) -> stri
 
 
 def test_a_refund_without_amount_refunds_everything(client: stripe.StripeClient) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
 
     created = refund(client, intent)
 
@@ -47,7 +34,7 @@ def test_a_refund_without_amount_refunds_everything(client: stripe.StripeClient)
 
 
 def test_a_full_refund_marks_the_charge_refunded(client: stripe.StripeClient) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
 
     refund(client, intent)
 
@@ -56,7 +43,7 @@ def test_a_full_refund_marks_the_charge_refunded(client: stripe.StripeClient) ->
 
 
 def test_a_partial_refund_leaves_the_charge_not_refunded(client: stripe.StripeClient) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
 
     refund(client, intent, 300)
 
@@ -65,7 +52,7 @@ def test_a_partial_refund_leaves_the_charge_not_refunded(client: stripe.StripeCl
 
 
 def test_partial_refunds_accumulate_to_a_full_refund(client: stripe.StripeClient) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
 
     refund(client, intent, 300)
     refund(client, intent, 700)
@@ -75,7 +62,7 @@ def test_partial_refunds_accumulate_to_a_full_refund(client: stripe.StripeClient
 
 
 def test_a_refund_can_name_the_charge(client: stripe.StripeClient) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
 
     created = client.v1.refunds.create(params={"charge": str(intent.latest_charge), "amount": 100})
 
@@ -83,7 +70,7 @@ def test_a_refund_can_name_the_charge(client: stripe.StripeClient) -> None:
 
 
 def test_refunding_more_than_remains_is_refused_on_amount(client: stripe.StripeClient) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
     refund(client, intent, 600)
 
     with pytest.raises(stripe.InvalidRequestError) as caught:
@@ -94,7 +81,7 @@ def test_refunding_more_than_remains_is_refused_on_amount(client: stripe.StripeC
 
 
 def test_refunding_more_than_was_paid_is_refused(client: stripe.StripeClient) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
 
     with pytest.raises(stripe.InvalidRequestError) as caught:
         refund(client, intent, 1100)
@@ -105,7 +92,7 @@ def test_refunding_more_than_was_paid_is_refused(client: stripe.StripeClient) ->
 def test_refunding_a_fully_refunded_charge_is_already_refunded(
     client: stripe.StripeClient,
 ) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
     refund(client, intent)
 
     with pytest.raises(stripe.InvalidRequestError) as caught:
@@ -118,7 +105,7 @@ def test_refunding_a_fully_refunded_charge_is_already_refunded(
 
 
 def test_a_refund_is_retrievable(client: stripe.StripeClient) -> None:
-    created = refund(client, paid(client), 250)
+    created = refund(client, pay(client, amount=1000), 250)
 
     fetched = client.v1.refunds.retrieve(created.id)
 
@@ -128,10 +115,10 @@ def test_a_refund_is_retrievable(client: stripe.StripeClient) -> None:
 def test_refunds_are_listed_newest_first_for_a_payment_intent(
     client: stripe.StripeClient,
 ) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
     first = refund(client, intent, 100)
     second = refund(client, intent, 200)
-    refund(client, paid(client), 100)
+    refund(client, pay(client, amount=1000), 100)
 
     listed = client.v1.refunds.list(params={"payment_intent": intent.id})
 
@@ -139,7 +126,7 @@ def test_refunds_are_listed_newest_first_for_a_payment_intent(
 
 
 def test_a_refund_reason_outside_stripes_list_is_refused(client: stripe.StripeClient) -> None:
-    intent = paid(client)
+    intent = pay(client, amount=1000)
 
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.refunds.create(params={"payment_intent": intent.id, "reason": "changed_mind"})  # type: ignore[typeddict-item]

@@ -7,21 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import stripe
-from emulator_helpers import http_call
-
-RETURN_URL = "https://shop.example/return"
-
-
-def pay(client: stripe.StripeClient, payment_method: str, **extra: Any) -> stripe.PaymentIntent:
-    params: dict[str, Any] = {
-        "amount": 2000,
-        "currency": "usd",
-        "payment_method": payment_method,
-        "confirm": True,
-        "return_url": RETURN_URL,
-        **extra,
-    }
-    return client.v1.payment_intents.create(params=params)  # type: ignore[arg-type]
+from emulator_helpers import RETURN_URL, http_call, pay
 
 
 def authenticate(client: stripe.StripeClient, intent: stripe.PaymentIntent, action: str) -> str:
