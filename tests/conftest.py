@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 from postgres_cluster import ENABLE_HINT, start_cluster
 
 from payment_lib.db.migrations import upgrade
@@ -18,6 +19,15 @@ pytest_plugins = ["payment_lib.testing.pytest_plugin"]
 
 TEMPLATE_DB = "payment_template"
 _numbers = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _default_logging() -> Iterator[None]:
+    """The CLI configures structlog globally; every test starts from structlog's defaults."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
 
 
 def _on_ci() -> bool:
