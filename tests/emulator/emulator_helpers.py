@@ -50,14 +50,18 @@ def pay(
 
 
 def http_call(
-    method: str, url: str, body: bytes | None = None, timeout: float = 5.0
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    timeout: float = 5.0,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """One plain HTTP request (no redirects followed): status, headers and body."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
     try:
         target = f"{parts.path}?{parts.query}" if parts.query else parts.path
-        connection.request(method, target, body=body)
+        connection.request(method, target, body=body, headers=headers or {})
         response = connection.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import stripe
-from emulator_helpers import WebhookReceiver, pay
+from emulator_helpers import WebhookReceiver, http_call, pay
 
 from payment_lib.testing import StripeEmulator
 
@@ -239,3 +239,43 @@ def test_held_events_can_be_released_twice_each(
 
     received = endpoint.wait_for(2)
     assert received[0].body == received[1].body
+
+
+def test_event_types_can_be_matched_with_a_wildcard(client: stripe.StripeClient) -> None:
+    pay(client)
+
+    listed = client.v1.events.list(params={"type": "charge.*", "limit": 5})
+
+    assert listed.data and {event.type.split(".")[0] for event in listed.data} == {"charge"}
+
+
+@pytest.mark.emulator_only
+def test_during_a_secret_rotation_both_secrets_verify(
+    client: stripe.StripeClient,
+    stripe_emulator: StripeEmulator,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    stripe_emulator.webhooks.configure(url=webhook_receiver.url, secret=[SECRET, "whsec_new"])
+    client.v1.customers.create()
+
+    item = webhook_receiver.wait_for(1)[0]
+
+    for secret in (SECRET, "whsec_new"):
+        stripe.Webhook.construct_event(item.body, item.signature, secret)
+
+
+@pytest.mark.emulator_only
+def test_webhooks_can_be_configured_over_http(
+    client: stripe.StripeClient,
+    stripe_emulator: StripeEmulator,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    settings = {"url": webhook_receiver.url, "secret": SECRET}
+    http_call("POST", f"{stripe_emulator.url}/_emulator/webhooks", json.dumps(settings).encode())
+    client.v1.customers.create()
+
+    item = webhook_receiver.wait_for(1)[0]
+
+    assert stripe.Webhook.construct_event(item.body, item.signature, SECRET).type == (
+        "customer.created"
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 import stripe
+from emulator_helpers import http_call
 
 from payment_lib.testing import StripeEmulator, StripeTarget
 
@@ -270,3 +272,166 @@ def test_the_emulator_counts_the_payment_intents_it_created(
     create(client)
 
     assert stripe_emulator.count("payment_intent") == 2
+
+
+def test_a_payment_method_can_be_created_from_a_test_token(client: stripe.StripeClient) -> None:
+    method = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": "tok_visa"}}
+    )
+
+    assert (method.card.brand, method.card.last4) == ("visa", "4242")  # type: ignore[union-attr]
+
+
+def test_an_unknown_nested_parameter_is_refused_by_its_full_name(
+    client: stripe.StripeClient,
+) -> None:
+    error = invalid(client, automatic_payment_methods={"enabled": True, "colour": "blue"})
+
+    assert error.param == "automatic_payment_methods[colour]"
+
+
+def test_off_session_without_confirm_is_refused(client: stripe.StripeClient) -> None:
+    error = invalid(client, payment_method="pm_card_visa", off_session=True)
+
+    assert error.param == "off_session"
+
+
+def test_a_three_decimal_currency_amount_must_end_in_zero(client: stripe.StripeClient) -> None:
+    error = invalid(client, amount=1005, currency="kwd")
+
+    assert error.param == "amount"
+
+
+def test_a_manually_captured_payment_waits_for_capture(client: stripe.StripeClient) -> None:
+    intent = create(
+        client,
+        payment_method="pm_card_visa",
+        confirm=True,
+        return_url=RETURN_URL,
+        capture_method="manual",
+    )
+
+    assert (intent.status, intent.amount_capturable) == ("requires_capture", 2000)
+
+
+def test_capturing_a_payment_succeeds_it(client: stripe.StripeClient) -> None:
+    intent = create(
+        client,
+        payment_method="pm_card_visa",
+        confirm=True,
+        return_url=RETURN_URL,
+        capture_method="manual",
+    )
+
+    captured = client.v1.payment_intents.capture(intent.id)
+
+    assert (captured.status, captured.amount_received) == ("succeeded", 2000)
+
+
+def test_an_unpaid_payment_intent_can_be_updated(client: stripe.StripeClient) -> None:
+    intent = create(client)
+
+    updated = client.v1.payment_intents.update(
+        intent.id, params={"amount": 3000, "metadata": {"order": "7"}, "description": "Order 7"}
+    )
+
+    assert (updated.amount, updated.metadata.to_dict(), updated.description) == (
+        3000,
+        {"order": "7"},
+        "Order 7",
+    )
+
+
+def test_a_succeeded_payment_intent_cannot_change_its_amount(
+    client: stripe.StripeClient,
+) -> None:
+    intent = create(client, payment_method="pm_card_visa", confirm=True, return_url=RETURN_URL)
+
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.payment_intents.update(intent.id, params={"amount": 3000})
+
+
+def test_a_payment_method_used_without_a_customer_cannot_be_used_again(
+    client: stripe.StripeClient,
+) -> None:
+    first = create(client, payment_method="pm_card_visa", confirm=True, return_url=RETURN_URL)
+
+    error = invalid(
+        client, payment_method=str(first.payment_method), confirm=True, return_url=RETURN_URL
+    )
+
+    assert error.param == "payment_method"
+
+
+def test_a_customers_payment_method_needs_that_customer(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create()
+    method = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+
+    error = invalid(client, payment_method=method.id, confirm=True, return_url=RETURN_URL)
+
+    assert error.param == "payment_method"
+
+
+def test_a_customers_saved_cards_are_listed(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create()
+    method = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+
+    listed = client.v1.customers.payment_methods.list(customer.id)
+
+    assert [item.id for item in listed.data] == [method.id]
+
+
+def test_a_detached_card_no_longer_belongs_to_the_customer(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create()
+    method = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+
+    detached = client.v1.payment_methods.detach(method.id)
+
+    assert detached.customer is None
+
+
+def test_a_customers_default_payment_method_can_be_set(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create()
+    method = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+
+    updated = client.v1.customers.update(
+        customer.id, params={"invoice_settings": {"default_payment_method": method.id}}
+    )
+
+    assert updated.invoice_settings.default_payment_method == method.id  # type: ignore[union-attr]
+
+
+def test_payment_intents_are_listed_by_customer(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create()
+    mine = create(client, customer=customer.id)
+    create(client)
+
+    listed = client.v1.payment_intents.list(params={"customer": customer.id})
+
+    assert [item.id for item in listed.data] == [mine.id]
+
+
+def test_charges_are_listed_by_payment_intent(client: stripe.StripeClient) -> None:
+    intent = create(client, payment_method="pm_card_visa", confirm=True, return_url=RETURN_URL)
+
+    listed = client.v1.charges.list(params={"payment_intent": intent.id})
+
+    assert [item.id for item in listed.data] == [intent.latest_charge]
+
+
+def test_an_unknown_url_is_a_404(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.raw_request("get", "/v1/no_such_things")
+
+    assert caught.value.http_status == 404
+
+
+@pytest.mark.emulator_only
+def test_basic_auth_as_curl_sends_it_is_accepted(stripe_emulator: StripeEmulator) -> None:
+    token = base64.b64encode(f"{stripe_emulator.api_key}:".encode()).decode()
+
+    status, _, _ = http_call(
+        "GET", f"{stripe_emulator.url}/v1/events", headers={"Authorization": f"Basic {token}"}
+    )
+
+    assert status == 200

@@ -139,3 +139,39 @@ def test_an_unpaid_payment_intent_cannot_be_refunded(client: stripe.StripeClient
 
     with pytest.raises(stripe.InvalidRequestError):
         refund(client, intent)
+
+
+def test_refunds_page_with_limit_and_starting_after(client: stripe.StripeClient) -> None:
+    intent = pay(client, amount=1000)
+    first = refund(client, intent, 100)
+    second = refund(client, intent, 100)
+
+    page_one = client.v1.refunds.list(params={"payment_intent": intent.id, "limit": 1})
+    page_two = client.v1.refunds.list(
+        params={"payment_intent": intent.id, "limit": 1, "starting_after": page_one.data[0].id}
+    )
+
+    assert ([item.id for item in page_one.data], page_one.has_more) == ([second.id], True)
+    assert ([item.id for item in page_two.data], page_two.has_more) == ([first.id], False)
+
+
+def test_listed_refunds_can_expand_their_charge(client: stripe.StripeClient) -> None:
+    intent = pay(client, amount=1000)
+    refund(client, intent, 100)
+
+    listed = client.v1.refunds.list(params={"payment_intent": intent.id, "expand": ["data.charge"]})
+
+    assert isinstance(listed.data[0].charge, stripe.Charge)
+
+
+@pytest.mark.emulator_only
+def test_a_refund_on_the_refund_fail_card_answers_succeeded_then_fails(
+    client: stripe.StripeClient,
+) -> None:
+    intent = pay(client, "pm_card_refundFail", amount=1000)
+
+    created = refund(client, intent)
+
+    fetched = client.v1.refunds.retrieve(created.id)
+    assert (created.status, fetched.status) == ("succeeded", "failed")
+    assert charge_of(client, intent).amount_refunded == 0

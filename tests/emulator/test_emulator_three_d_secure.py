@@ -164,3 +164,45 @@ def test_a_card_set_up_on_session_pays_off_session_without_authentication(
     later = pay(client, method.id, customer=customer.id, off_session=True)
 
     assert later.status == "succeeded"
+
+
+def test_without_redirects_authentication_is_left_to_stripe_js(
+    client: stripe.StripeClient,
+) -> None:
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "payment_method": "pm_card_threeDSecure2Required",
+            "confirm": True,
+            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+        }
+    )
+
+    assert (intent.status, intent.next_action.type) == ("requires_action", "use_stripe_sdk")  # type: ignore[union-attr]
+
+
+@pytest.mark.emulator_only
+def test_the_emulator_api_can_complete_authentication(
+    client: stripe.StripeClient, stripe_emulator: Any
+) -> None:
+    intent = pay(client, "pm_card_threeDSecure2Required")
+
+    stripe_emulator.authenticate(intent.id, success=True)
+
+    assert client.v1.payment_intents.retrieve(intent.id).status == "succeeded"
+
+
+@pytest.mark.emulator_only
+def test_the_control_endpoint_can_fail_authentication(
+    client: stripe.StripeClient, stripe_emulator: Any
+) -> None:
+    intent = pay(client, "pm_card_threeDSecure2Required")
+
+    http_call(
+        "POST",
+        f"{stripe_emulator.url}/_emulator/payment_intents/{intent.id}/authenticate",
+        b'{"success": false}',
+    )
+
+    assert client.v1.payment_intents.retrieve(intent.id).status == "requires_payment_method"
