@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from payment_lib.testing import control, lists, payments, refunds, threeds
+from payment_lib.testing import control, customers, lists, payments, refunds, threeds
 from payment_lib.testing.errors import ApiError, invalid
 from payment_lib.testing.faults import Fault, Faults, injected_error
 from payment_lib.testing.forms import form_pairs, nest
@@ -37,16 +37,23 @@ Endpoint = Callable[..., Obj]
 
 # (method, resource, with id?, action) -> endpoint
 ROUTES: dict[tuple[str, str, bool, str | None], Endpoint] = {
-    ("POST", "payment_methods", False, None): payments.create_payment_method,
-    ("GET", "payment_methods", True, None): payments.retrieve_payment_method,
-    ("POST", "payment_methods", True, "attach"): payments.attach_payment_method,
-    ("POST", "customers", False, None): payments.create_customer,
-    ("GET", "customers", True, None): payments.retrieve_customer,
+    ("POST", "payment_methods", False, None): customers.create_payment_method,
+    ("GET", "payment_methods", False, None): customers.list_payment_methods,
+    ("GET", "payment_methods", True, None): customers.retrieve_payment_method,
+    ("POST", "payment_methods", True, "attach"): customers.attach_payment_method,
+    ("POST", "payment_methods", True, "detach"): customers.detach_payment_method,
+    ("POST", "customers", False, None): customers.create_customer,
+    ("GET", "customers", True, None): customers.retrieve_customer,
+    ("POST", "customers", True, None): customers.update_customer,
+    ("GET", "customers", True, "payment_methods"): customers.list_customer_payment_methods,
     ("POST", "payment_intents", False, None): payments.create_payment_intent,
+    ("GET", "payment_intents", False, None): payments.list_payment_intents,
     ("GET", "payment_intents", True, None): payments.retrieve_payment_intent,
+    ("POST", "payment_intents", True, None): payments.update_payment_intent,
     ("POST", "payment_intents", True, "confirm"): payments.confirm_payment_intent,
     ("POST", "payment_intents", True, "cancel"): payments.cancel_payment_intent,
     ("POST", "payment_intents", True, "capture"): payments.capture_payment_intent,
+    ("GET", "charges", False, None): payments.list_charges,
     ("GET", "charges", True, None): payments.retrieve_charge,
     ("POST", "refunds", False, None): refunds.create_refund,
     ("GET", "refunds", False, None): refunds.list_refunds,

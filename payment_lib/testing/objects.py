@@ -347,3 +347,10 @@ def event(
         "type": event_type,
     }
 
+
+def merged_metadata(current: Obj, given: object) -> Obj:
+    """Stripe's metadata update: keys merge, an empty value unsets a key, "" clears all."""
+    if not isinstance(given, dict):
+        return {}
+    merged = {**current, **given}
+    return {key: value for key, value in merged.items() if value != ""}

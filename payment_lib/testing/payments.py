@@ -1,4 +1,4 @@
-"""PaymentMethods, Customers, PaymentIntents and Charges: the card payment flow of test mode.
+"""PaymentIntents and Charges: the card payment flow of test mode, 3-D Secure included.
 
 Each endpoint function takes the store and the call (and ids from the path), validates, sets
 ``call.executing`` once it starts changing state, and returns the object to answer with or
@@ -8,22 +8,14 @@ raises ``ApiError``. They run under the store's lock.
 from __future__ import annotations
 
 import copy
-import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from payment_lib.testing import objects
-from payment_lib.testing.cards import (
-    AUTHENTICATION_REQUIRED,
-    LIVE_CARD,
-    Authentication,
-    Decline,
-    TestCard,
-    card_for_name,
-    card_for_number,
-    passes_luhn,
-)
+from payment_lib.testing.cards import AUTHENTICATION_REQUIRED, Authentication, Decline, TestCard
+from payment_lib.testing.customers import resolve_method
 from payment_lib.testing.errors import ApiError, invalid, unexpected_state
+from payment_lib.testing.lists import LIST_PARAMS, list_object, page
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import (
     ANY,
@@ -33,7 +25,6 @@ from payment_lib.testing.validation import (
     currency,
     integer,
     one_of,
-    text,
 )
 
 CANCELABLE = (
@@ -63,45 +54,6 @@ REUSED_METHOD = (
     "attach it to a Customer first."
 )
 
-_BILLING = {"address": ANY, "email": ANY, "name": ANY, "phone": ANY}
-_CARD = {
-    "number": ANY,
-    "exp_month": ANY,
-    "exp_year": ANY,
-    "cvc": ANY,
-    "token": ANY,
-    "networks": ANY,
-}
-PAYMENT_METHOD_PARAMS = {
-    "type": ANY,
-    "card": _CARD,
-    "billing_details": _BILLING,
-    "metadata": ANY,
-    "expand": ANY,
-    "allow_redisplay": ANY,
-}
-CUSTOMER_PARAMS = {
-    "address": ANY,
-    "balance": ANY,
-    "description": ANY,
-    "email": ANY,
-    "expand": ANY,
-    "invoice_prefix": ANY,
-    "invoice_settings": {
-        "default_payment_method": ANY,
-        "custom_fields": ANY,
-        "footer": ANY,
-        "rendering_options": ANY,
-    },
-    "metadata": ANY,
-    "name": ANY,
-    "payment_method": ANY,
-    "phone": ANY,
-    "preferred_locales": ANY,
-    "shipping": ANY,
-    "tax_exempt": ANY,
-    "test_clock": ANY,
-}
 _CONFIRM_COMMON = {
     "capture_method": ANY,
     "error_on_requires_action": ANY,
@@ -139,6 +91,30 @@ CREATE_PARAMS = {
     "transfer_data": ANY,
     "transfer_group": ANY,
 }
+UPDATE_PARAMS = {
+    name: ANY
+    for name in (
+        "amount",
+        "application_fee_amount",
+        "capture_method",
+        "currency",
+        "customer",
+        "description",
+        "expand",
+        "metadata",
+        "payment_method",
+        "payment_method_options",
+        "receipt_email",
+        "setup_future_usage",
+        "shipping",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_group",
+    )
+}
+# What may change after a PaymentIntent is finished (Stripe allows these on any status).
+ALWAYS_UPDATABLE = frozenset({"description", "expand", "metadata", "receipt_email", "shipping"})
+UPDATABLE_STATUSES = ("requires_payment_method", "requires_confirmation", "requires_action")
 RETRIEVE_PARAMS = {"expand": ANY, "client_secret": ANY}
 CANCEL_PARAMS = {"cancellation_reason": ANY, "expand": ANY}
 CAPTURE_PARAMS = {
@@ -148,138 +124,6 @@ CAPTURE_PARAMS = {
     "statement_descriptor": ANY,
     "statement_descriptor_suffix": ANY,
 }
-
-
-# PaymentMethods ----------------------------------------------------------------------------
-
-
-def create_payment_method(store: Store, call: Call) -> Obj:
-    params = call.params
-    check_known(params, PAYMENT_METHOD_PARAMS)
-    if one_of(params, "type", ("card",)) is None:
-        raise invalid("Missing required param: type.", code="parameter_missing", param="type")
-    given = params.get("card")
-    if not isinstance(given, dict):
-        raise invalid("Missing required param: card.", code="parameter_missing", param="card")
-    if "token" in given:
-        card = card_for_name(str(given["token"]).removeprefix("tok_"))
-        if card is None:
-            raise invalid(
-                f"No such token: '{given['token']}'", code="resource_missing", param="card[token]"
-            )
-        return _new_method(store, call, card)
-    card = _card_from_number(given)
-    month = integer(given, "exp_month")
-    year = integer(given, "exp_year")
-    if month is None or not 1 <= month <= 12:
-        raise _card_field_error(
-            "invalid_expiry_month", "Your card's expiration month is invalid.", "exp_month"
-        )
-    if year is not None and year < 100:
-        year += 2000
-    today = datetime.date.today()
-    if year is None or (year, month) < (today.year, today.month) or year > today.year + 50:
-        raise _card_field_error(
-            "invalid_expiry_year", "Your card's expiration year is invalid.", "exp_year"
-        )
-    cvc = text(given, "cvc")
-    if cvc is not None and not (cvc.isdigit() and len(cvc) in (3, 4)):
-        raise _card_field_error("invalid_cvc", "Your card's security code is invalid.", "cvc")
-    return _new_method(store, call, card, exp=(month, year), cvc_given=cvc is not None)
-
-
-def _card_from_number(given: Obj) -> TestCard:
-    number = str(given.get("number") or "").replace(" ", "")
-    if not number:
-        raise invalid(
-            "Missing required param: card[number].", code="parameter_missing", param="card[number]"
-        )
-    if not passes_luhn(number):
-        raise _card_field_error("incorrect_number", "Your card number is incorrect.", "number")
-    card = card_for_number(number)
-    if card is None:
-        raise LIVE_CARD.as_error()
-    return card
-
-
-def _card_field_error(code: str, message: str, param: str) -> ApiError:
-    return ApiError(402, message, type="card_error", code=code, param=param)
-
-
-def _new_method(
-    store: Store,
-    call: Call,
-    card: TestCard,
-    *,
-    exp: tuple[int, int] | None = None,
-    cvc_given: bool = False,
-) -> Obj:
-    call.executing = True
-    if exp is None:
-        today = datetime.date.today()
-        exp = (today.month, today.year + 1)
-    method = objects.payment_method(
-        card,
-        created=call.now,
-        exp_month=exp[0],
-        exp_year=exp[1],
-        cvc_given=cvc_given,
-        billing=call.params.get("billing_details"),
-        metadata=call.params.get("metadata"),
-    )
-    return store.add(method, card=card, set_up=False, used_by=None)
-
-
-def resolve_method(store: Store, call: Call, method_id: object, param: str) -> Obj:
-    """An existing PaymentMethod, or a fresh one for a ``pm_card_*`` test name."""
-    if isinstance(method_id, str) and method_id.startswith("pm_card_"):
-        card = card_for_name(method_id.removeprefix("pm_card_"))
-        if card is not None:
-            return _new_method(store, call, card)
-    return store.find("payment_method", method_id, param=param, status=400)
-
-
-def retrieve_payment_method(store: Store, call: Call, method_id: str) -> Obj:
-    check_known(call.params, {"expand": ANY})
-    return resolve_method(store, call, method_id, "id")
-
-
-def attach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
-    check_known(call.params, {"customer": ANY, "expand": ANY})
-    customer = store.find("customer", call.params.get("customer"), param="customer", status=400)
-    method = resolve_method(store, call, method_id, "id")
-    if method["customer"] not in (None, customer["id"]):
-        raise invalid(
-            "The payment method you provided has already been attached to a customer.",
-            code="payment_method_unexpected_state",
-            param="payment_method",
-        )
-    call.executing = True
-    method["customer"] = customer["id"]
-    store.record(call, "payment_method.attached", method)
-    return method
-
-
-# Customers ---------------------------------------------------------------------------------
-
-
-def create_customer(store: Store, call: Call) -> Obj:
-    check_known(call.params, CUSTOMER_PARAMS)
-    method = None
-    if call.params.get("payment_method"):
-        method = resolve_method(store, call, call.params["payment_method"], "payment_method")
-    call.executing = True
-    customer = store.add(objects.customer(call.params, created=call.now))
-    store.record(call, "customer.created", customer)
-    if method is not None:
-        method["customer"] = customer["id"]
-        store.record(call, "payment_method.attached", method)
-    return customer
-
-
-def retrieve_customer(store: Store, call: Call, customer_id: str) -> Obj:
-    check_known(call.params, {"expand": ANY})
-    return store.find("customer", customer_id)
 
 
 # PaymentIntents ----------------------------------------------------------------------------
@@ -328,6 +172,74 @@ def create_payment_intent(store: Store, call: Call) -> Obj:
 def retrieve_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
     check_known(call.params, RETRIEVE_PARAMS)
     return store.find("payment_intent", intent_id)
+
+
+def update_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
+    params = call.params
+    check_known(params, UPDATE_PARAMS)
+    intent = store.find("payment_intent", intent_id)
+    restricted = sorted(set(params) - ALWAYS_UPDATABLE)
+    if restricted and intent["status"] not in UPDATABLE_STATUSES:
+        raise unexpected_state(
+            f"This PaymentIntent's {restricted[0]} could not be updated because it has a status "
+            f"of {intent['status']}. You may only update the {restricted[0]} of a PaymentIntent "
+            f"with one of the following statuses: {', '.join(UPDATABLE_STATUSES)}."
+        )
+    changes: Obj = {}
+    code = currency(params) if "currency" in params else intent["currency"]
+    if "amount" in params or "currency" in params:
+        changes["amount"] = charge_amount(
+            {"amount": params.get("amount", str(intent["amount"]))}, code
+        )
+        changes["currency"] = code
+    if params.get("customer"):
+        changes["customer"] = store.find(
+            "customer", params["customer"], param="customer", status=400
+        )["id"]
+    one_of(params, "setup_future_usage", ("off_session", "on_session"))
+    one_of(params, "capture_method", ("automatic", "automatic_async", "manual"))
+    if params.get("payment_method"):
+        method = resolve_method(store, call, params["payment_method"], "payment_method")
+        changes.update(payment_method=method["id"], status="requires_confirmation")
+    for name in (
+        "description",
+        "receipt_email",
+        "shipping",
+        "setup_future_usage",
+        "capture_method",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_group",
+    ):
+        if name in params:
+            changes[name] = params[name] or None
+    if "metadata" in params:
+        changes["metadata"] = objects.merged_metadata(intent["metadata"], params["metadata"])
+    call.executing = True
+    intent.update(changes)
+    return intent
+
+
+def list_payment_intents(store: Store, call: Call) -> Obj:
+    check_known(call.params, {**LIST_PARAMS, "customer": ANY})
+    return _listed(store, call, "payment_intent", "/v1/payment_intents", ("customer",))
+
+
+def list_charges(store: Store, call: Call) -> Obj:
+    check_known(
+        call.params, {**LIST_PARAMS, "customer": ANY, "payment_intent": ANY, "transfer_group": ANY}
+    )
+    return _listed(store, call, "charge", "/v1/charges", ("customer", "payment_intent"))
+
+
+def _listed(store: Store, call: Call, kind: str, url: str, filters: tuple[str, ...]) -> Obj:
+    """A page of one kind of object, filtered on equality of the named fields."""
+    items = store.of_kind(kind)
+    for name in filters:
+        if call.params.get(name):
+            items = [item for item in items if item[name] == call.params[name]]
+    chosen, more = page(items, call.params)
+    return list_object(chosen, more, url)
 
 
 def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:

@@ -1,0 +1,268 @@
+"""PaymentMethods and Customers: test cards turned into PaymentMethods, saved to customers.
+
+``pm_card_*`` names and ``tok_*`` tokens stand for test cards; raw numbers are accepted only
+for test cards (a real number is declined as in test mode). Endpoint functions follow the
+convention of ``payments``: validate, set ``call.executing``, change state, return the object.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from payment_lib.testing import objects
+from payment_lib.testing.cards import (
+    LIVE_CARD,
+    TestCard,
+    card_for_name,
+    card_for_number,
+    passes_luhn,
+)
+from payment_lib.testing.errors import ApiError, invalid
+from payment_lib.testing.lists import LIST_PARAMS, list_object, page
+from payment_lib.testing.store import Call, Obj, Store
+from payment_lib.testing.validation import ANY, check_known, integer, one_of, text
+
+_BILLING = {"address": ANY, "email": ANY, "name": ANY, "phone": ANY}
+_CARD = {
+    "number": ANY,
+    "exp_month": ANY,
+    "exp_year": ANY,
+    "cvc": ANY,
+    "token": ANY,
+    "networks": ANY,
+}
+PAYMENT_METHOD_PARAMS = {
+    "type": ANY,
+    "card": _CARD,
+    "billing_details": _BILLING,
+    "metadata": ANY,
+    "expand": ANY,
+    "allow_redisplay": ANY,
+}
+CUSTOMER_PARAMS = {
+    "address": ANY,
+    "balance": ANY,
+    "description": ANY,
+    "email": ANY,
+    "expand": ANY,
+    "invoice_prefix": ANY,
+    "invoice_settings": {
+        "default_payment_method": ANY,
+        "custom_fields": ANY,
+        "footer": ANY,
+        "rendering_options": ANY,
+    },
+    "metadata": ANY,
+    "name": ANY,
+    "payment_method": ANY,
+    "phone": ANY,
+    "preferred_locales": ANY,
+    "shipping": ANY,
+    "tax_exempt": ANY,
+    "test_clock": ANY,
+}
+
+
+# PaymentMethods ----------------------------------------------------------------------------
+
+
+def create_payment_method(store: Store, call: Call) -> Obj:
+    params = call.params
+    check_known(params, PAYMENT_METHOD_PARAMS)
+    if one_of(params, "type", ("card",)) is None:
+        raise invalid("Missing required param: type.", code="parameter_missing", param="type")
+    given = params.get("card")
+    if not isinstance(given, dict):
+        raise invalid("Missing required param: card.", code="parameter_missing", param="card")
+    if "token" in given:
+        card = card_for_name(str(given["token"]).removeprefix("tok_"))
+        if card is None:
+            raise invalid(
+                f"No such token: '{given['token']}'", code="resource_missing", param="card[token]"
+            )
+        return _new_method(store, call, card)
+    card = _card_from_number(given)
+    month = integer(given, "exp_month")
+    year = integer(given, "exp_year")
+    if month is None or not 1 <= month <= 12:
+        raise _card_field_error(
+            "invalid_expiry_month", "Your card's expiration month is invalid.", "exp_month"
+        )
+    if year is not None and year < 100:
+        year += 2000
+    today = datetime.date.today()
+    if year is None or (year, month) < (today.year, today.month) or year > today.year + 50:
+        raise _card_field_error(
+            "invalid_expiry_year", "Your card's expiration year is invalid.", "exp_year"
+        )
+    cvc = text(given, "cvc")
+    if cvc is not None and not (cvc.isdigit() and len(cvc) in (3, 4)):
+        raise _card_field_error("invalid_cvc", "Your card's security code is invalid.", "cvc")
+    return _new_method(store, call, card, exp=(month, year), cvc_given=cvc is not None)
+
+
+def _card_from_number(given: Obj) -> TestCard:
+    number = str(given.get("number") or "").replace(" ", "")
+    if not number:
+        raise invalid(
+            "Missing required param: card[number].", code="parameter_missing", param="card[number]"
+        )
+    if not passes_luhn(number):
+        raise _card_field_error("incorrect_number", "Your card number is incorrect.", "number")
+    card = card_for_number(number)
+    if card is None:
+        raise LIVE_CARD.as_error()
+    return card
+
+
+def _card_field_error(code: str, message: str, param: str) -> ApiError:
+    return ApiError(402, message, type="card_error", code=code, param=param)
+
+
+def _new_method(
+    store: Store,
+    call: Call,
+    card: TestCard,
+    *,
+    exp: tuple[int, int] | None = None,
+    cvc_given: bool = False,
+) -> Obj:
+    call.executing = True
+    if exp is None:
+        today = datetime.date.today()
+        exp = (today.month, today.year + 1)
+    method = objects.payment_method(
+        card,
+        created=call.now,
+        exp_month=exp[0],
+        exp_year=exp[1],
+        cvc_given=cvc_given,
+        billing=call.params.get("billing_details"),
+        metadata=call.params.get("metadata"),
+    )
+    return store.add(method, card=card, set_up=False, used_by=None)
+
+
+def resolve_method(store: Store, call: Call, method_id: object, param: str) -> Obj:
+    """An existing PaymentMethod, or a fresh one for a ``pm_card_*`` test name."""
+    if isinstance(method_id, str) and method_id.startswith("pm_card_"):
+        card = card_for_name(method_id.removeprefix("pm_card_"))
+        if card is not None:
+            return _new_method(store, call, card)
+    return store.find("payment_method", method_id, param=param, status=400)
+
+
+def retrieve_payment_method(store: Store, call: Call, method_id: str) -> Obj:
+    check_known(call.params, {"expand": ANY})
+    return resolve_method(store, call, method_id, "id")
+
+
+def attach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
+    check_known(call.params, {"customer": ANY, "expand": ANY})
+    customer = store.find("customer", call.params.get("customer"), param="customer", status=400)
+    method = resolve_method(store, call, method_id, "id")
+    if method["customer"] not in (None, customer["id"]):
+        raise invalid(
+            "The payment method you provided has already been attached to a customer.",
+            code="payment_method_unexpected_state",
+            param="payment_method",
+        )
+    call.executing = True
+    method["customer"] = customer["id"]
+    store.record(call, "payment_method.attached", method)
+    return method
+
+
+# Customers ---------------------------------------------------------------------------------
+
+
+def detach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
+    check_known(call.params, {"expand": ANY})
+    method = store.find("payment_method", method_id)
+    if method["customer"] is None:
+        raise invalid(
+            f"The payment method {method_id} is not attached to a customer so detachment is "
+            "impossible.",
+            code="payment_method_unexpected_state",
+        )
+    call.executing = True
+    previous = {"customer": method["customer"]}
+    method["customer"] = None
+    # Stripe: a detached PaymentMethod cannot be used again.
+    store.hidden[method["id"]]["used_by"] = "detached"
+    store.record(call, "payment_method.detached", method, previous)
+    return method
+
+
+def list_payment_methods(store: Store, call: Call) -> Obj:
+    check_known(call.params, {**LIST_PARAMS, "customer": ANY, "type": ANY})
+    return _methods_of(store, call, call.params.get("customer"), "/v1/payment_methods")
+
+
+def list_customer_payment_methods(store: Store, call: Call, customer_id: str) -> Obj:
+    check_known(call.params, {**LIST_PARAMS, "type": ANY, "allow_redisplay": ANY})
+    store.find("customer", customer_id)
+    return _methods_of(store, call, customer_id, f"/v1/customers/{customer_id}/payment_methods")
+
+
+def _methods_of(store: Store, call: Call, customer_id: object, url: str) -> Obj:
+    one_of(call.params, "type", ("card",))
+    methods = [m for m in store.of_kind("payment_method") if m["customer"] == customer_id]
+    chosen, more = page(methods, call.params)
+    return list_object(chosen, more, url)
+
+
+def create_customer(store: Store, call: Call) -> Obj:
+    check_known(call.params, CUSTOMER_PARAMS)
+    method = None
+    if call.params.get("payment_method"):
+        method = resolve_method(store, call, call.params["payment_method"], "payment_method")
+    call.executing = True
+    customer = store.add(objects.customer(call.params, created=call.now))
+    store.record(call, "customer.created", customer)
+    if method is not None:
+        method["customer"] = customer["id"]
+        store.record(call, "payment_method.attached", method)
+    return customer
+
+
+def update_customer(store: Store, call: Call, customer_id: str) -> Obj:
+    params = call.params
+    check_known(params, CUSTOMER_PARAMS)
+    customer = store.find("customer", customer_id)
+    changes: Obj = {}
+    settings = params.get("invoice_settings")
+    if isinstance(settings, dict) and "default_payment_method" in settings:
+        chosen = settings["default_payment_method"] or None
+        if chosen is not None:
+            method = store.find(
+                "payment_method",
+                chosen,
+                param="invoice_settings[default_payment_method]",
+                status=400,
+            )
+            if method["customer"] != customer_id:
+                raise invalid(
+                    f"The customer does not have a payment method with the ID {chosen}. The "
+                    "payment method must be attached to the customer.",
+                    param="invoice_settings[default_payment_method]",
+                )
+        changes["invoice_settings"] = {
+            **customer["invoice_settings"],
+            "default_payment_method": chosen,
+        }
+    for name in ("address", "description", "email", "name", "phone", "shipping"):
+        if name in params:
+            changes[name] = params[name] or None
+    if "metadata" in params:
+        changes["metadata"] = objects.merged_metadata(customer["metadata"], params["metadata"])
+    call.executing = True
+    previous = {name: customer[name] for name in changes}
+    customer.update(changes)
+    store.record(call, "customer.updated", customer, previous)
+    return customer
+
+
+def retrieve_customer(store: Store, call: Call, customer_id: str) -> Obj:
+    check_known(call.params, {"expand": ANY})
+    return store.find("customer", customer_id)
