@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from payment_lib.db.tables import Payment, PaymentMethod, Plan
+from payment_lib.db.tables import Base, Notification, Payment, PaymentMethod, Plan, utcnow
 from payment_lib.domain.errors import InvalidRequest
 
 
@@ -117,3 +120,37 @@ class Locks:
             return
         key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
         self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def insert_once(session: Session, model: type[Base], values: dict[str, Any], unique: str) -> bool:
+    """INSERT ... ON CONFLICT (unique) DO NOTHING on either database; True if a row was added.
+
+    Race-free deduplication: never check-then-insert.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=[unique])
+    result = session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+class NotificationRepository:
+    """The email outbox."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def enqueue(self, values: dict[str, Any]) -> bool:
+        """Add a notification unless one with the same dedupe_key exists; True if added."""
+        row = {
+            "id": uuid.uuid4(),
+            "status": "pending",
+            "attempts": 0,
+            "created_at": values.get("created_at") or utcnow(),
+            **values,
+        }
+        return insert_once(self.session, Notification, row, "dedupe_key")
+
+    def for_recipient(self, recipient: str) -> list[Notification]:
+        query = select(Notification).where(Notification.recipient == recipient)
+        return list(self.session.scalars(query.order_by(Notification.created_at)))

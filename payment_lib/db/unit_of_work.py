@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from payment_lib.db.repositories import (
     Locks,
+    NotificationRepository,
     PaymentMethodRepository,
     PaymentRepository,
     PlanRepository,
@@ -22,6 +23,7 @@ class UnitOfWork:
     payments: PaymentRepository
     payment_methods: PaymentMethodRepository
     locks: Locks
+    notifications: NotificationRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -32,6 +34,7 @@ class UnitOfWork:
         self.payments = PaymentRepository(self.session)
         self.payment_methods = PaymentMethodRepository(self.session)
         self.locks = Locks(self.session)
+        self.notifications = NotificationRepository(self.session)
         return self
 
     def __exit__(
