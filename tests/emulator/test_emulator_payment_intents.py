@@ -435,3 +435,17 @@ def test_basic_auth_as_curl_sends_it_is_accepted(stripe_emulator: StripeEmulator
     )
 
     assert status == 200
+
+
+def test_payment_method_data_creates_the_payment_method_inline(
+    client: stripe.StripeClient,
+) -> None:
+    intent = create(
+        client,
+        payment_method_data={"type": "card", "card": {"token": "tok_mastercard"}},
+        confirm=True,
+        return_url=RETURN_URL,
+        expand=["payment_method"],
+    )
+
+    assert (intent.status, intent.payment_method.card.brand) == ("succeeded", "mastercard")  # type: ignore[union-attr]

@@ -206,3 +206,16 @@ def test_the_control_endpoint_can_fail_authentication(
     )
 
     assert client.v1.payment_intents.retrieve(intent.id).status == "requires_payment_method"
+
+
+@pytest.mark.emulator_only
+def test_with_manual_confirmation_authentication_leads_back_to_the_server(
+    client: stripe.StripeClient,
+) -> None:
+    intent = pay(client, "pm_card_threeDSecure2Required", confirmation_method="manual")
+    authenticate(client, intent, "complete")
+
+    waiting = client.v1.payment_intents.retrieve(intent.id)
+    confirmed = client.v1.payment_intents.confirm(intent.id, params={"return_url": RETURN_URL})
+
+    assert (waiting.status, confirmed.status) == ("requires_confirmation", "succeeded")
