@@ -129,9 +129,13 @@ def insert_once(session: Session, model: type[Base], values: dict[str, Any], uni
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=[unique])
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    statement = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[unique])
+        .returning(model.id)  # type: ignore[attr-defined]
+    )
+    return session.execute(statement).first() is not None
 
 
 class NotificationRepository:
