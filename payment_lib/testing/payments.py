@@ -8,12 +8,13 @@ raises ``ApiError``. They run under the store's lock.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 from payment_lib.testing import objects
 from payment_lib.testing.cards import AUTHENTICATION_REQUIRED, Authentication, Decline, TestCard
-from payment_lib.testing.customers import resolve_method
+from payment_lib.testing.customers import create_payment_method, resolve_method
 from payment_lib.testing.errors import ApiError, invalid, unexpected_state
 from payment_lib.testing.lists import LIST_PARAMS, list_object, page
 from payment_lib.testing.store import Call, Obj, Store
@@ -150,9 +151,8 @@ def create_payment_intent(store: Store, call: Call) -> Obj:
             f"You may only specify {name} when confirming the PaymentIntent (confirm=true).",
             param=name,
         )
-    method = None
-    if params.get("payment_method"):
-        method = resolve_method(store, call, params["payment_method"], "payment_method")
+    method = _given_method(store, call)
+    if method is not None:
         _check_method_usable(store, method, customer)
     elif confirm:
         raise _missing_method()
@@ -260,11 +260,10 @@ def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
     one_of(params, "setup_future_usage", ("off_session", "on_session"))
     _check_confirmable(params, intent["automatic_payment_methods"])
     customer = store.objects.get(intent["customer"]) if intent["customer"] else None
-    if params.get("payment_method"):
-        method = resolve_method(store, call, params["payment_method"], "payment_method")
-    elif intent["payment_method"]:
+    method = _given_method(store, call)
+    if method is None and intent["payment_method"]:
         method = store.objects[intent["payment_method"]]
-    else:
+    elif method is None:
         raise _missing_method()
     _check_method_usable(store, method, customer, intent["id"])
     call.executing = True
@@ -344,6 +343,16 @@ def _check_confirmable(params: Obj, automatic: Any) -> None:
         raise invalid(RETURN_URL_NEEDED, param="return_url")
 
 
+def _given_method(store: Store, call: Call) -> Obj | None:
+    """The PaymentMethod named by ``payment_method`` or described by ``payment_method_data``."""
+    if call.params.get("payment_method"):
+        return resolve_method(store, call, call.params["payment_method"], "payment_method")
+    data = call.params.get("payment_method_data")
+    if isinstance(data, dict):
+        return create_payment_method(store, replace(call, params=data))
+    return None
+
+
 def _missing_method() -> ApiError:
     return unexpected_state(
         "You cannot confirm this PaymentIntent because it's missing a payment method. You can "
@@ -377,6 +386,11 @@ def _attempt(store: Store, call: Call, intent: Obj, method: Obj) -> None:
     facts["used_by"] = intent["id"]
     off_session = boolean(call.params, "off_session")
     intent["last_payment_error"] = None
+    if facts.get("authenticated_for") == intent["id"]:  # manual confirmation after 3-D Secure
+        facts["authenticated_for"] = None
+        decline = card.decline_after_authentication or card.decline
+        _charge(store, call, intent, method, decline, authenticated=True)
+        return
     needs_authentication = card.authentication is Authentication.ALWAYS or (
         card.authentication is Authentication.UNLESS_SET_UP
         and not (off_session and facts["set_up"])
@@ -481,6 +495,11 @@ def authenticate(store: Store, call: Call, intent: Obj, *, success: bool) -> str
         )
         store.record(call, "payment_intent.payment_failed", intent)
         return "failed"
+    if intent["confirmation_method"] == "manual":
+        # The server confirms again; only then is the card charged.
+        store.hidden[method["id"]]["authenticated_for"] = intent["id"]
+        intent.update(status="requires_confirmation", next_action=None)
+        return "succeeded"
     try:
         _charge(
             store,
