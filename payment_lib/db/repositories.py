@@ -12,7 +12,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from payment_lib.db.tables import Base, Notification, Payment, PaymentMethod, Plan, utcnow
+from payment_lib.db.tables import (
+    Base,
+    Notification,
+    Payment,
+    PaymentMethod,
+    Plan,
+    Subscription,
+    utcnow,
+)
 from payment_lib.domain.errors import InvalidRequest
 
 
@@ -158,3 +166,23 @@ class NotificationRepository:
     def for_recipient(self, recipient: str) -> list[Notification]:
         query = select(Notification).where(Notification.recipient == recipient)
         return list(self.session.scalars(query.order_by(Notification.created_at)))
+
+
+class SubscriptionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, subscription: Subscription) -> Subscription:
+        self.session.add(subscription)
+        self.session.flush()
+        return subscription
+
+    def get(self, subscription_id: uuid.UUID, *, for_update: bool = False) -> Subscription | None:
+        query = select(Subscription).where(Subscription.id == subscription_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).first()
+
+    def for_user(self, user_id: uuid.UUID) -> list[Subscription]:
+        query = select(Subscription).where(Subscription.user_id == user_id)
+        return list(self.session.scalars(query.order_by(Subscription.created_at)))

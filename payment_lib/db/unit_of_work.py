@@ -12,6 +12,7 @@ from payment_lib.db.repositories import (
     PaymentMethodRepository,
     PaymentRepository,
     PlanRepository,
+    SubscriptionRepository,
 )
 
 
@@ -24,6 +25,7 @@ class UnitOfWork:
     payment_methods: PaymentMethodRepository
     locks: Locks
     notifications: NotificationRepository
+    subscriptions: SubscriptionRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -35,6 +37,7 @@ class UnitOfWork:
         self.payment_methods = PaymentMethodRepository(self.session)
         self.locks = Locks(self.session)
         self.notifications = NotificationRepository(self.session)
+        self.subscriptions = SubscriptionRepository(self.session)
         return self
 
     def __exit__(
