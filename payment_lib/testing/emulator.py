@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from payment_lib.testing import control, customers, lists, payments, refunds, threeds
-from payment_lib.testing.errors import ApiError, invalid
+from payment_lib.testing.errors import UNKNOWN_ERROR, ApiError, invalid
 from payment_lib.testing.faults import Fault, Faults, injected_error
 from payment_lib.testing.forms import form_pairs, nest
 from payment_lib.testing.idempotency import IdempotencyKeys, StoredResponse
@@ -254,60 +254,38 @@ class StripeEmulator:
             status, body = control.handle(self, method, path, _read_body(request))
             _write(request, status, json.dumps(body).encode(), {})
         else:
-            self._unrecognized(request, method, path)
-
-    def _unrecognized(self, request: _Handler, method: str, path: str) -> None:
-        error = ApiError(
-            404,
-            f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
-            "or we can help at https://support.stripe.com/.",
-        )
-        _write(request, 404, json.dumps(error.body()).encode(), {"Request-Id": request_id()})
+            error = _unrecognized(method, path)
+            _write(request, error.status, error.json(), {"Request-Id": request_id()})
 
     def _api(self, request: _Handler, method: str, path: str, query: str) -> None:
         body = _read_body(request)
-        fields = request.fields
-        version = fields.get("stripe-version") or DEFAULT_API_VERSION
+        version = request.fields.get("stripe-version") or DEFAULT_API_VERSION
         answer = {"Request-Id": request_id(), "Stripe-Version": version}
-        refusal = _check_key(fields.get("authorization"))
-        if refusal is not None:
-            answer["WWW-Authenticate"] = 'Bearer realm="Stripe"'
-            _write(request, 401, json.dumps(refusal.body()).encode(), answer)
-            return
-        segments = path[4:].split("/")
-        route = (
-            method,
-            segments[0],
-            len(segments) > 1,
-            segments[2] if len(segments) == 3 else None,
-        )
-        endpoint = ROUTES.get(route) if len(segments) <= 3 and all(segments) else None
-        if endpoint is None:
-            self._unrecognized(request, method, path)
-            return
+        try:
+            self._serve(request, method, path, body if method == "POST" else query, answer)
+        except ApiError as refusal:  # refused before executing: nothing is stored
+            _write(request, refusal.status, refusal.json(), answer | refusal.headers)
+
+    def _serve(
+        self, request: _Handler, method: str, path: str, form: bytes | str, answer: dict[str, str]
+    ) -> None:
+        _check_key(request.fields.get("authorization"))
+        endpoint, ids = _route(method, path)
         decision = self.faults.decide(path)
         if decision.fault is Fault.ERROR:
-            error, extra = injected_error(decision.error_status)
-            _write(request, error.status, json.dumps(error.body()).encode(), answer | extra)
-            return
+            raise injected_error(decision.error_status)
         if decision.fault is Fault.DROP_CONNECTION:
             _drop(request)
             return
         try:
-            pairs = form_pairs(body.decode() if method == "POST" else query)
+            pairs = form_pairs(form.decode() if isinstance(form, bytes) else form)
             params = nest(pairs)
         except (ValueError, UnicodeDecodeError) as problem:
-            _write(request, 400, json.dumps(invalid(str(problem)).body()).encode(), answer)
-            return
-        key = fields.get("idempotency-key") if method == "POST" else None
+            raise invalid(str(problem)) from None
+        key = request.fields.get("idempotency-key") if method == "POST" else None
         if key is not None:
             answer["Idempotency-Key"] = key
-            fingerprint = (method, path, tuple(sorted(pairs)))
-            try:
-                stored = self.idempotency.begin(key, fingerprint)
-            except ApiError as error:
-                _write(request, error.status, json.dumps(error.body()).encode(), answer)
-                return
+            stored = self.idempotency.begin(key, (method, path, tuple(sorted(pairs))))
             if stored is not None:
                 answer |= {"Idempotent-Replayed": "true", "Original-Request": stored.request_id}
                 self._finish(request, decision.fault, stored.status, stored.body, answer)
@@ -315,18 +293,18 @@ class StripeEmulator:
         generation = self._generation
         pause = decision.hang if decision.fault is Fault.HANG else decision.latency
         if not self.faults.pause(pause) and generation != self._generation:
-            if key is not None:
+            if key is not None:  # the emulator was reset while this request hung
                 self.idempotency.forget(key)
             _drop(request)
             return
-        call = Call(params, answer["Request-Id"], key, version, self._base_url(request))
-        ids = segments[1:2]
+        call = Call(
+            params, answer["Request-Id"], key, answer["Stripe-Version"], self._base_url(request)
+        )
         status, payload = self._execute(endpoint, call, ids)
-        if key is not None:
-            if call.executing:
-                self.idempotency.finish(key, StoredResponse(status, payload, call.request_id or ""))
-            else:
-                self.idempotency.forget(key)
+        if key is not None and call.executing:
+            self.idempotency.finish(key, StoredResponse(status, payload, answer["Request-Id"]))
+        elif key is not None:
+            self.idempotency.forget(key)
         self._finish(request, decision.fault, status, payload, answer)
 
     def _execute(self, endpoint: Endpoint, call: Call, ids: list[str]) -> tuple[int, bytes]:
@@ -338,11 +316,10 @@ class StripeEmulator:
                     result = self.store.expanded(result, expand)
                 status, payload = 200, json.dumps(result).encode()
             except ApiError as error:
-                status, payload = error.status, json.dumps(error.body()).encode()
+                status, payload = error.status, error.json()
             except Exception:  # a bug in the emulator: answer as Stripe's 500 would
                 traceback.print_exc()
-                fault = ApiError(500, "An unknown error occurred", type="api_error")
-                status, payload = 500, json.dumps(fault.body()).encode()
+                status, payload = 500, UNKNOWN_ERROR.json()
             for hook in call.after_response:
                 hook()
         return status, payload
@@ -360,10 +337,29 @@ class StripeEmulator:
         return f"http://{host}" if host else self.url
 
 
-def _check_key(authorization: str | None) -> ApiError | None:
-    """None for a test-mode key; otherwise the 401 Stripe answers."""
+def _route(method: str, path: str) -> tuple[Endpoint, list[str]]:
+    """The endpoint for ``/v1/<resource>[/<id>[/<action>]]`` and the id, or a 404."""
+    segments = path[len("/v1/") :].split("/")
+    if len(segments) <= 3 and all(segments):
+        action = segments[2] if len(segments) == 3 else None
+        endpoint = ROUTES.get((method, segments[0], len(segments) > 1, action))
+        if endpoint is not None:
+            return endpoint, segments[1:2]
+    raise _unrecognized(method, path)
+
+
+def _unrecognized(method: str, path: str) -> ApiError:
+    return ApiError(
+        404,
+        f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+        "or we can help at https://support.stripe.com/.",
+    )
+
+
+def _check_key(authorization: str | None) -> None:
+    """Pass a test-mode key; raise the 401 Stripe answers otherwise."""
     if not authorization:
-        return ApiError(401, _NO_KEY)
+        raise _unauthorized(_NO_KEY)
     scheme, _, credentials = authorization.partition(" ")
     key = credentials.strip()
     if scheme.lower() == "basic":
@@ -372,12 +368,18 @@ def _check_key(authorization: str | None) -> ApiError | None:
         except (binascii.Error, UnicodeDecodeError):
             key = ""
     elif scheme.lower() != "bearer":
-        return ApiError(401, _NO_KEY)
+        raise _unauthorized(_NO_KEY)
     if key.startswith(("sk_test_", "rk_test_")) and len(key) > len("sk_test_"):
-        return None
+        return
     prefix_match = _KEY_PREFIX.match(key)
     prefix = prefix_match.group(0) if prefix_match else ""
-    return ApiError(401, f"Invalid API Key provided: {prefix}****{key[-4:]}")
+    raise _unauthorized(f"Invalid API Key provided: {prefix}****{key[-4:]}")
+
+
+def _unauthorized(message: str) -> ApiError:
+    error = ApiError(401, message)
+    error.headers["WWW-Authenticate"] = 'Bearer realm="Stripe"'
+    return error
 
 
 class _Server(ThreadingHTTPServer):

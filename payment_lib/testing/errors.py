@@ -7,6 +7,7 @@ SDK maps to its exception classes (400/404 InvalidRequestError or IdempotencyErr
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 DOC_BASE = "https://stripe.com/docs/error-codes/"
@@ -34,6 +35,7 @@ class ApiError(Exception):
         self.param = param
         self.decline_code = decline_code
         self.extra = extra or {}
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, Any]:
         """The JSON body Stripe sends for this error (absent fields omitted)."""
@@ -47,6 +49,12 @@ class ApiError(Exception):
             error["param"] = self.param
         error.update(self.extra)
         return {"error": error}
+
+    def json(self) -> bytes:
+        return json.dumps(self.body()).encode()
+
+
+UNKNOWN_ERROR = ApiError(500, "An unknown error occurred", type="api_error")
 
 
 def invalid(message: str, *, code: str | None = None, param: str | None = None) -> ApiError:

@@ -168,8 +168,8 @@ class Faults:
         return asdict(plan)
 
 
-def injected_error(status: int) -> tuple[ApiError, dict[str, str]]:
-    """The error body and extra headers Stripe sends with a 429 or a 5xx."""
+def injected_error(status: int) -> ApiError:
+    """The error Stripe answers with a 429 or a 5xx, headers included."""
     if status == 429:
         error = ApiError(
             429,
@@ -177,7 +177,9 @@ def injected_error(status: int) -> tuple[ApiError, dict[str, str]]:
             "https://stripe.com/docs/rate-limits.",
             code="rate_limit",
         )
-        return error, {"Stripe-Rate-Limited-Reason": "global-rate"}
+        error.headers["Stripe-Rate-Limited-Reason"] = "global-rate"
+        return error
     error = ApiError(status, "An unknown error occurred", type="api_error")
     # Nothing executed, so a retry with the same key is safe: say so as Stripe does.
-    return error, {"Stripe-Should-Retry": "true"}
+    error.headers["Stripe-Should-Retry"] = "true"
+    return error
