@@ -20,7 +20,10 @@ def test_month_end_anchor_clamps_without_drifting():
     start = at(2027, 1, 31)
     dates = [billing_date(start, "month", 1, n) for n in range(1, 5)]
     assert [d.date() for d in dates] == [
-        dt.date(2027, 2, 28), dt.date(2027, 3, 31), dt.date(2027, 4, 30), dt.date(2027, 5, 31)
+        dt.date(2027, 2, 28),
+        dt.date(2027, 3, 31),
+        dt.date(2027, 4, 30),
+        dt.date(2027, 5, 31),
     ]
 
 
@@ -50,8 +53,12 @@ def test_naive_datetimes_are_refused():
 
 def test_next_date_after_a_given_moment():
     start = at(2027, 1, 31)
-    assert next_billing_date_after(start, "month", 1, at(2027, 2, 28)).date() == dt.date(2027, 3, 31)
-    assert next_billing_date_after(start, "month", 1, at(2027, 2, 27)).date() == dt.date(2027, 2, 28)
+    assert next_billing_date_after(start, "month", 1, at(2027, 2, 28)).date() == dt.date(
+        2027, 3, 31
+    )
+    assert next_billing_date_after(start, "month", 1, at(2027, 2, 27)).date() == dt.date(
+        2027, 2, 28
+    )
 
 
 anchors = st.datetimes(
