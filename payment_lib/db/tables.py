@@ -75,10 +75,12 @@ class Subscription(Base):
         Index(None, "user_id"),
         Index(None, "status"),
         Index(None, "next_billing_date"),
+        Index(None, "next_retry_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID]
+    customer_email: Mapped[str | None] = mapped_column(String(320))
     plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"))
     status: Mapped[str] = mapped_column(String(32))
     payment_method_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payment_methods.id"))
@@ -87,6 +89,9 @@ class Subscription(Base):
     next_billing_date: Mapped[dt.datetime | None]
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # While past_due: when the next renewal attempt is due; NULL after a hard decline, until
+    # the payment method changes.
+    next_retry_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
