@@ -1,4 +1,4 @@
-"""Subscriptions: retry schedule and receipt email
+"""Subscriptions: retry schedule and receipt email; payments: kind (payment or renewal)
 
 Revision ID: 0002
 Revises: 0001
@@ -25,7 +25,15 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("kind", sa.String(length=16), server_default="payment", nullable=False)
+        )
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_column("kind")
     with op.batch_alter_table("subscriptions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscriptions_next_retry_at"))
         batch_op.drop_column("next_retry_at")

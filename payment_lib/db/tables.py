@@ -112,6 +112,8 @@ class Payment(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(32))
+    # "payment" (asked for by the user: rate limited) or "renewal" (charged by billing runs).
+    kind: Mapped[str] = mapped_column(String(16), default="payment", server_default="payment")
     stripe_transaction_id: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str] = mapped_column(String(255))
     request_fingerprint: Mapped[str] = mapped_column(String(64))
