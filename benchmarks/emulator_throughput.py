@@ -79,9 +79,11 @@ def main() -> None:
         emulator.reset()
         arguments = [(emulator.url, emulator.api_key, options.seconds, options.two_step)]
         started = time.perf_counter()
+        cpu_started = time.process_time()  # this process = the emulator's threads
         with multiprocessing.get_context("spawn").Pool(options.clients) as pool:
             results = pool.starmap(client, arguments * options.clients)
         elapsed = time.perf_counter() - started
+        server_cpu = time.process_time() - cpu_started
         created = emulator.count("payment_intent")
 
     payments = sum(count for count, _ in results)
@@ -99,6 +101,10 @@ def main() -> None:
     print(
         f"latency per payment: p50 {statistics.median(latencies) * 1000:.2f} ms, "
         f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.2f} ms"
+    )
+    print(
+        f"emulator CPU: {server_cpu / requests * 1e6:.0f} us per request "
+        f"(one core would sustain about {requests / server_cpu:,.0f} requests/s)"
     )
     print(f"wall time including client start-up: {elapsed:.1f} s")
 

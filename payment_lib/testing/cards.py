@@ -6,6 +6,7 @@ with a fixed code/decline_code/message, or needs 3-D Secure first (and may decli
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from enum import Enum
@@ -99,7 +100,7 @@ class TestCard:
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(self.number.encode()).hexdigest()[:16]
+        return _fingerprint(self.number)
 
 
 _A = Authentication
@@ -178,6 +179,12 @@ _BY_NUMBER.update(
         "36227206271667": TestCard("36227206271667", "diners"),
     }
 )
+
+
+@functools.cache
+def _fingerprint(number: str) -> str:
+    """Stable per card number, as Stripe's fingerprint is."""
+    return hashlib.sha256(number.encode()).hexdigest()[:16]
 
 
 def card_for_name(name: str) -> TestCard | None:

@@ -63,6 +63,8 @@ ROUTES: dict[tuple[str, str, bool, str | None], Endpoint] = {
 }
 
 _MAX_HEADERS = 100
+# Our objects hold no cycles; skipping the check makes encoding noticeably cheaper.
+_encode = json.JSONEncoder(check_circular=False).encode
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _KEY_PREFIX = re.compile(r"^(?:sk|rk|pk)_(?:test|live)_")
 _NO_KEY = (
@@ -314,7 +316,7 @@ class StripeEmulator:
                 expand = call.params.get("expand")
                 if expand:
                     result = self.store.expanded(result, expand)
-                status, payload = 200, json.dumps(result).encode()
+                status, payload = 200, _encode(result).encode()
             except ApiError as error:
                 status, payload = error.status, error.json()
             except Exception:  # a bug in the emulator: answer as Stripe's 500 would

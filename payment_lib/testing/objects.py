@@ -5,20 +5,22 @@ Refunds, Events and lists, with the fields the SDK and host apps read.
 from __future__ import annotations
 
 import base64
-import os
+import random
 from typing import Any
 
 from payment_lib.testing.cards import Decline, TestCard
 
 Obj = dict[str, Any]
 
-# base64 of random bytes with "+" and "/" mapped to letters: Stripe-like ids, cheaply.
+# base64 of random bits with "+" and "/" mapped to letters: Stripe-like ids, cheaply.
 _TO_ALPHANUMERIC = bytes.maketrans(b"+/", b"Az")
+_random = random.Random()  # noqa: S311 - test-mode ids, not secrets
 
 
 def random_token(length: int) -> str:
     """Random letters and digits (not secret: these are test-mode ids)."""
-    raw = base64.b64encode(os.urandom((length * 3 + 3) // 4))
+    size = (length * 3 + 3) // 4
+    raw = base64.b64encode(_random.getrandbits(size * 8).to_bytes(size, "big"))
     return raw.translate(_TO_ALPHANUMERIC)[:length].decode()
 
 
