@@ -91,9 +91,7 @@ def main() -> None:
     requests = payments * (2 if options.two_step else 1)
     print(f"clients: {options.clients} processes, one keep-alive connection each")
     print(f"mode: {'create, then confirm' if options.two_step else 'create with confirm=true'}")
-    print(
-        f"payments: {payments} in {options.seconds:.1f} s ({created} PaymentIntents stored)"
-    )
+    print(f"payments: {payments} in {options.seconds:.1f} s ({created} PaymentIntents stored)")
     print(
         f"throughput: {payments / options.seconds:,.0f} payments/s, "
         f"{requests / options.seconds:,.0f} requests/s"
