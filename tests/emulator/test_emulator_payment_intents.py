@@ -296,6 +296,7 @@ def test_off_session_without_confirm_is_refused(client: stripe.StripeClient) -> 
     assert error.param == "off_session"
 
 
+@pytest.mark.emulator_only  # (unconfirmed) Stripe documents the rule, not the error
 def test_a_three_decimal_currency_amount_must_end_in_zero(client: stripe.StripeClient) -> None:
     error = invalid(client, amount=1005, currency="kwd")
 

@@ -62,7 +62,8 @@ def test_emulator_only_tests_skip_with_a_reason_against_real_stripe(
     result.stdout.fnmatch_lines(["*emulator_only*PAYMENT_TEST_STRIPE_API_KEY*"])
 
 
-def test_the_cli_command_prints_its_url_and_stops_on_sigterm() -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_the_cli_command_prints_its_url_and_stops_cleanly_on_a_signal(stop_signal: int) -> None:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -80,6 +81,6 @@ def test_the_cli_command_prints_its_url_and_stops_on_sigterm() -> None:
     url = line.split()[-1]
     assert http_call("GET", f"{url}/_emulator/health")[0] == 200
 
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop_signal)
 
     assert process.wait(timeout=10) == 0
