@@ -20,47 +20,22 @@ from payment_lib.testing.cards import (
 from payment_lib.testing.errors import ApiError, invalid
 from payment_lib.testing.lists import LIST_PARAMS, list_object, page
 from payment_lib.testing.store import Call, Obj, Store
-from payment_lib.testing.validation import ANY, check_known, integer, one_of, text
+from payment_lib.testing.validation import ANY, accepting, check_known, integer, one_of, text
 
-_BILLING = {"address": ANY, "email": ANY, "name": ANY, "phone": ANY}
-_CARD = {
-    "number": ANY,
-    "exp_month": ANY,
-    "exp_year": ANY,
-    "cvc": ANY,
-    "token": ANY,
-    "networks": ANY,
-}
-PAYMENT_METHOD_PARAMS = {
-    "type": ANY,
-    "card": _CARD,
-    "billing_details": _BILLING,
-    "metadata": ANY,
-    "expand": ANY,
-    "allow_redisplay": ANY,
-}
-CUSTOMER_PARAMS = {
-    "address": ANY,
-    "balance": ANY,
-    "description": ANY,
-    "email": ANY,
-    "expand": ANY,
-    "invoice_prefix": ANY,
-    "invoice_settings": {
-        "default_payment_method": ANY,
-        "custom_fields": ANY,
-        "footer": ANY,
-        "rendering_options": ANY,
-    },
-    "metadata": ANY,
-    "name": ANY,
-    "payment_method": ANY,
-    "phone": ANY,
-    "preferred_locales": ANY,
-    "shipping": ANY,
-    "tax_exempt": ANY,
-    "test_clock": ANY,
-}
+_BILLING = accepting("address email name phone")
+_CARD = accepting("number exp_month exp_year cvc token networks")
+PAYMENT_METHOD_PARAMS = accepting(
+    "type metadata expand allow_redisplay",
+    card=_CARD,
+    billing_details=_BILLING,
+)
+CUSTOMER_PARAMS = accepting(
+    """
+    address balance description email expand invoice_prefix metadata name payment_method
+    phone preferred_locales shipping tax_exempt test_clock
+    """,
+    invoice_settings=accepting("default_payment_method custom_fields footer rendering_options"),
+)
 
 
 # PaymentMethods ----------------------------------------------------------------------------

@@ -11,16 +11,10 @@ from typing import Any
 from payment_lib.testing.errors import invalid, no_such
 from payment_lib.testing.forms import Params
 from payment_lib.testing.store import Call, Obj, Store
-from payment_lib.testing.validation import ANY, check_known, integer
+from payment_lib.testing.validation import ANY, accepting, check_known, integer
 
-LIST_PARAMS = {
-    "limit": ANY,
-    "starting_after": ANY,
-    "ending_before": ANY,
-    "created": ANY,
-    "expand": ANY,
-}
-EVENT_LIST_PARAMS = {**LIST_PARAMS, "type": ANY, "types": ANY, "delivery_success": ANY}
+LIST_PARAMS = accepting("limit starting_after ending_before created expand")
+EVENT_LIST_PARAMS = {**LIST_PARAMS, **accepting("type types delivery_success")}
 
 _COMPARE = {
     "gt": lambda a, b: a > b,

@@ -20,6 +20,7 @@ from payment_lib.testing.lists import LIST_PARAMS, list_object, page
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import (
     ANY,
+    accepting,
     boolean,
     charge_amount,
     check_known,
@@ -55,76 +56,41 @@ REUSED_METHOD = (
     "attach it to a Customer first."
 )
 
-_CONFIRM_COMMON = {
-    "capture_method": ANY,
-    "error_on_requires_action": ANY,
-    "expand": ANY,
-    "mandate": ANY,
-    "mandate_data": ANY,
-    "off_session": ANY,
-    "payment_method": ANY,
-    "payment_method_data": ANY,
-    "payment_method_options": ANY,
-    "payment_method_types": ANY,
-    "radar_options": ANY,
-    "receipt_email": ANY,
-    "return_url": ANY,
-    "setup_future_usage": ANY,
-    "shipping": ANY,
-    "use_stripe_sdk": ANY,
-}
+_CONFIRM_COMMON = accepting(
+    """
+    capture_method error_on_requires_action expand mandate mandate_data off_session
+    payment_method payment_method_data payment_method_options payment_method_types
+    radar_options receipt_email return_url setup_future_usage shipping
+    use_stripe_sdk
+    """
+)
 CONFIRM_PARAMS = {**_CONFIRM_COMMON, "client_secret": ANY}
 CREATE_PARAMS = {
     **_CONFIRM_COMMON,
-    "amount": ANY,
-    "application_fee_amount": ANY,
-    "automatic_payment_methods": {"enabled": ANY, "allow_redirects": ANY},
-    "confirm": ANY,
-    "confirmation_method": ANY,
-    "currency": ANY,
-    "customer": ANY,
-    "description": ANY,
-    "metadata": ANY,
-    "on_behalf_of": ANY,
-    "payment_method_configuration": ANY,
-    "statement_descriptor": ANY,
-    "statement_descriptor_suffix": ANY,
-    "transfer_data": ANY,
-    "transfer_group": ANY,
+    **accepting(
+        """
+        amount application_fee_amount confirm confirmation_method currency customer
+        description metadata on_behalf_of payment_method_configuration statement_descriptor
+        statement_descriptor_suffix transfer_data transfer_group
+        """,
+        automatic_payment_methods=accepting("enabled allow_redirects"),
+    ),
 }
-UPDATE_PARAMS = {
-    name: ANY
-    for name in (
-        "amount",
-        "application_fee_amount",
-        "capture_method",
-        "currency",
-        "customer",
-        "description",
-        "expand",
-        "metadata",
-        "payment_method",
-        "payment_method_options",
-        "receipt_email",
-        "setup_future_usage",
-        "shipping",
-        "statement_descriptor",
-        "statement_descriptor_suffix",
-        "transfer_group",
-    )
-}
+UPDATE_PARAMS = accepting(
+    """
+    amount application_fee_amount capture_method currency customer description expand
+    metadata payment_method payment_method_options receipt_email setup_future_usage shipping
+    statement_descriptor statement_descriptor_suffix transfer_group
+    """
+)
 # What may change after a PaymentIntent is finished (Stripe allows these on any status).
 ALWAYS_UPDATABLE = frozenset({"description", "expand", "metadata", "receipt_email", "shipping"})
 UPDATABLE_STATUSES = ("requires_payment_method", "requires_confirmation", "requires_action")
 RETRIEVE_PARAMS = {"expand": ANY, "client_secret": ANY}
 CANCEL_PARAMS = {"cancellation_reason": ANY, "expand": ANY}
-CAPTURE_PARAMS = {
-    "amount_to_capture": ANY,
-    "expand": ANY,
-    "metadata": ANY,
-    "statement_descriptor": ANY,
-    "statement_descriptor_suffix": ANY,
-}
+CAPTURE_PARAMS = accepting(
+    "amount_to_capture expand metadata statement_descriptor statement_descriptor_suffix"
+)
 
 
 # PaymentIntents ----------------------------------------------------------------------------

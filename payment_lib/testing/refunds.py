@@ -10,23 +10,15 @@ from payment_lib.testing import objects
 from payment_lib.testing.errors import ApiError, invalid
 from payment_lib.testing.lists import LIST_PARAMS, list_object, page
 from payment_lib.testing.store import Call, Obj, Store
-from payment_lib.testing.validation import ANY, check_known, integer, one_of, shown
+from payment_lib.testing.validation import ANY, accepting, check_known, integer, one_of, shown
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
-CREATE_PARAMS = {
-    "amount": ANY,
-    "charge": ANY,
-    "currency": ANY,
-    "customer": ANY,
-    "expand": ANY,
-    "instructions_email": ANY,
-    "metadata": ANY,
-    "origin": ANY,
-    "payment_intent": ANY,
-    "reason": ANY,
-    "refund_application_fee": ANY,
-    "reverse_transfer": ANY,
-}
+CREATE_PARAMS = accepting(
+    """
+    amount charge currency customer expand instructions_email metadata origin
+    payment_intent reason refund_application_fee reverse_transfer
+    """
+)
 
 
 def create_refund(store: Store, call: Call) -> Obj:

@@ -23,6 +23,12 @@ from payment_lib.testing.forms import Params
 ANY: dict[str, Any] = {}
 Schema = dict[str, Any]
 
+
+def accepting(names: str, **nested: Schema) -> Schema:
+    """A schema from whitespace-separated names (values taken as given) plus nested schemas."""
+    return {**dict.fromkeys(names.split(), ANY), **nested}
+
+
 _INTEGER = re.compile(r"-?[0-9]+")
 _SYMBOLS = {
     "usd": "$",
