@@ -126,6 +126,7 @@ class StripeEmulator:
             return self
         server = _Server((self.host, self.requested_port), _Handler)
         server.emulator = self
+        self.webhooks.start()
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -444,8 +445,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _read_body(request: _Handler) -> bytes:
-    length = int(request.fields.get("content-length") or 0)
-    return request.rfile.read(length) if length else b""
+    length = request.fields.get("content-length", "0")
+    if not length.isdigit():
+        request.close_connection = True  # cannot tell where this request ends
+        return b""
+    return request.rfile.read(int(length)) if length != "0" else b""
 
 
 def _write(

@@ -70,8 +70,7 @@ class WebhookDelivery:
         self.secrets: tuple[str, ...] = ()
         self.retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
         self.timeout = 5.0
-        self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
     def configure(
         self,
@@ -155,11 +154,20 @@ class WebhookDelivery:
             self.retry_delays = DEFAULT_RETRY_DELAYS
             self._changed.notify_all()
 
+    def start(self) -> None:
+        """Run the delivery thread (again, after ``stop``)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
+        self._thread.start()
+
     def stop(self) -> None:
         with self._changed:
             self._stopped = True
             self._changed.notify_all()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def _push(self, event_id: str, attempt: int, delay: float) -> None:
         heapq.heappush(

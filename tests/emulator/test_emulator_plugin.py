@@ -6,8 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+import stripe
 from emulator_helpers import http_call
 
 from payment_lib.testing import StripeEmulator, StripeTarget
@@ -84,3 +86,19 @@ def test_the_cli_command_prints_its_url_and_stops_cleanly_on_a_signal(stop_signa
     process.send_signal(stop_signal)
 
     assert process.wait(timeout=10) == 0
+
+
+def test_a_stopped_emulator_can_be_started_again_and_still_delivers_webhooks(
+    webhook_receiver: Any,
+) -> None:
+    emulator = StripeEmulator(webhook_url=webhook_receiver.url)
+    emulator.start()
+    emulator.stop()
+
+    with emulator:
+        client = stripe.StripeClient(
+            emulator.api_key, base_addresses={"api": emulator.url}, max_network_retries=0
+        )
+        client.v1.customers.create()
+
+        assert len(webhook_receiver.wait_for(1)) == 1
