@@ -111,8 +111,8 @@ def create_payment_intent(store: Store, call: Call) -> Obj:
     confirm = boolean(params, "confirm")
     if confirm:
         _check_confirmable(params, params.get("automatic_payment_methods"))
-    elif "off_session" in params or "return_url" in params:
-        name = "off_session" if "off_session" in params else "return_url"
+    elif boolean(params, "off_session") or params.get("return_url"):
+        name = "off_session" if boolean(params, "off_session") else "return_url"
         raise invalid(
             f"You may only specify {name} when confirming the PaymentIntent (confirm=true).",
             param=name,
