@@ -21,11 +21,14 @@ from payment_lib.domain.money import Money, format_amount, parse_money
 from payment_lib.facade import Payments
 from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
+from payment_lib.services.billing import BillingReport
 from payment_lib.services.payments import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
+from payment_lib.services.subscriptions import SubscriptionInfo
 
 __all__ = [
     "AlreadyRefunded",
+    "BillingReport",
     "ConfigurationError",
     "FailureInfo",
     "Forbidden",
@@ -43,6 +46,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "Settings",
+    "SubscriptionInfo",
     "configure_logging",
     "format_amount",
     "parse_money",

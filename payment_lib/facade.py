@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from payment_lib.config import Settings
 from payment_lib.db import Database
+from payment_lib.domain.errors import InvalidRequest
 from payment_lib.metrics import Metrics
 from payment_lib.observability import utcnow
+from payment_lib.services import billing as _billing
 from payment_lib.services import payments as _payments
 from payment_lib.services import plans as _plans
+from payment_lib.services import subscriptions as _subscriptions
+from payment_lib.services.billing import BillingReport
 from payment_lib.services.payment_requests import validate_payment_request
 from payment_lib.services.payments import Clock, PaymentResult
 from payment_lib.services.plans import PlanInfo
+from payment_lib.services.subscriptions import SubscriptionInfo
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -181,6 +187,7 @@ class Payments:
             clock=self.clock,
             metrics=self.metrics,
             rate_limit=self.settings.rate_limit_per_hour,
+            retry_days=self.settings.renewal_retry_days,
             default_return_url=self.settings.return_url,
         )
 
@@ -195,7 +202,10 @@ class Payments:
     def refresh_payment(self, payment_id: object) -> PaymentResult:
         """Ask Stripe where a payment stands (e.g. after 3-D Secure) and record it."""
         return _payments.refresh_payment(
-            payment_id, new_uow=self.database.unit_of_work, gateway=self.gateway
+            payment_id,
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            policy=self._outcome_policy(),
         )
 
     def recover_stale_payments(self, older_than_seconds: float = 120) -> list[PaymentResult]:
@@ -204,5 +214,70 @@ class Payments:
             new_uow=self.database.unit_of_work,
             gateway=self.gateway,
             clock=self.clock,
+            retry_days=self.settings.renewal_retry_days,
             older_than=dt.timedelta(seconds=older_than_seconds),
+        )
+
+    def _outcome_policy(self) -> _payments.OutcomePolicy:
+        return _payments.OutcomePolicy(
+            now=self.clock(), retry_days=self.settings.renewal_retry_days
+        )
+
+    # Subscriptions
+
+    def list_subscriptions(self, user_id: object) -> list[SubscriptionInfo]:
+        """A user's subscriptions, oldest first."""
+        return _subscriptions.list_subscriptions(user_id, new_uow=self.database.unit_of_work)
+
+    def get_subscription(self, subscription_id: object) -> SubscriptionInfo:
+        """One subscription (NotFound if unknown)."""
+        return _subscriptions.get_subscription(subscription_id, new_uow=self.database.unit_of_work)
+
+    def cancel_subscription(
+        self, subscription_id: object, *, at_period_end: bool = False
+    ) -> SubscriptionInfo:
+        """Cancel now (access ends now), or at the end of the paid period (not renewed).
+
+        Raises:
+            IllegalTransition: the subscription has already ended; nothing changes.
+        """
+        return _subscriptions.cancel_subscription(
+            subscription_id,
+            at_period_end=at_period_end,
+            new_uow=self.database.unit_of_work,
+            now=self.clock(),
+        )
+
+    def change_payment_method(
+        self, subscription_id: object, payment_method: object
+    ) -> SubscriptionInfo:
+        """Charge the subscription's renewals to another card (pm_...) from now on."""
+        return _subscriptions.change_payment_method(
+            subscription_id,
+            payment_method,
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            now=self.clock(),
+        )
+
+    def run_billing(
+        self,
+        now: dt.datetime | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> BillingReport:
+        """Renew, retry or end every subscription due at ``now`` (default: the clock).
+
+        Safe to run on several workers at once, and to repeat: one charge per attempt.
+        """
+        when = now or self.clock()
+        if when.tzinfo is None:
+            raise InvalidRequest("now must be an aware datetime (UTC).", param="now")
+        return _billing.run_billing(
+            when,
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            metrics=self.metrics,
+            retry_days=self.settings.renewal_retry_days,
+            progress=progress,
         )

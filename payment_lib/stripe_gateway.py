@@ -18,6 +18,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from payment_lib.config import Settings
 from payment_lib.domain.errors import (
+    AlreadyRefunded,
     ConfigurationError,
     IdempotencyConflict,
     InvalidRequest,
@@ -58,7 +59,27 @@ class IntentOutcome:
     decline_code: str | None = None
     error_message: str | None = None
     card: CardDetails | None = None
+    customer: str | None = None
     request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    """A Stripe Refund as the services need it."""
+
+    refund_id: str
+    status: str  # pending, requires_action, succeeded, failed or canceled
+    amount: int
+    currency: str
+    failure_reason: str | None = None
+    request_id: str | None = None
+
+
+# Stripe error codes that mean something specific to our callers; other invalid requests
+# become InvalidRequest.
+_ERRORS_BY_CODE: dict[str, type[PaymentError]] = {
+    "charge_already_refunded": AlreadyRefunded,
+}
 
 
 def _transient(error: BaseException) -> bool:
@@ -86,6 +107,14 @@ def _translate(error: Exception) -> PaymentError:
         return ConfigurationError(
             "PAYMENT_STRIPE_API_KEY: Stripe rejected the API key.", stripe_request_id=request_id
         )
+    if isinstance(error, stripe.CardError):
+        return InvalidRequest(
+            f"The card was declined: {error.user_message or 'no reason given'}",
+            param="payment_method",
+            stripe_request_id=request_id,
+        )
+    if isinstance(error, stripe.InvalidRequestError) and error.code in _ERRORS_BY_CODE:
+        return _ERRORS_BY_CODE[error.code](error.user_message, stripe_request_id=request_id)
     if isinstance(error, stripe.InvalidRequestError):
         return InvalidRequest(
             error.user_message or "Stripe refused the request.",
@@ -123,6 +152,7 @@ def _outcome(intent: Any, *, request_id: str | None, error: Any = None) -> Inten
         decline_code=problem.get("decline_code"),
         error_message=problem.get("message"),
         card=_card(payment_method),
+        customer=intent.get("customer"),
         request_id=request_id,
     )
 
@@ -246,6 +276,38 @@ class StripeGateway:
 
         return self._call("payment_intents.create", create)
 
+    def create_customer(self, *, user_id: str, email: str | None, idempotency_key: str) -> str:
+        """A Stripe Customer for one of our users; returns its id (cus_...)."""
+        params: dict[str, Any] = {"metadata": {"user_id": user_id}}
+        if email:
+            params["email"] = email
+
+        def create() -> str:
+            customer = self.client.v1.customers.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+            return customer.id
+
+        return self._call("customers.create", create)
+
+    def attach_payment_method(
+        self, payment_method: str, *, customer: str, idempotency_key: str
+    ) -> CardDetails:
+        """Attach a PaymentMethod to a Customer so it can be charged off-session later."""
+
+        def attach() -> CardDetails:
+            attached = self.client.v1.payment_methods.attach(
+                payment_method,
+                params={"customer": customer},
+                options={"idempotency_key": idempotency_key},
+            )
+            card = _card(attached.to_dict())
+            assert card is not None
+            return card
+
+        return self._call("payment_methods.attach", attach)
+
     def retrieve_payment(self, intent_id: str) -> IntentOutcome:
         """The PaymentIntent as Stripe has it now, with its payment method expanded."""
 
@@ -256,6 +318,72 @@ class StripeGateway:
             return _outcome(intent.to_dict(), request_id=_request_id(intent))
 
         return self._call("payment_intents.retrieve", retrieve)
+
+    def create_refund(
+        self,
+        *,
+        payment_intent: str,
+        amount: int,
+        idempotency_key: str,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> RefundOutcome:
+        """Refund ``amount`` of a PaymentIntent's charge, once per idempotency key.
+
+        Raises:
+            AlreadyRefunded: Stripe says the charge is fully refunded already.
+            ProviderUnavailable: Stripe unreachable or failing after retries: the outcome is
+                unknown, so ask ``find_refund`` before anything else.
+            InvalidRequest, IdempotencyConflict, ConfigurationError, ProviderError.
+        """
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent,
+            "amount": amount,
+            "metadata": metadata or {},
+        }
+        if reason:
+            params["reason"] = reason
+
+        def create() -> RefundOutcome:
+            refund = self.client.v1.refunds.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+            return _refund_outcome(refund)
+
+        return self._call("refunds.create", create)
+
+    def find_refund(self, *, payment_intent: str, key: str, value: str) -> RefundOutcome | None:
+        """The PaymentIntent's refund whose ``metadata[key]`` is ``value``; None if Stripe has none."""
+
+        def find() -> RefundOutcome | None:
+            page = self.client.v1.refunds.list(
+                params={"payment_intent": payment_intent, "limit": 100}
+            )
+            for refund in page.auto_paging_iter():
+                if (refund.to_dict().get("metadata") or {}).get(key) == value:
+                    return _refund_outcome(refund)
+            return None
+
+        return self._call("refunds.list", find)
+
+    def retrieve_refund(self, refund_id: str) -> RefundOutcome:
+        """The refund as Stripe has it now."""
+        return self._call(
+            "refunds.retrieve",
+            lambda: _refund_outcome(self.client.v1.refunds.retrieve(refund_id)),
+        )
+
+
+def _refund_outcome(refund: stripe.Refund) -> RefundOutcome:
+    return RefundOutcome(
+        refund_id=refund.id,
+        status=refund.status or "pending",
+        amount=refund.amount,
+        currency=refund.currency,
+        failure_reason=refund.to_dict().get("failure_reason"),
+        request_id=_request_id(refund),
+    )
 
 
 def _request_id(resource: stripe.StripeObject) -> str | None:

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from payment_lib.db.tables import (
     Payment,
     PaymentMethod,
     Plan,
+    Refund,
     Subscription,
     utcnow,
 )
@@ -78,10 +79,11 @@ class PaymentRepository:
         return list(self.session.scalars(query))
 
     def attempts_since(self, user_id: uuid.UUID, since: dt.datetime) -> list[dt.datetime]:
-        """Creation times of the user's attempts since ``since``, oldest first."""
+        """When the user made their own attempts (not renewals) since ``since``, oldest first."""
         query = (
             select(Payment.created_at)
-            .where(Payment.user_id == user_id, Payment.created_at >= since)
+            .where(Payment.user_id == user_id, Payment.created_at >= since,
+                   Payment.kind == "payment")
             .order_by(Payment.created_at)
         )
         return list(self.session.scalars(query))
@@ -110,6 +112,18 @@ class PaymentMethodRepository:
         self.session.add(method)
         self.session.flush()
         return method
+
+    def get(self, method_id: uuid.UUID) -> PaymentMethod | None:
+        return self.session.get(PaymentMethod, method_id)
+
+    def customer_of(self, user_id: uuid.UUID) -> str | None:
+        """The Stripe Customer id saved with any of the user's cards."""
+        query = (
+            select(PaymentMethod.stripe_customer_id)
+            .where(PaymentMethod.user_id == user_id, PaymentMethod.stripe_customer_id.is_not(None))
+            .limit(1)
+        )
+        return self.session.scalars(query).first()
 
 
 class Locks:
@@ -168,6 +182,51 @@ class NotificationRepository:
         return list(self.session.scalars(query.order_by(Notification.created_at)))
 
 
+class RefundRepository:
+    """Refunds; a payment's pending refunds reserve their amount until Stripe answers."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, refund: Refund) -> bool:
+        """Insert a refund; False, adding nothing, when its idempotency key is taken."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(refund)
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, refund_id: uuid.UUID) -> Refund | None:
+        return self.session.get(Refund, refund_id)
+
+    def by_idempotency_key(self, key: str) -> Refund | None:
+        return self.session.scalars(select(Refund).where(Refund.idempotency_key == key)).first()
+
+    def for_payment(self, payment_id: uuid.UUID) -> list[Refund]:
+        """A payment's refunds, oldest first."""
+        query = select(Refund).where(Refund.payment_id == payment_id)
+        return list(self.session.scalars(query.order_by(Refund.created_at, Refund.id)))
+
+    def pending_amount(self, payment_id: uuid.UUID) -> int:
+        """What the payment's pending refunds hold back, in minor units."""
+        query = select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.payment_id == payment_id, Refund.status == "pending"
+        )
+        return int(self.session.scalar(query) or 0)
+
+    def claim_stale_pending(self, created_before: dt.datetime, *, limit: int) -> list[Refund]:
+        """Pending refunds older than ``created_before``, locked; others' claims are skipped."""
+        query = (
+            select(Refund)
+            .where(Refund.status == "pending", Refund.created_at < created_before)
+            .order_by(Refund.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(query))
+
+
 class SubscriptionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -186,3 +245,16 @@ class SubscriptionRepository:
     def for_user(self, user_id: uuid.UUID) -> list[Subscription]:
         query = select(Subscription).where(Subscription.user_id == user_id)
         return list(self.session.scalars(query.order_by(Subscription.created_at)))
+
+    def due(self, now: dt.datetime, *, limit: int) -> list[Subscription]:
+        """Live subscriptions with something to do at ``now``: a renewal, a retry, an ending."""
+        query = (
+            select(Subscription)
+            .where(
+                Subscription.status.in_(("active", "past_due")),
+                Subscription.next_billing_date <= now,
+            )
+            .order_by(Subscription.next_billing_date)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))

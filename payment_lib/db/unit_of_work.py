@@ -12,6 +12,7 @@ from payment_lib.db.repositories import (
     PaymentMethodRepository,
     PaymentRepository,
     PlanRepository,
+    RefundRepository,
     SubscriptionRepository,
 )
 
@@ -26,6 +27,7 @@ class UnitOfWork:
     locks: Locks
     notifications: NotificationRepository
     subscriptions: SubscriptionRepository
+    refunds: RefundRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -38,6 +40,7 @@ class UnitOfWork:
         self.locks = Locks(self.session)
         self.notifications = NotificationRepository(self.session)
         self.subscriptions = SubscriptionRepository(self.session)
+        self.refunds = RefundRepository(self.session)
         return self
 
     def __exit__(

@@ -21,12 +21,18 @@ import structlog
 
 from payment_lib.db.tables import Payment, PaymentMethod
 from payment_lib.db.unit_of_work import UnitOfWork
-from payment_lib.domain.declines import explain_decline
+from payment_lib.domain.declines import Decline, explain_decline
 from payment_lib.domain.errors import IdempotencyConflict, InvalidRequest, NotFound, RateLimited
-from payment_lib.domain.money import Money
+from payment_lib.domain.money import Money, format_amount
 from payment_lib.domain.states import PAYMENT_TRANSITIONS, PaymentStatus
 from payment_lib.observability import trace
 from payment_lib.services.payment_requests import PaymentRequest, parse_uuid
+from payment_lib.services.subscriptions import (
+    refuse_second_purchase,
+    renewal_failed,
+    renewal_succeeded,
+    start_subscription,
+)
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
@@ -108,6 +114,23 @@ class PaymentResult:
         }
 
 
+@dataclass(frozen=True)
+class Renewal:
+    """What makes a payment a subscription renewal: the period it pays and where to charge."""
+
+    subscription_id: uuid.UUID
+    customer: str
+    due: dt.datetime
+
+
+@dataclass(frozen=True)
+class OutcomePolicy:
+    """What recording an outcome needs besides the outcome: the time and the retry schedule."""
+
+    now: dt.datetime
+    retry_days: tuple[int, ...]
+
+
 def stripe_key_for(payment_id: uuid.UUID) -> str:
     """The idempotency key Stripe sees for a payment: derived, stable across retries."""
     return f"payment_lib-payment-{payment_id}"
@@ -120,10 +143,15 @@ def process_payment(
     gateway: StripeGateway,
     clock: Clock,
     metrics: Metrics,
-    rate_limit: int,
+    rate_limit: int | None,
+    retry_days: tuple[int, ...] = (),
     default_return_url: str | None = None,
+    renewal: Renewal | None = None,
 ) -> PaymentResult:
     """Take one payment; see the module docstring for the steps.
+
+    A plan payment also makes (or reuses) the user's Stripe Customer and saves the card for
+    off-session renewals; ``renewal`` charges a subscription's saved card off-session.
 
     Raises:
         InvalidRequest: the plan does not exist or its price differs.
@@ -138,7 +166,21 @@ def process_payment(
         ),
     ):
         started = time.perf_counter()
-        payment, replay = _begin(request, new_uow=new_uow, clock=clock, rate_limit=rate_limit)
+        customer = renewal.customer if renewal else None
+        if request.plan_id and renewal is None:
+            customer = _customer_for(request, new_uow=new_uow, gateway=gateway)
+        details: dict[str, object] = {
+            "payment_method": request.payment_method,
+            "return_url": request.return_url or default_return_url,
+            "metadata": dict(request.metadata),
+            "customer": customer,
+            "off_session": request.off_session or renewal is not None,
+            "save_for_off_session": bool(request.plan_id) and renewal is None,
+            "renewal_due": renewal.due.isoformat() if renewal else None,
+        }
+        payment, replay = _begin(
+            request, details, new_uow=new_uow, clock=clock, rate_limit=rate_limit, renewal=renewal
+        )
         if replay:
             log.info("payment replayed", payment_id=str(payment.id), status=payment.status)
             return PaymentResult.of(payment, replayed=True)
@@ -148,28 +190,58 @@ def process_payment(
             amount=payment.amount,
             currency=payment.currency,
         )
-        outcome = gateway.confirm_payment(
-            amount=request.money.minor,
-            currency=request.money.currency,
-            payment_method=request.payment_method,
-            idempotency_key=stripe_key_for(payment.id),
-            return_url=request.return_url or default_return_url,
-            description=request.description,
-            metadata={
-                **request.metadata,
-                "payment_id": str(payment.id),
-                "user_id": str(request.user_id),
-            },
-            off_session=request.off_session,
-        )
-        result = record_outcome(payment.id, outcome, new_uow=new_uow)
+        outcome = _confirm(gateway, payment)
+        policy = OutcomePolicy(now=clock(), retry_days=retry_days)
+        result = record_outcome(payment.id, outcome, new_uow=new_uow, policy=policy)
         metrics.payments_total.labels(status=result.status).inc()
         metrics.payment_duration_seconds.observe(time.perf_counter() - started)
         return result
 
 
+def _customer_for(
+    request: PaymentRequest, *, new_uow: NewUnitOfWork, gateway: StripeGateway
+) -> str:
+    """The user's Stripe Customer: the saved one, or a new one (one per user: the key is
+    derived from the user id, so concurrent first purchases get the same Customer)."""
+    with new_uow() as uow:
+        known = uow.payment_methods.customer_of(request.user_id)
+    return known or gateway.create_customer(
+        user_id=str(request.user_id),
+        email=request.customer_email,
+        idempotency_key=f"payment_lib-customer-{request.user_id}",
+    )
+
+
+def _confirm(gateway: StripeGateway, payment: Payment) -> IntentOutcome:
+    """The Stripe call for a payment, built only from what is stored, so that a resumed or
+    recovered attempt sends exactly the same request under the same idempotency key."""
+    details = payment.details or {}
+    return gateway.confirm_payment(
+        amount=payment.amount,
+        currency=payment.currency,
+        payment_method=str(details["payment_method"]),
+        idempotency_key=stripe_key_for(payment.id),
+        return_url=details.get("return_url"),
+        description=payment.description,
+        metadata={
+            **details.get("metadata", {}),
+            "payment_id": str(payment.id),
+            "user_id": str(payment.user_id),
+        },
+        customer=details.get("customer"),
+        off_session=bool(details.get("off_session")),
+        save_for_off_session=bool(details.get("save_for_off_session")),
+    )
+
+
 def _begin(
-    request: PaymentRequest, *, new_uow: NewUnitOfWork, clock: Clock, rate_limit: int
+    request: PaymentRequest,
+    details: dict[str, object],
+    *,
+    new_uow: NewUnitOfWork,
+    clock: Clock,
+    rate_limit: int | None,
+    renewal: Renewal | None,
 ) -> tuple[Payment, bool]:
     """Transaction 1: the payment to work on, and whether it is a finished one to replay."""
     with new_uow() as uow:
@@ -181,41 +253,46 @@ def _begin(
                     "This idempotency key was already used for a different payment request."
                 )
             return existing, existing.status != PaymentStatus.PENDING
-        if request.plan_id is not None:
+        if request.plan_id is not None and renewal is None:
             _check_plan(uow, request)
+            refuse_second_purchase(uow, request.user_id, request.plan_id)
         now = clock()
-        attempts = uow.payments.attempts_since(request.user_id, now - RATE_WINDOW)
-        if len(attempts) >= rate_limit:
-            frees_at = attempts[len(attempts) - rate_limit] + RATE_WINDOW
-            wait = max(1, math.ceil((frees_at - now).total_seconds()))
-            log.info("payment rate limited", retry_after=wait)
-            raise RateLimited(
-                f"Too many payment attempts: at most {rate_limit} an hour. "
-                f"Try again in {wait} seconds.",
-                retry_after=wait,
-            )
+        if rate_limit is not None:
+            _check_rate(uow, request.user_id, now, rate_limit)
         payment = uow.payments.add(
             Payment(
                 user_id=request.user_id,
                 amount=request.money.minor,
                 currency=request.money.currency,
                 status=PaymentStatus.PENDING,
+                kind="renewal" if renewal else "payment",
                 idempotency_key=request.idempotency_key,
                 request_fingerprint=request.fingerprint(),
                 plan_id=request.plan_id,
+                subscription_id=renewal.subscription_id if renewal else None,
                 customer_email=request.customer_email,
                 description=request.description,
-                details={
-                    "payment_method": request.payment_method,
-                    "off_session": request.off_session,
-                    "return_url": request.return_url,
-                },
+                details=details,
                 created_at=now,
                 updated_at=now,
             )
         )
         uow.commit()
         return payment, False
+
+
+def _check_rate(uow: UnitOfWork, user_id: uuid.UUID, now: dt.datetime, rate_limit: int) -> None:
+    """Refuse the attempt when the user made ``rate_limit`` attempts in the last hour."""
+    attempts = uow.payments.attempts_since(user_id, now - RATE_WINDOW)
+    if len(attempts) >= rate_limit:
+        frees_at = attempts[len(attempts) - rate_limit] + RATE_WINDOW
+        wait = max(1, math.ceil((frees_at - now).total_seconds()))
+        log.info("payment rate limited", retry_after=wait)
+        raise RateLimited(
+            f"Too many payment attempts: at most {rate_limit} an hour. "
+            f"Try again in {wait} seconds.",
+            retry_after=wait,
+        )
 
 
 def _check_plan(uow: UnitOfWork, request: PaymentRequest) -> None:
@@ -243,20 +320,30 @@ def _status_for(outcome: IntentOutcome) -> PaymentStatus | None:
 
 
 def record_outcome(
-    payment_id: uuid.UUID, outcome: IntentOutcome, *, new_uow: NewUnitOfWork
+    payment_id: uuid.UUID,
+    outcome: IntentOutcome,
+    *,
+    new_uow: NewUnitOfWork,
+    policy: OutcomePolicy,
 ) -> PaymentResult:
     """Transaction 2: write what Stripe decided, once; a late or repeated outcome is ignored."""
     with new_uow() as uow:
         payment = uow.payments.get(payment_id, for_update=True)
         if payment is None:
             raise NotFound(f"No payment {payment_id}.")
-        apply_outcome(uow, payment, outcome)
+        apply_outcome(uow, payment, outcome, policy=policy)
         uow.commit()
         return PaymentResult.of(payment)
 
 
-def apply_outcome(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> bool:
-    """Move ``payment`` to the state ``outcome`` implies; False when it changes nothing."""
+def apply_outcome(
+    uow: UnitOfWork, payment: Payment, outcome: IntentOutcome, *, policy: OutcomePolicy
+) -> bool:
+    """Move ``payment`` to the state ``outcome`` implies, with everything that follows from it
+    (card details, subscription, notifications) in the same transaction.
+
+    Returns False when it changes nothing: an undecided, repeated or out-of-date outcome.
+    """
     target = _status_for(outcome)
     current = PaymentStatus(payment.status)
     if outcome.intent_id and payment.stripe_transaction_id is None:
@@ -264,9 +351,11 @@ def apply_outcome(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> 
     if target is None or target not in PAYMENT_TRANSITIONS[current]:
         return False  # undecided, already recorded, or older than what we know
     payment.status = target
+    payment.updated_at = policy.now
     payment.redirect_url = outcome.redirect_url if target == PaymentStatus.REQUIRES_ACTION else None
     if outcome.card is not None:
         payment.payment_method_id = _remember_card(uow, payment, outcome).id
+    decline = None
     if target == PaymentStatus.FAILED:
         decline = explain_decline(outcome.error_code, outcome.decline_code)
         payment.failure_code, payment.failure_message = decline.code, decline.message
@@ -289,7 +378,64 @@ def apply_outcome(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> 
             payment_id=str(payment.id),
             stripe_request_id=outcome.request_id,
         )
+    kind = _follow_up(uow, payment, target, decline, policy)
+    if kind and payment.customer_email:
+        uow.notifications.enqueue(
+            {
+                "recipient": payment.customer_email,
+                "kind": kind,
+                "payload": _notification_payload(payment),
+                "dedupe_key": f"{kind}:{payment.id}",
+                "created_at": policy.now,
+            }
+        )
     return True
+
+
+def _follow_up(
+    uow: UnitOfWork,
+    payment: Payment,
+    target: PaymentStatus,
+    decline: Decline | None,
+    policy: OutcomePolicy,
+) -> str | None:
+    """Subscription changes a new payment status causes; returns the notification to send."""
+    renewal_due = (payment.details or {}).get("renewal_due")
+    subscription = None
+    if payment.subscription_id is not None:
+        subscription = uow.subscriptions.get(payment.subscription_id, for_update=True)
+    if renewal_due and subscription is not None:
+        due = dt.datetime.fromisoformat(renewal_due)
+        if target == PaymentStatus.SUCCEEDED:
+            renewal_succeeded(uow, subscription, due, now=policy.now)
+            return "renewal"
+        if target == PaymentStatus.FAILED and decline is not None:
+            return renewal_failed(
+                subscription, due, decline, now=policy.now, retry_days=policy.retry_days
+            )
+        return "action_required" if target == PaymentStatus.REQUIRES_ACTION else None
+    if target == PaymentStatus.SUCCEEDED:
+        if payment.plan_id and payment.subscription_id is None:
+            start_subscription(uow, payment, now=policy.now)
+        return "payment_confirmation"
+    if target == PaymentStatus.FAILED:
+        return "payment_failure"
+    if target == PaymentStatus.REQUIRES_ACTION:
+        return "action_required"
+    return None
+
+
+def _notification_payload(payment: Payment) -> dict[str, object]:
+    return {
+        "payment_id": str(payment.id),
+        "amount": format_amount(payment.amount, payment.currency),
+        "currency": payment.currency,
+        "status": payment.status,
+        "failure_message": payment.failure_message,
+        "redirect_url": payment.redirect_url,
+        "subscription_id": str(payment.subscription_id) if payment.subscription_id else None,
+        "plan_id": payment.plan_id,
+    }
 
 
 def _remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> PaymentMethod:
@@ -302,6 +448,7 @@ def _remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) ->
         PaymentMethod(
             user_id=payment.user_id,
             stripe_payment_method_id=card.stripe_payment_method_id,
+            stripe_customer_id=outcome.customer,
             card_brand=card.brand,
             last4=card.last4,
             exp_month=card.exp_month,
@@ -311,7 +458,7 @@ def _remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) ->
 
 
 def refresh_payment(
-    payment_id: object, *, new_uow: NewUnitOfWork, gateway: StripeGateway
+    payment_id: object, *, new_uow: NewUnitOfWork, gateway: StripeGateway, policy: OutcomePolicy
 ) -> PaymentResult:
     """Ask Stripe for the payment's PaymentIntent and record what it says now."""
     with trace():
@@ -319,7 +466,7 @@ def refresh_payment(
         if payment.stripe_transaction_id is None:
             return payment
         outcome = gateway.retrieve_payment(payment.stripe_transaction_id)
-        return record_outcome(payment.id, outcome, new_uow=new_uow)
+        return record_outcome(payment.id, outcome, new_uow=new_uow, policy=policy)
 
 
 def recover_stale_payments(
@@ -327,6 +474,7 @@ def recover_stale_payments(
     new_uow: NewUnitOfWork,
     gateway: StripeGateway,
     clock: Clock,
+    retry_days: tuple[int, ...] = (),
     older_than: dt.timedelta = dt.timedelta(minutes=2),
     limit: int = 50,
 ) -> list[PaymentResult]:
@@ -351,20 +499,11 @@ def recover_stale_payments(
                 continue
             with new_uow() as uow:
                 payment = uow.payments.get(payment_id)
-                assert payment is not None
-                details = dict(payment.details or {})
-                money = Money(payment.amount, payment.currency)
+            assert payment is not None
             log.info("recovering pending payment")
-            outcome = gateway.confirm_payment(
-                amount=money.minor,
-                currency=money.currency,
-                payment_method=str(details.get("payment_method")),
-                idempotency_key=stripe_key_for(payment_id),
-                return_url=details.get("return_url"),
-                metadata={"payment_id": str(payment_id), "user_id": str(payment.user_id)},
-                off_session=bool(details.get("off_session")),
-            )
-            recovered.append(record_outcome(payment_id, outcome, new_uow=new_uow))
+            outcome = _confirm(gateway, payment)
+            policy = OutcomePolicy(now=clock(), retry_days=retry_days)
+            recovered.append(record_outcome(payment_id, outcome, new_uow=new_uow, policy=policy))
     return recovered
 
 

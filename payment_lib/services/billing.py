@@ -1,0 +1,172 @@
+"""Billing runs: charge every due subscription off-session, once per period.
+
+A renewal is an ordinary payment whose idempotency key names the subscription, the period's
+due date and the attempt number, so overlapping or repeated runs (after a crash, on several
+workers) reach the same payment row and the same PaymentIntent: one charge per attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from payment_lib.domain.money import Money
+from payment_lib.domain.states import SubscriptionStatus
+from payment_lib.observability import trace
+from payment_lib.services.payment_requests import PaymentRequest
+from payment_lib.services.payments import NewUnitOfWork, PaymentResult, Renewal, process_payment
+from payment_lib.services.subscriptions import move_subscription
+
+if TYPE_CHECKING:
+    from payment_lib.metrics import Metrics
+    from payment_lib.stripe_gateway import StripeGateway
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class BillingReport:
+    """What one billing run did."""
+
+    now: dt.datetime
+    charged: list[PaymentResult] = field(default_factory=list)
+    ended: list[uuid.UUID] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "now": self.now.isoformat(),
+            "charged": [p.to_dict() for p in self.charged],
+            "ended": [str(s) for s in self.ended],
+        }
+
+
+@dataclass(frozen=True)
+class _Due:
+    subscription_id: uuid.UUID
+    request: PaymentRequest | None  # None: the subscription ends instead of renewing
+    renewal: Renewal | None
+    ending: SubscriptionStatus | None = None
+
+
+def run_billing(
+    now: dt.datetime,
+    *,
+    new_uow: NewUnitOfWork,
+    gateway: StripeGateway,
+    metrics: Metrics,
+    retry_days: tuple[int, ...],
+    limit: int = 500,
+    progress: Callable[[int, int], None] | None = None,
+) -> BillingReport:
+    """Renew, retry or end every subscription due at ``now``.
+
+    ``progress(done, total)`` is called after each subscription (a terminal shows a bar).
+    """
+    report = BillingReport(now=now)
+    with trace():
+        work = _plan(now, new_uow=new_uow, retry_days=retry_days, limit=limit)
+        log.info("billing run", due=len(work), now=now.isoformat())
+        for done, item in enumerate(work, start=1):
+            if item.ending is not None:
+                if _end(item.subscription_id, item.ending, now=now, new_uow=new_uow):
+                    report.ended.append(item.subscription_id)
+            elif item.request is not None:
+                result = process_payment(
+                    item.request,
+                    new_uow=new_uow,
+                    gateway=gateway,
+                    clock=lambda: now,
+                    metrics=metrics,
+                    rate_limit=None,
+                    retry_days=retry_days,
+                    renewal=item.renewal,
+                )
+                metrics.renewals_total.labels(outcome=result.status).inc()
+                if not result.replayed:
+                    report.charged.append(result)
+            if progress is not None:
+                progress(done, len(work))
+    return report
+
+
+def _plan(
+    now: dt.datetime, *, new_uow: NewUnitOfWork, retry_days: tuple[int, ...], limit: int
+) -> list[_Due]:
+    """Decide, from one consistent read, what each due subscription needs."""
+    grace = dt.timedelta(days=max(retry_days, default=0))
+    work = []
+    with new_uow() as uow:
+        for subscription in uow.subscriptions.due(now, limit=limit):
+            due = subscription.next_billing_date
+            assert due is not None
+            if subscription.cancel_at_period_end:
+                work.append(_Due(subscription.id, None, None, SubscriptionStatus.CANCELLED))
+                continue
+            if subscription.status == SubscriptionStatus.PAST_DUE:
+                if subscription.next_retry_at is None:
+                    if due + grace <= now:  # a hard decline nobody fixed in time
+                        work.append(_Due(subscription.id, None, None, SubscriptionStatus.EXPIRED))
+                    continue
+                if subscription.next_retry_at > now:
+                    continue
+            plan = uow.plans.get(subscription.plan_id)
+            method = (
+                uow.payment_methods.get(subscription.payment_method_id)
+                if subscription.payment_method_id
+                else None
+            )
+            if plan is None or method is None or method.stripe_customer_id is None:
+                log.error(
+                    "subscription cannot be renewed: no plan or saved card",
+                    subscription_id=str(subscription.id),
+                )
+                continue
+            attempt = subscription.failed_attempts + 1
+            request = PaymentRequest(
+                user_id=subscription.user_id,
+                money=Money(plan.amount, plan.currency),
+                payment_method=method.stripe_payment_method_id,
+                idempotency_key=(
+                    f"payment_lib-renewal-{subscription.id}-{due.isoformat()}-{attempt}"
+                ),
+                plan_id=plan.id,
+                customer_email=subscription.customer_email,
+                off_session=True,
+            )
+            renewal = Renewal(subscription.id, method.stripe_customer_id, due)
+            work.append(_Due(subscription.id, request, renewal))
+    return work
+
+
+def _end(
+    subscription_id: uuid.UUID,
+    target: SubscriptionStatus,
+    *,
+    now: dt.datetime,
+    new_uow: NewUnitOfWork,
+) -> bool:
+    with new_uow() as uow:
+        subscription = uow.subscriptions.get(subscription_id, for_update=True)
+        if subscription is None or subscription.status not in ("active", "past_due"):
+            return False  # another run got here first
+        move_subscription(subscription, target, now=now, reason="period ended")
+        if target == SubscriptionStatus.EXPIRED and subscription.customer_email:
+            uow.notifications.enqueue(
+                {
+                    "recipient": subscription.customer_email,
+                    "kind": "expiry",
+                    "payload": {
+                        "subscription_id": str(subscription.id),
+                        "plan_id": subscription.plan_id,
+                    },
+                    "dedupe_key": f"expiry:{subscription.id}",
+                    "created_at": now,
+                }
+            )
+        uow.commit()
+        return True
