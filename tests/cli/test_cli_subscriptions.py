@@ -1,0 +1,79 @@
+"""payment-cli subscriptions show/cancel and billing run."""
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+
+
+@pytest.fixture
+def cli(run, stripe_target):
+    env = {"PAYMENT_STRIPE_API_KEY": stripe_target.api_key,
+           "PAYMENT_STRIPE_RETRY_BACKOFF_SECONDS": "0.01"}
+    if stripe_target.api_base:
+        env["PAYMENT_STRIPE_API_BASE"] = stripe_target.api_base
+
+    def invoke(*args):
+        return run(*args, env=env)
+
+    invoke("plans", "seed-demo")
+    return invoke
+
+
+def subscribe(cli, user):
+    result = cli("pay", "--user", user, "--amount", "9.99", "--currency", "usd",
+                 "--payment-method", "pm_card_visa", "--idempotency-key", str(uuid.uuid4()),
+                 "--plan", "basic-monthly", "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)["subscription_id"]
+
+
+def test_subscriptions_show_lists_the_users_subscriptions(cli):
+    user = str(uuid.uuid4())
+    subscription_id = subscribe(cli, user)
+    shown = json.loads(cli("subscriptions", "show", "--user", user, "--json").stdout)
+    [subscription] = shown["subscriptions"]
+    assert subscription["id"] == subscription_id
+    assert {"plan_id", "status", "start_date", "next_billing_date", "end_date",
+            "cancel_at_period_end"} <= subscription.keys()
+    text = cli("subscriptions", "show", "--user", user).stdout
+    assert "basic-monthly" in text and "active" in text
+
+
+def test_subscriptions_cancel_now_and_at_period_end(cli):
+    first = subscribe(cli, str(uuid.uuid4()))
+    at_end = json.loads(cli("subscriptions", "cancel", first, "--at-period-end", "--json").stdout)
+    assert (at_end["status"], at_end["cancel_at_period_end"]) == ("active", True)
+
+    now = json.loads(cli("subscriptions", "cancel", first, "--json").stdout)
+    assert now["status"] == "cancelled"
+
+    again = cli("subscriptions", "cancel", first)
+    assert again.exit_code == 4 and "[illegal_transition]" in again.stderr
+
+
+def test_billing_run_reports_what_it_charged(cli):
+    user = str(uuid.uuid4())
+    subscribe(cli, user)
+    [subscription] = json.loads(cli("subscriptions", "show", "--user", user, "--json").stdout)[
+        "subscriptions"]
+    due = subscription["next_billing_date"]
+
+    report = json.loads(cli("billing", "run", "--now", due, "--json").stdout)
+    assert [c["status"] for c in report["charged"]] == ["succeeded"]
+    assert report["charged"][0]["amount"] == "9.99"
+
+    text = cli("billing", "run", "--now", due)
+    assert text.exit_code == 0 and "nothing due" in text.stdout
+
+
+def test_billing_run_refuses_a_malformed_time(cli):
+    result = cli("billing", "run", "--now", "yesterday")
+    assert result.exit_code == 2 and "ISO" in result.stderr
+
+
+def test_billing_run_takes_naive_times_as_utc(cli):
+    result = cli("billing", "run", "--now", dt.datetime(2030, 1, 1).isoformat(), "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["now"] == "2030-01-01T00:00:00+00:00"
