@@ -179,7 +179,13 @@ class StripeEmulator:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def webhook_url(self) -> str | None:
+        """Where events are delivered (None: recorded only)."""
+        return self.webhooks.url
+
+    @property
     def webhook_secret(self) -> str | None:
+        """The ``whsec_...`` secret deliveries are signed with (the first, during a rotation)."""
         return self.webhooks.secrets[0] if self.webhooks.secrets else None
 
     def reset(self) -> None:

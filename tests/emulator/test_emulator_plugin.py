@@ -102,3 +102,12 @@ def test_a_stopped_emulator_can_be_started_again_and_still_delivers_webhooks(
         client.v1.customers.create()
 
         assert len(webhook_receiver.wait_for(1)) == 1
+
+
+def test_an_emulator_given_a_webhook_url_generates_a_signing_secret() -> None:
+    emulator = StripeEmulator(webhook_url="http://127.0.0.1:9/hooks")
+
+    assert (emulator.webhook_url, str(emulator.webhook_secret)[:6]) == (
+        "http://127.0.0.1:9/hooks",
+        "whsec_",
+    )
