@@ -10,33 +10,11 @@ from typing import Any
 
 import click
 
+from payment_cli.context import Context, pass_context
 from payment_cli.emulator_command import stripe_emulator
 from payment_cli.output import EXIT_FAILED, emit, json_option
-from payment_lib import PaymentResult, Payments, Settings, configure_logging
-
-
-class Context:
-    """Builds the facade on first use, from PAYMENT_* variables and global options."""
-
-    def __init__(self, database_url: str | None) -> None:
-        self.database_url = database_url
-        self._payments: Payments | None = None
-
-    @property
-    def payments(self) -> Payments:
-        if self._payments is None:
-            settings = Settings.from_env()
-            if self.database_url:
-                settings = settings.model_copy(update={"database_url": self.database_url})
-            self._payments = Payments.from_settings(settings)
-        return self._payments
-
-    def close(self) -> None:
-        if self._payments is not None:
-            self._payments.close()
-
-
-pass_context = click.make_pass_decorator(Context)
+from payment_cli.subscription_commands import billing, subscriptions
+from payment_lib import PaymentResult, Payments, configure_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -284,3 +262,5 @@ def payments_refresh(context: Context, payment_id: str, as_json: bool) -> None:
 
 
 main.add_command(stripe_emulator)
+main.add_command(subscriptions)
+main.add_command(billing)

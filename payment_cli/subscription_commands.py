@@ -1,0 +1,121 @@
+"""payment-cli subscriptions show/cancel and billing run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import click
+
+from payment_cli.context import Context, pass_context
+from payment_cli.output import emit, json_option
+from payment_lib import InvalidRequest, SubscriptionInfo
+
+
+def _date(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def _subscription_line(subscription: SubscriptionInfo) -> str:
+    line = (
+        f"{subscription.id}  {subscription.plan_id:<18} {subscription.status:<10} "
+        f"next {_date(subscription.next_billing_date)}"
+    )
+    if subscription.cancel_at_period_end:
+        line += f"  (ends {_date(subscription.end_date)})"
+    elif subscription.end_date:
+        line += f"  ended {_date(subscription.end_date)}"
+    return line
+
+
+@click.group()
+def subscriptions() -> None:
+    """Look up and cancel subscriptions.
+
+    Example: payment-cli subscriptions show --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b
+    """
+
+
+@subscriptions.command("show")
+@click.option("--user", "user_id", required=True, help="The user's UUID.")
+@json_option
+@pass_context
+def subscriptions_show(context: Context, user_id: str, as_json: bool) -> None:
+    """Show a user's subscriptions.
+
+    Example: payment-cli subscriptions show --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b --json
+    """
+    found = context.payments.list_subscriptions(user_id)
+    text = "\n".join(_subscription_line(s) for s in found) if found else "no subscriptions"
+    emit({"subscriptions": [s.to_dict() for s in found]}, text, as_json=as_json)
+
+
+@subscriptions.command("cancel")
+@click.argument("subscription_id")
+@click.option(
+    "--at-period-end",
+    is_flag=True,
+    help="Keep access until the paid period ends, then stop renewing.",
+)
+@json_option
+@pass_context
+def subscriptions_cancel(
+    context: Context, subscription_id: str, at_period_end: bool, as_json: bool
+) -> None:
+    """Cancel a subscription now, or at the end of its paid period.
+
+    Example: payment-cli subscriptions cancel 6c1d2e3f-4a5b-4c7d-8e9f-0a1b2c3d4e5f --at-period-end
+    """
+    subscription = context.payments.cancel_subscription(
+        subscription_id, at_period_end=at_period_end
+    )
+    emit(subscription.to_dict(), _subscription_line(subscription), as_json=as_json)
+
+
+def _parse_now(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(
+            f"--now must be an ISO 8601 time such as 2027-01-31T00:00:00Z, got {text[:40]!r}.",
+            param="now",
+        ) from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+@click.group()
+def billing() -> None:
+    """Subscription renewals.
+
+    Example: payment-cli billing run
+    """
+
+
+@billing.command("run")
+@click.option("--now", "now_text", help="Bill as if it were this ISO 8601 time (UTC if no zone).")
+@json_option
+@pass_context
+def billing_run(context: Context, now_text: str | None, as_json: bool) -> None:
+    """Renew, retry or end every subscription that is due.
+
+    Safe to run on several machines at once and to repeat: one charge per period and attempt.
+    A bar shows progress on a terminal.
+
+    Example: payment-cli billing run --now 2027-02-28T00:00:00Z --json
+    """
+    now = _parse_now(now_text)
+    if as_json or not sys.stderr.isatty():
+        report = context.payments.run_billing(now)
+    else:
+        with click.progressbar(length=1, label="billing", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            report = context.payments.run_billing(now, progress=progress)
+    lines = [f"{p.id}  {p.status:<10} {p.amount}" for p in report.charged]
+    lines += [f"{s}  ended" for s in report.ended]
+    emit(report.to_dict(), "\n".join(lines) or "nothing due", as_json=as_json)
