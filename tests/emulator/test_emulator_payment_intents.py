@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import stripe
-from emulator_helpers import http_call
+from emulator_helpers import http_call, pay
 
 from payment_lib.testing import StripeEmulator, StripeTarget
 
@@ -78,7 +78,7 @@ def test_a_retrieved_payment_intent_has_stripes_shape(client: stripe.StripeClien
 
 
 def test_latest_charge_can_be_expanded(client: stripe.StripeClient) -> None:
-    intent = create(client, payment_method="pm_card_visa", confirm=True, return_url=RETURN_URL)
+    intent = pay(client)
 
     fetched = client.v1.payment_intents.retrieve(intent.id, params={"expand": ["latest_charge"]})
 
@@ -97,7 +97,7 @@ def test_cancelling_an_unpaid_payment_intent_cancels_it(client: stripe.StripeCli
 
 
 def test_a_succeeded_payment_intent_cannot_be_cancelled(client: stripe.StripeClient) -> None:
-    intent = create(client, payment_method="pm_card_visa", confirm=True, return_url=RETURN_URL)
+    intent = pay(client)
 
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.payment_intents.cancel(intent.id)
@@ -108,7 +108,7 @@ def test_a_succeeded_payment_intent_cannot_be_cancelled(client: stripe.StripeCli
 def test_a_succeeded_payment_intent_cannot_be_confirmed_again(
     client: stripe.StripeClient,
 ) -> None:
-    intent = create(client, payment_method="pm_card_visa", confirm=True, return_url=RETURN_URL)
+    intent = pay(client)
 
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.payment_intents.confirm(intent.id, params={"return_url": RETURN_URL})
@@ -304,25 +304,13 @@ def test_a_three_decimal_currency_amount_must_end_in_zero(client: stripe.StripeC
 
 
 def test_a_manually_captured_payment_waits_for_capture(client: stripe.StripeClient) -> None:
-    intent = create(
-        client,
-        payment_method="pm_card_visa",
-        confirm=True,
-        return_url=RETURN_URL,
-        capture_method="manual",
-    )
+    intent = pay(client, capture_method="manual")
 
     assert (intent.status, intent.amount_capturable) == ("requires_capture", 2000)
 
 
 def test_capturing_a_payment_succeeds_it(client: stripe.StripeClient) -> None:
-    intent = create(
-        client,
-        payment_method="pm_card_visa",
-        confirm=True,
-        return_url=RETURN_URL,
-        capture_method="manual",
-    )
+    intent = pay(client, capture_method="manual")
 
     captured = client.v1.payment_intents.capture(intent.id)
 
@@ -346,7 +334,7 @@ def test_an_unpaid_payment_intent_can_be_updated(client: stripe.StripeClient) ->
 def test_a_succeeded_payment_intent_cannot_change_its_amount(
     client: stripe.StripeClient,
 ) -> None:
-    intent = create(client, payment_method="pm_card_visa", confirm=True, return_url=RETURN_URL)
+    intent = pay(client)
 
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.payment_intents.update(intent.id, params={"amount": 3000})
@@ -355,7 +343,7 @@ def test_a_succeeded_payment_intent_cannot_change_its_amount(
 def test_a_payment_method_used_without_a_customer_cannot_be_used_again(
     client: stripe.StripeClient,
 ) -> None:
-    first = create(client, payment_method="pm_card_visa", confirm=True, return_url=RETURN_URL)
+    first = pay(client)
 
     error = invalid(
         client, payment_method=str(first.payment_method), confirm=True, return_url=RETURN_URL
@@ -413,7 +401,7 @@ def test_payment_intents_are_listed_by_customer(client: stripe.StripeClient) -> 
 
 
 def test_charges_are_listed_by_payment_intent(client: stripe.StripeClient) -> None:
-    intent = create(client, payment_method="pm_card_visa", confirm=True, return_url=RETURN_URL)
+    intent = pay(client)
 
     listed = client.v1.charges.list(params={"payment_intent": intent.id})
 
