@@ -86,10 +86,14 @@ def test_the_same_key_on_another_endpoint_is_an_idempotency_error(
     key = new_key()
     pay(client, key=key)
 
-    with pytest.raises(stripe.IdempotencyError):
+    with pytest.raises(stripe.IdempotencyError) as caught:
         client.v1.customers.create(
             params={"email": "a@example.com"}, options={"idempotency_key": key}
         )
+
+    assert "can only be used for the same endpoint they were first used for" in str(
+        caught.value.user_message
+    )
 
 
 def test_a_request_failing_validation_does_not_use_up_its_key(
