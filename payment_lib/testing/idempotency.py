@@ -65,6 +65,14 @@ class IdempotencyKeys:
                 self._changed.notify_all()
                 return None
         first, stored = finished
+        if first[:2] != fingerprint[:2]:
+            raise ApiError(
+                400,
+                "Keys for idempotent requests can only be used for the same endpoint they were "
+                f"first used for ('{fingerprint[1]}' vs '{first[1]}'). Try using a key other than "
+                f"'{key}' if you meant to execute a different request.",
+                type="idempotency_error",
+            )
         if first != fingerprint:
             raise ApiError(
                 400,
