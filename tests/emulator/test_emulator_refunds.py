@@ -80,13 +80,18 @@ def test_refunding_more_than_remains_is_refused_on_amount(client: stripe.StripeC
     assert "is greater than unrefunded amount on charge ($4.00)" in str(caught.value.user_message)
 
 
-def test_refunding_more_than_was_paid_is_refused(client: stripe.StripeClient) -> None:
+def test_refunding_more_than_was_paid_is_refused_naming_the_charge_amount(
+    client: stripe.StripeClient,
+) -> None:
     intent = pay(client, amount=1000)
 
     with pytest.raises(stripe.InvalidRequestError) as caught:
         refund(client, intent, 1100)
 
-    assert caught.value.param == "amount"
+    assert (caught.value.param, caught.value.user_message) == (
+        "amount",
+        "Refund amount ($11.00) is greater than charge amount ($10.00)",
+    )
 
 
 def test_refunding_a_fully_refunded_charge_is_already_refunded(
