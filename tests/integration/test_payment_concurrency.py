@@ -100,3 +100,17 @@ def test_the_rate_limit_holds_across_processes(settings, user_id, stripe_emulato
 
     assert codes == [0] * 5 + [3] * 2
     assert stripe_emulator.count("payment_intent") == 5
+
+
+def test_concurrent_payments_reach_stripe_at_the_same_time(payments, stripe_emulator):
+    """Nothing in the library serialises Stripe calls (the benchmark once found a lock that did)."""
+    stripe_emulator.faults.set(latency=1.5)
+
+    def attempt(_):
+        return payments.pay(user_id=str(uuid.uuid4()), amount="20.00", currency="usd",
+                            payment_method="pm_card_visa", idempotency_key=str(uuid.uuid4()))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        running = [pool.submit(attempt, n) for n in range(4)]
+        assert stripe_emulator.wait_for_in_flight(4, timeout=5)
+        assert [r.result().status for r in running] == ["succeeded"] * 4
