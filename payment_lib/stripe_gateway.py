@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import pybreaker
 import stripe
 import structlog
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from payment_lib.circuit_breaker import CircuitBreaker, CircuitOpen
 from payment_lib.config import Settings
 from payment_lib.domain.errors import (
     AlreadyRefunded,
@@ -95,7 +95,7 @@ def _transient(error: BaseException) -> bool:
 def _translate(error: Exception) -> PaymentError:
     """Stripe's exceptions, through one explicit table, into ours."""
     request_id = getattr(error, "request_id", None)
-    if isinstance(error, pybreaker.CircuitBreakerError):
+    if isinstance(error, CircuitOpen):
         return ProviderUnavailable(
             "Stripe is failing repeatedly; calls are paused for a minute. Please try again."
         )
@@ -172,12 +172,16 @@ class StripeGateway:
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
         self.metrics = metrics
-        self.breaker = pybreaker.CircuitBreaker(
-            fail_max=BREAKER_FAILURES,
-            reset_timeout=BREAKER_RESET_SECONDS,
-            exclude=[lambda error: not _transient(error)],
-            listeners=[_BreakerLog(metrics)],
+        self.breaker = CircuitBreaker(
+            failures=BREAKER_FAILURES,
+            reset_seconds=BREAKER_RESET_SECONDS,
+            on_change=self._breaker_changed,
         )
+
+    def _breaker_changed(self, old: str, new: str) -> None:
+        log.warning("stripe circuit breaker", old_state=old, new_state=new)
+        if self.metrics is not None:
+            self.metrics.circuit_state.set(1 if new == "open" else 0)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, metrics: Metrics | None = None) -> StripeGateway:
@@ -205,7 +209,7 @@ class StripeGateway:
                     number = attempt.retry_state.attempt_number
                     log.info("stripe call", operation=operation, attempt=number)
                     try:
-                        return self.breaker.call(function)
+                        return self.breaker.call(function, is_failure=_transient)
                     except stripe.StripeError as error:
                         log.error(
                             "stripe call failed",
@@ -216,7 +220,7 @@ class StripeGateway:
                             stripe_request_id=error.request_id,
                         )
                         raise
-        except (stripe.StripeError, pybreaker.CircuitBreakerError) as error:
+        except (stripe.StripeError, CircuitOpen) as error:
             raise _translate(error) from error
         raise AssertionError("unreachable: tenacity either returns or raises")
 
@@ -354,7 +358,7 @@ class StripeGateway:
         return self._call("refunds.create", create)
 
     def find_refund(self, *, payment_intent: str, key: str, value: str) -> RefundOutcome | None:
-        """The PaymentIntent's refund whose ``metadata[key]`` is ``value``; None if Stripe has none."""
+        """The PaymentIntent's refund with ``metadata[key] == value``; None if Stripe has none."""
 
         def find() -> RefundOutcome | None:
             page = self.client.v1.refunds.list(
@@ -388,15 +392,3 @@ def _refund_outcome(refund: stripe.Refund) -> RefundOutcome:
 
 def _request_id(resource: stripe.StripeObject) -> str | None:
     return resource.last_response.request_id if resource.last_response else None
-
-
-class _BreakerLog(pybreaker.CircuitBreakerListener):
-    """Logs every change of the breaker's state and mirrors it in a gauge."""
-
-    def __init__(self, metrics: Metrics | None) -> None:
-        self.metrics = metrics
-
-    def state_change(self, breaker: Any, old: Any, new: Any) -> None:
-        log.warning("stripe circuit breaker", old_state=old.name, new_state=new.name)
-        if self.metrics is not None:
-            self.metrics.circuit_state.set(1 if new.name == "open" else 0)
