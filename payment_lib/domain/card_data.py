@@ -18,6 +18,19 @@ _CANDIDATE = re.compile(
 )
 
 
+# UUIDs (hex or dashed) are identifiers, not cards: about 1 in 300 random UUIDs holds a
+# Luhn-valid run of 12+ digits, so they are masked before looking for card numbers.
+_UUID = re.compile(
+    r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?"
+    r"[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
+)
+
+
+def _without_uuids(text: str) -> str:
+    """``text`` with each UUID replaced by as many underscores (positions are kept)."""
+    return _UUID.sub(lambda m: "_" * len(m.group()), text)
+
+
 def _luhn_valid(digits: str) -> bool:
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -34,9 +47,15 @@ def _is_card_number(candidate: str) -> bool:
 
 def contains_card_number(text: str) -> bool:
     """True when ``text`` holds a Luhn-valid run of 12-19 digits (spaces or dashes allowed)."""
-    return any(_is_card_number(m.group()) for m in _CANDIDATE.finditer(text))
+    return any(_is_card_number(m.group()) for m in _CANDIDATE.finditer(_without_uuids(text)))
 
 
 def redact_card_numbers(text: str) -> str:
     """``text`` with every card-number-like run replaced by [REDACTED]."""
-    return _CANDIDATE.sub(lambda m: REDACTED if _is_card_number(m.group()) else m.group(), text)
+    masked = _without_uuids(text)
+    pieces, last = [], 0
+    for match in _CANDIDATE.finditer(masked):
+        if _is_card_number(match.group()):
+            pieces += [text[last : match.start()], REDACTED]
+            last = match.end()
+    return "".join([*pieces, text[last:]])
