@@ -24,9 +24,11 @@ from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.payments import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
+from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
 
 __all__ = [
+    "Actor",
     "AlreadyRefunded",
     "BillingReport",
     "ConfigurationError",
@@ -45,6 +47,7 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
+    "RefundResult",
     "Settings",
     "SubscriptionInfo",
     "configure_logging",

@@ -14,11 +14,13 @@ from payment_lib.observability import utcnow
 from payment_lib.services import billing as _billing
 from payment_lib.services import payments as _payments
 from payment_lib.services import plans as _plans
+from payment_lib.services import refunds as _refunds
 from payment_lib.services import subscriptions as _subscriptions
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.payment_requests import validate_payment_request
 from payment_lib.services.payments import Clock, PaymentResult
 from payment_lib.services.plans import PlanInfo
+from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
 
 if TYPE_CHECKING:
@@ -280,4 +282,76 @@ class Payments:
             metrics=self.metrics,
             retry_days=self.settings.renewal_retry_days,
             progress=progress,
+        )
+
+    # Refunds
+
+    def refund(
+        self,
+        payment_id: object,
+        *,
+        actor: Actor,
+        amount: object = None,
+        reason: object = None,
+        note: object = None,
+        idempotency_key: object = None,
+    ) -> RefundResult:
+        """Refund a payment, in full (``amount=None``: everything that remains) or in part.
+
+        Example:
+            ``payments.refund(payment.id, actor=Actor.admin("ada"), amount="5.00",
+            reason="requested_by_customer", note="ticket 1042")``
+
+        Args:
+            actor: who asks; only an actor with the ``admin`` role may refund.
+            amount: a decimal string in the payment's currency; partial refunds add up.
+            reason: ``duplicate``, ``fraudulent`` or ``requested_by_customer``.
+            note: free text kept with the refund (at most 500 characters).
+            idempotency_key: names this refund request. Without one, the key is derived
+                from the payment and the amount, so the same request made twice refunds
+                once; give each deliberate repeat of an amount its own key.
+
+        Returns:
+            The refund, usually ``succeeded``, with the payment's status, what is refunded
+            and what remains, and the linked subscription's status (a full refund cancels it
+            at once). A repeated request returns the stored refund with ``replayed=True``.
+
+        Raises:
+            Forbidden (nothing recorded), NotFound, InvalidRequest, AlreadyRefunded,
+            IdempotencyConflict, ProviderUnavailable (the refund stays pending; the same
+            request later asks Stripe what became of it and never refunds twice).
+        """
+        request = _refunds.validate_refund_request(
+            payment_id=payment_id,
+            actor=actor,
+            amount=amount,
+            reason=reason,
+            note=note,
+            idempotency_key=idempotency_key,
+        )
+        return _refunds.refund_payment(
+            request,
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+
+    def get_refund(self, refund_id: object) -> RefundResult:
+        """One refund by id (NotFound if unknown)."""
+        return _refunds.get_refund(refund_id, new_uow=self.database.unit_of_work)
+
+    def list_refunds(self, payment_id: object) -> list[RefundResult]:
+        """A payment's refunds, oldest first."""
+        return _refunds.list_refunds(payment_id, new_uow=self.database.unit_of_work)
+
+    def recover_pending_refunds(self, older_than_seconds: float = 120) -> list[RefundResult]:
+        """Resolve refunds whose Stripe outcome was lost, by asking Stripe (the worker calls
+        this); never refunds twice."""
+        return _refunds.recover_pending_refunds(
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            clock=self.clock,
+            metrics=self.metrics,
+            older_than=dt.timedelta(seconds=older_than_seconds),
         )

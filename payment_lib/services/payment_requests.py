@@ -78,6 +78,21 @@ def _refuse_card_numbers(fields: Mapping[str, Any]) -> None:
             )
 
 
+def check_idempotency_key(value: object) -> str:
+    """The key itself, or InvalidRequest: 1-255 printable characters, no outer spaces."""
+    if not (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_KEY_LENGTH
+        and value.isprintable()
+        and value.strip() == value
+    ):
+        raise InvalidRequest(
+            f"idempotency_key must be 1-{MAX_KEY_LENGTH} printable characters.",
+            param="idempotency_key",
+        )
+    return value
+
+
 def _optional_text(value: object, param: str, limit: int) -> str | None:
     if value is None:
         return None
@@ -141,16 +156,7 @@ def validate_payment_request(
             "plan_id": plan_id,
         }
     )
-    if not (
-        isinstance(idempotency_key, str)
-        and 0 < len(idempotency_key) <= MAX_KEY_LENGTH
-        and idempotency_key.isprintable()
-        and idempotency_key.strip() == idempotency_key
-    ):
-        raise InvalidRequest(
-            f"idempotency_key must be 1-{MAX_KEY_LENGTH} printable characters.",
-            param="idempotency_key",
-        )
+    key = check_idempotency_key(idempotency_key)
     user = parse_uuid(user_id, "user_id")
     money = parse_money(amount, currency)
     if not isinstance(payment_method, str) or not _PAYMENT_METHOD.fullmatch(payment_method):
@@ -168,7 +174,7 @@ def validate_payment_request(
         user_id=user,
         money=money,
         payment_method=payment_method,
-        idempotency_key=idempotency_key,
+        idempotency_key=key,
         plan_id=_optional_text(plan_id, "plan_id", 64),
         customer_email=email,
         return_url=url,

@@ -5,18 +5,20 @@ usage:
       One refund of 5.00, then SIGKILL at STEP: before_stripe (the pending refund is
       committed), after_stripe (Stripe refunded, the outcome not yet recorded) or
       after_record (everything done).
-  python crash_refund.py DATABASE_URL API_BASE API_KEY burst PAYMENT_ID AMOUNT THREADS
-      THREADS refunds of AMOUNT at once, each with its own key; prints one outcome a line
-      (the refund's status, or the error code).
+  python crash_refund.py DATABASE_URL API_BASE API_KEY burst PAYMENT_ID AMOUNT THREADS START
+      At the Unix time START (so that several processes overlap), THREADS refunds of AMOUNT
+      at once, each with its own key; prints one outcome a line (the refund's status, or the
+      error code).
 """
 
 import os
 import signal
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from payment_lib import Actor, PaymentError, Payments, Settings
+from payment_lib import Actor, PaymentError, Payments, Settings, configure_logging
 from payment_lib.stripe_gateway import StripeGateway
 
 ADMIN = Actor.admin("crash-test")
@@ -42,7 +44,7 @@ def crash(payments: Payments, payment_id: str, key: str, step: str) -> None:
     die()
 
 
-def burst(payments: Payments, payment_id: str, amount: str, threads: int) -> None:
+def burst(payments: Payments, payment_id: str, amount: str, threads: int, start: float) -> None:
     def one(_: int) -> str:
         try:
             key = f"burst-{uuid.uuid4()}"
@@ -52,12 +54,14 @@ def burst(payments: Payments, payment_id: str, amount: str, threads: int) -> Non
         except PaymentError as error:
             return error.code
 
+    time.sleep(max(0.0, start - time.time()))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         print("\n".join(pool.map(one, range(threads))), flush=True)
 
 
 def main() -> None:
     database_url, api_base, api_key, mode, payment_id, *rest = sys.argv[1:]
+    configure_logging("warning")  # stdout carries the outcomes only
     settings = Settings(
         database_url=database_url,
         stripe_api_key=api_key,
@@ -68,7 +72,7 @@ def main() -> None:
         if mode == "crash":
             crash(payments, payment_id, rest[0], rest[1])
         else:
-            burst(payments, payment_id, rest[0], int(rest[1]))
+            burst(payments, payment_id, rest[0], int(rest[1]), float(rest[2]))
 
 
 if __name__ == "__main__":

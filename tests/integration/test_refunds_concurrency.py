@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -75,9 +76,10 @@ def test_twenty_concurrent_refunds_in_several_processes_never_exceed_the_amount(
 ):
     if settings.database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL only: row locks across processes and machines")
+    start = str(time.time() + 2.5)  # after every process has started up
     processes = [
         subprocess.Popen(
-            refund_process(settings, "burst", str(payment.id), "3.00", "5"),
+            refund_process(settings, "burst", str(payment.id), "3.00", "5", start),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
