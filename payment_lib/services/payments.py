@@ -350,11 +350,13 @@ def apply_outcome(
         payment.stripe_transaction_id = outcome.intent_id
     if target is None or target not in PAYMENT_TRANSITIONS[current]:
         return False  # undecided, already recorded, or older than what we know
+    # Look the card up before touching the payment, so the whole change is one flush.
+    method = _remember_card(uow, payment, outcome) if outcome.card is not None else None
     payment.status = target
     payment.updated_at = policy.now
     payment.redirect_url = outcome.redirect_url if target == PaymentStatus.REQUIRES_ACTION else None
-    if outcome.card is not None:
-        payment.payment_method_id = _remember_card(uow, payment, outcome).id
+    if method is not None:
+        payment.payment_method_id = method.id
     decline = None
     if target == PaymentStatus.FAILED:
         decline = explain_decline(outcome.error_code, outcome.decline_code)
