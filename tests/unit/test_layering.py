@@ -1,0 +1,58 @@
+"""The dependency rules of DESIGN.md, checked on the source so the layering stays true."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "payment_lib"
+
+
+def imports_of(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def modules(under=""):
+    for path in sorted((PACKAGE / under).rglob("*.py")):
+        yield path.relative_to(PACKAGE.parent).with_suffix("").as_posix().replace("/", "."), path
+
+
+ALL = dict(modules())
+
+
+def offenders(selected, forbidden):
+    return sorted(
+        f"{name} imports {imported}"
+        for name, path in selected.items()
+        for imported in imports_of(path)
+        if any(imported == f or imported.startswith(f + ".") for f in forbidden)
+    )
+
+
+def test_the_domain_imports_nothing_of_ours_but_the_domain():
+    domain = {n: p for n, p in ALL.items() if n.startswith("payment_lib.domain")}
+    ours = {n for n in ALL if not n.startswith("payment_lib.domain")}
+    assert domain and offenders(domain, [*ours, "sqlalchemy", "stripe"]) == []
+
+
+def test_only_the_gateway_imports_stripe():
+    others = {n: p for n, p in ALL.items()
+              if n != "payment_lib.stripe_gateway" and not n.startswith("payment_lib.testing")}
+    assert offenders(others, ["stripe"]) == []
+
+
+def test_the_repository_layer_never_imports_services_or_the_gateway():
+    db = {n: p for n, p in ALL.items() if n.startswith("payment_lib.db")}
+    assert offenders(db, ["payment_lib.services", "payment_lib.facade",
+                          "payment_lib.stripe_gateway"]) == []
+
+
+@pytest.mark.parametrize("forbidden", ["click", "payment_cli", "payment_lib.testing"])
+def test_the_library_never_imports_the_cli_or_the_test_emulator(forbidden):
+    library = {n: p for n, p in ALL.items() if not n.startswith("payment_lib.testing")}
+    assert offenders(library, [forbidden]) == []
