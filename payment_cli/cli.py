@@ -13,6 +13,7 @@ import click
 from payment_cli.context import Context, pass_context
 from payment_cli.emulator_command import stripe_emulator
 from payment_cli.output import EXIT_FAILED, emit, json_option
+from payment_cli.refund_commands import process_refund
 from payment_cli.subscription_commands import billing, subscriptions
 from payment_lib import PaymentResult, Payments, configure_logging
 
@@ -264,3 +265,4 @@ def payments_refresh(context: Context, payment_id: str, as_json: bool) -> None:
 main.add_command(stripe_emulator)
 main.add_command(subscriptions)
 main.add_command(billing)
+main.add_command(process_refund)

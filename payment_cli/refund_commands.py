@@ -1,0 +1,91 @@
+"""payment-cli process-refund: refund a payment as the operator, who is treated as an admin."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+import click
+
+from payment_cli.context import Context, pass_context
+from payment_cli.output import EXIT_FAILED, emit, json_option
+from payment_lib import Actor, RefundResult
+
+
+def _operator(name: str | None) -> str:
+    """--operator, else the OS user running the command."""
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"uid-{os.getuid()}"
+
+
+def _refund_text(refund: RefundResult) -> str:
+    line = f"refund {refund.id}  {refund.status}  {refund.amount}"
+    if refund.stripe_refund_id:
+        line += f"  {refund.stripe_refund_id}"
+    if refund.replayed:
+        line += "  (made earlier: nothing new refunded)"
+    subscription = "none"
+    if refund.subscription_id is not None:
+        subscription = f"{refund.subscription_id} {refund.subscription_status}"
+    return (
+        f"{line}\n"
+        f"payment {refund.payment_id}  {refund.payment_status}  {refund.amount_refunded} "
+        f"refunded, {refund.remaining_refundable} remains refundable\n"
+        f"subscription: {subscription}"
+    )
+
+
+@click.command("process-refund")
+@click.argument("payment_id")
+@click.option("--amount", help='Major units, e.g. "5.00"; default: everything that remains.')
+@click.option(
+    "--reason",
+    type=click.Choice(["duplicate", "fraudulent", "requested_by_customer"]),
+    help="Stripe's reason for the refund.",
+)
+@click.option("--note", help="Free text kept with the refund (at most 500 characters).")
+@click.option(
+    "--idempotency-key",
+    help="Names this refund; default: derived from the payment and amount, so running the "
+    "same command again refunds once.",
+)
+@click.option("--operator", help="Who is refunding, recorded with it; default: the OS user.")
+@json_option
+@pass_context
+def process_refund(
+    context: Context,
+    payment_id: str,
+    amount: str | None,
+    reason: str | None,
+    note: str | None,
+    idempotency_key: str | None,
+    operator: str | None,
+    as_json: bool,
+) -> None:
+    """Refund a payment in full, or in part with --amount, and show what remains.
+
+    Prints the refund (id, amount, status), the payment's refunded and remaining amounts and
+    the subscription's status after it: a full refund cancels the subscription at once.
+    Running the same command again makes no second refund.
+
+    Example: payment-cli process-refund 0b6f7c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e --amount 5.00
+    --reason requested_by_customer --json
+    """
+    refund = context.payments.refund(
+        payment_id,
+        actor=Actor.admin(_operator(operator)),
+        amount=amount,
+        reason=reason,
+        note=note,
+        idempotency_key=idempotency_key,
+    )
+    emit(refund.to_dict(), _refund_text(refund), as_json=as_json)
+    if refund.status == "failed":
+        if not as_json:
+            click.echo(f"error: {refund.failure_message} [refund_failed]", err=True)
+        sys.exit(EXIT_FAILED)
