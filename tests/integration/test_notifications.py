@@ -1,0 +1,221 @@
+# ruff: noqa: F811 (pytest fixtures imported from webhook_helpers)
+"""The email outbox: delivered by SMTP to a real server on loopback, once, with retries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from pydantic import SecretStr
+from webhook_helpers import SmtpSink, free_port, settings, smtp  # noqa: F401 (fixtures)
+
+from payment_lib import Payments
+from payment_lib.notification_templates import KINDS
+from payment_lib.services.notifications import MAX_ATTEMPTS
+
+PAYLOADS = {
+    "payment_confirmation": {"payment_id": "p-1", "amount": "20.00", "currency": "usd"},
+    "payment_failure": {
+        "payment_id": "p-1",
+        "amount": "20.00",
+        "currency": "usd",
+        "failure_message": "Card declined due to insufficient funds",
+    },
+    "action_required": {
+        "payment_id": "p-1",
+        "amount": "20.00",
+        "currency": "usd",
+        "redirect_url": "https://bank.example/3ds?x=1&y=<2>",
+    },
+    "renewal": {
+        "payment_id": "p-1",
+        "amount": "9.99",
+        "currency": "usd",
+        "plan_id": "basic-monthly",
+        "subscription_id": "s-1",
+    },
+    "past_due": {
+        "payment_id": "p-1",
+        "amount": "9.99",
+        "currency": "usd",
+        "plan_id": "basic-monthly",
+        "failure_message": "Your card was declined.",
+    },
+    "expiry": {"subscription_id": "s-1", "plan_id": "basic-monthly"},
+    "refund_confirmation": {
+        "refund_id": "r-1",
+        "payment_id": "p-1",
+        "amount": "5.00",
+        "currency": "usd",
+        "amount_refunded": "5.00",
+        "fully_refunded": False,
+    },
+}
+
+
+def enqueue(payments, kind, key, recipient="ada@example.com", payload=None):
+    with payments.database.unit_of_work() as uow:
+        uow.notifications.enqueue(
+            {
+                "recipient": recipient,
+                "kind": kind,
+                "payload": payload or PAYLOADS[kind],
+                "dedupe_key": key,
+            }
+        )
+        uow.commit()
+
+
+def outbox(payments):
+    with payments.database.engine.connect() as connection:
+        return [
+            tuple(r)
+            for r in connection.execute(
+                sa.text(
+                    "SELECT dedupe_key, status, attempts, last_error IS NOT NULL FROM notifications "
+                    "ORDER BY dedupe_key"
+                )
+            )
+        ]
+
+
+def test_every_kind_has_a_plain_text_and_an_html_template():
+    assert set(KINDS) == set(PAYLOADS)
+
+
+@pytest.mark.parametrize("kind", sorted(PAYLOADS))
+def test_each_kind_arrives_with_subject_text_and_html(payments, smtp, kind):
+    enqueue(payments, kind, f"{kind}:1")
+
+    sent = payments.send_notifications()
+
+    assert sent.sent == 1
+    [message] = smtp.wait_for(1)
+    assert message["To"] == "ada@example.com"
+    assert message["From"] == "billing@shop.example"
+    assert message["Subject"]
+    text, html = smtp.bodies(message)
+    for value in PAYLOADS[kind].values():
+        if isinstance(value, str) and value.startswith(("2", "9", "5", "Card", "Your")):
+            assert value in text
+    assert html.startswith("<!DOCTYPE html>") or "<html" in html
+    assert "<2>" not in html  # values are escaped in HTML
+    assert outbox(payments) == [(f"{kind}:1", "sent", 1, False)]
+
+
+def test_a_sent_notification_is_never_sent_again(payments, smtp):
+    enqueue(payments, "payment_confirmation", "payment_confirmation:1")
+    payments.send_notifications()
+    payments.send_notifications()
+    time.sleep(0.2)
+    assert len(smtp.messages) == 1
+
+
+def test_an_unreachable_server_is_retried_with_backoff_then_the_notification_is_parked(
+    payments, settings
+):
+    now = [dt.datetime(2027, 1, 1, tzinfo=dt.UTC)]
+    down = Payments.from_settings(settings.model_copy(update={"smtp_port": free_port()}))
+    down.clock = lambda: now[0]
+    try:
+        enqueue(down, "payment_failure", "payment_failure:1")
+        waits = []
+        for _ in range(MAX_ATTEMPTS + 2):
+            report = down.send_notifications()
+            with down.database.engine.connect() as connection:
+                next_at = connection.execute(
+                    sa.text("SELECT next_attempt_at FROM notifications")
+                ).scalar_one()
+            if report.parked:
+                break
+            assert report.retried == 1
+            next_at = (
+                next_at if isinstance(next_at, dt.datetime) else dt.datetime.fromisoformat(next_at)
+            )
+            next_at = next_at if next_at.tzinfo else next_at.replace(tzinfo=dt.UTC)
+            waits.append(next_at - now[0])
+            assert down.send_notifications().retried == 0  # not before its time
+            now[0] = next_at
+        assert outbox(down) == [("payment_failure:1", "failed", MAX_ATTEMPTS, True)]
+        assert waits == sorted(waits) and len(waits) == MAX_ATTEMPTS - 1
+    finally:
+        down.close()
+
+
+def test_a_refusing_server_leaves_the_notification_for_a_later_attempt(payments, smtp):
+    smtp.refuse = True
+    enqueue(payments, "renewal", "renewal:1")
+    assert payments.send_notifications().retried == 1
+    assert outbox(payments) == [("renewal:1", "pending", 1, True)]
+
+
+def test_several_senders_at_once_send_each_notification_once(payments, settings, smtp):
+    for n in range(40):
+        enqueue(
+            payments,
+            "payment_confirmation",
+            f"payment_confirmation:{n}",
+            recipient=f"user{n}@example.com",
+        )
+    senders = [Payments.from_settings(settings) for _ in range(4)]
+    try:
+        threads = [
+            threading.Thread(target=s.send_notifications, kwargs={"limit": 7})
+            for s in senders
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for sender in senders:
+            sender.send_notifications()
+    finally:
+        for sender in senders:
+            sender.close()
+
+    messages = smtp.wait_for(40)
+    time.sleep(0.2)
+    assert len(smtp.messages) == 40
+    assert len({m["Message-ID"] for m in messages}) == 40
+    assert {status for _, status, _, _ in outbox(payments)} == {"sent"}
+
+
+class Credentials:
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        ok = (auth_data.login, auth_data.password) == (b"mailer", b"s3cret")
+        return AuthResult(success=ok)
+
+
+def test_credentials_from_the_settings_are_used_to_log_in(payments, settings):
+    sink = SmtpSink()
+    sink.controller = Controller(
+        sink,
+        hostname="127.0.0.1",
+        port=sink.port,
+        authenticator=Credentials(),
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    sink.controller.start()
+    mailer = Payments.from_settings(
+        settings.model_copy(
+            update={
+                "smtp_port": sink.port,
+                "smtp_username": "mailer",
+                "smtp_password": SecretStr("s3cret"),
+            }
+        )
+    )
+    try:
+        enqueue(mailer, "expiry", "expiry:1")
+        assert mailer.send_notifications().sent == 1
+        assert len(sink.wait_for(1)) == 1
+    finally:
+        mailer.close()
+        sink.controller.stop()
