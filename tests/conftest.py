@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,11 @@ import pytest
 import sqlalchemy as sa
 import structlog
 from postgres_cluster import ENABLE_HINT, start_cluster
+from prometheus_client import CollectorRegistry
 
+from payment_lib import Payments, Settings
 from payment_lib.db.migrations import upgrade
+from payment_lib.testing import StripeTarget
 
 pytest_plugins = ["payment_lib.testing.pytest_plugin"]
 
@@ -115,3 +119,25 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     yield from _fresh_postgres(request.getfixturevalue("postgres_admin_url"), None)
+
+
+@pytest.fixture
+def settings(database_url: str, stripe_target: StripeTarget) -> Settings:
+    return Settings(
+        database_url=database_url,
+        stripe_api_key=stripe_target.api_key,
+        stripe_api_base=stripe_target.api_base,
+        stripe_timeout_seconds=2,
+        stripe_retry_backoff_seconds=0.01,
+    )
+
+
+@pytest.fixture
+def payments(settings: Settings) -> Iterator[Payments]:
+    with Payments.from_settings(settings, registry=CollectorRegistry()) as facade:
+        yield facade
+
+
+@pytest.fixture
+def user_id() -> str:
+    return str(uuid.uuid4())

@@ -34,8 +34,11 @@ class HostApp:
     def request(self, method, path, body=None, headers=None, raw=None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            payload = raw if raw is not None else (
-                json.dumps(body).encode() if body is not None else None)
+            payload = (
+                raw
+                if raw is not None
+                else (json.dumps(body).encode() if body is not None else None)
+            )
             sent = {"Content-Type": "application/json", **(headers or {})}
             connection.request(method, path, body=payload, headers=sent)
             response = connection.getresponse()
@@ -52,11 +55,13 @@ def _free_port() -> int:
 
 @pytest.fixture
 def host_app(payments) -> Iterator[HostApp]:
-    payments.add_plan("basic-monthly", name="Basic", amount="9.99", currency="usd",
-                      interval="month")
+    payments.add_plan(
+        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
+    )
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(payments), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(payments), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -6,23 +6,38 @@ import pytest
 
 
 def payment_body(**changes):
-    body = {"user_id": str(uuid.uuid4()), "amount": "20.00", "currency": "usd",
-            "payment_method_id": "pm_card_visa", "idempotency_key": str(uuid.uuid4())}
+    body = {
+        "user_id": str(uuid.uuid4()),
+        "amount": "20.00",
+        "currency": "usd",
+        "payment_method_id": "pm_card_visa",
+        "idempotency_key": str(uuid.uuid4()),
+    }
     return {**body, **changes}
 
 
 # T011: POST /api/v1/payments schema
 
+
 def test_a_payment_returns_201_with_the_documented_fields(host_app):
     response = host_app.request("POST", "/api/v1/payments", payment_body())
     assert response.status == 201
-    assert {"id", "status", "amount", "currency", "stripe_transaction_id", "redirect_url",
-            "subscription_id", "error"} <= response.json().keys()
+    assert {
+        "id",
+        "status",
+        "amount",
+        "currency",
+        "stripe_transaction_id",
+        "redirect_url",
+        "subscription_id",
+        "error",
+    } <= response.json().keys()
     assert response.json()["status"] == "succeeded"
 
 
-@pytest.mark.parametrize("missing", ["user_id", "amount", "currency", "payment_method_id",
-                                     "idempotency_key"])
+@pytest.mark.parametrize(
+    "missing", ["user_id", "amount", "currency", "payment_method_id", "idempotency_key"]
+)
 def test_a_missing_field_is_a_400_with_the_error_shape(host_app, missing):
     body = payment_body()
     del body[missing]
@@ -40,8 +55,10 @@ def test_invalid_input_is_a_400_naming_the_field(host_app):
 
 def test_a_decline_is_a_402_with_the_payment_and_its_error(host_app):
     response = host_app.request(
-        "POST", "/api/v1/payments",
-        payment_body(payment_method_id="pm_card_visa_chargeDeclinedInsufficientFunds"))
+        "POST",
+        "/api/v1/payments",
+        payment_body(payment_method_id="pm_card_visa_chargeDeclinedInsufficientFunds"),
+    )
     assert response.status == 402
     assert response.json()["error"]["message"] == "Card declined due to insufficient funds"
 
@@ -64,34 +81,49 @@ def test_an_idempotency_conflict_is_a_409(host_app):
 
 # T029: subscriptions
 
+
 def test_subscriptions_are_listed_and_cancelled(host_app):
     user = str(uuid.uuid4())
-    paid = host_app.request("POST", "/api/v1/payments",
-                            payment_body(user_id=user, amount="9.99", plan_id="basic-monthly"))
+    paid = host_app.request(
+        "POST",
+        "/api/v1/payments",
+        payment_body(user_id=user, amount="9.99", plan_id="basic-monthly"),
+    )
     subscription_id = paid.json()["subscription_id"]
 
     listed = host_app.request("GET", f"/api/v1/subscriptions/{user}")
     assert listed.status == 200
     assert [s["id"] for s in listed.json()["subscriptions"]] == [subscription_id]
 
-    cancelled = host_app.request("PATCH", f"/api/v1/subscriptions/{subscription_id}",
-                                 {"status": "cancelled"})
+    cancelled = host_app.request(
+        "PATCH", f"/api/v1/subscriptions/{subscription_id}", {"status": "cancelled"}
+    )
     assert cancelled.status == 200 and cancelled.json()["status"] == "cancelled"
 
-    again = host_app.request("PATCH", f"/api/v1/subscriptions/{subscription_id}",
-                             {"status": "cancelled"})
+    again = host_app.request(
+        "PATCH", f"/api/v1/subscriptions/{subscription_id}", {"status": "cancelled"}
+    )
     assert again.status == 409
 
 
 # T046: refunds are admin only
 
+
 def test_refunds_need_an_admin(host_app):
     paid = host_app.request("POST", "/api/v1/payments", payment_body()).json()
-    refused = host_app.request("POST", "/api/v1/refunds", {"payment_id": paid["id"]},
-                               headers={"X-Actor": "bob", "X-Roles": "support"})
+    refused = host_app.request(
+        "POST",
+        "/api/v1/refunds",
+        {"payment_id": paid["id"]},
+        headers={"X-Actor": "bob", "X-Roles": "support"},
+    )
     assert refused.status == 403
-    refunded = host_app.request("POST", "/api/v1/refunds", {"payment_id": paid["id"]},
-                                headers={"X-Actor": "ada", "X-Roles": "admin"})
+    refunded = host_app.request(
+        "POST",
+        "/api/v1/refunds",
+        {"payment_id": paid["id"]},
+        headers={"X-Actor": "ada", "X-Roles": "admin"},
+    )
     assert refunded.status == 201 and refunded.json()["status"] == "succeeded"
 
 
