@@ -63,12 +63,12 @@ def stripe_calls(logs):
 # T046: who may refund, and the shape of what comes back
 
 
-@pytest.mark.parametrize("roles", [frozenset(), frozenset({"support"})])
-def test_a_non_admin_is_forbidden_and_nothing_is_recorded(payments, user_id, stripe_target, roles):
+def test_a_non_admin_is_forbidden_and_nothing_is_recorded(payments, user_id, stripe_target):
     payment = paid(payments, user_id)
 
-    with pytest.raises(Forbidden, match="admin"):
-        payments.refund(payment.id, actor=Actor("bob", roles))
+    for actor in (Actor("bob"), Actor("bob", frozenset({"support"})), "ada"):
+        with pytest.raises(Forbidden, match="admin"):
+            payments.refund(payment.id, actor=actor)
 
     assert rows(payments, "SELECT count(*) FROM refunds") == [(0,)]
     assert payments.get_payment(payment.id).status == "succeeded"
@@ -284,29 +284,27 @@ def test_only_a_succeeded_payment_can_be_refunded(payments, user_id):
     assert rows(payments, "SELECT count(*) FROM refunds") == [(0,)]
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "param"),
-    [
-        ("amount", "abc", "amount"),
-        ("amount", "5.001", "amount"),
-        ("amount", 5.0, "amount"),
-        ("amount", "0", "amount"),
-        ("amount", "-1.00", "amount"),
-        ("reason", "changed_my_mind", "reason"),
-        ("note", "x" * 501, "note"),
-        ("note", "card 4242 4242 4242 4242", "note"),
-        ("idempotency_key", "", "idempotency_key"),
-        ("idempotency_key", "k" * 256, "idempotency_key"),
-    ],
-)
-def test_bad_refund_input_gets_a_clear_error_and_changes_nothing(
-    payments, user_id, field, value, param
-):
-    payment = paid(payments, user_id)
-    with pytest.raises(InvalidRequest) as caught:
-        payments.refund(payment.id, actor=ADMIN, **{field: value})
-    assert caught.value.param == param
-    assert "4242" not in caught.value.message
+BAD_INPUT = [
+    ("amount", "abc", "amount"),
+    ("amount", "5.001", "amount"),
+    ("amount", 5.0, "amount"),
+    ("amount", "0", "amount"),
+    ("amount", "-1.00", "amount"),
+    ("reason", "changed_my_mind", "reason"),
+    ("note", "x" * 501, "note"),
+    ("note", "card 4242 4242 4242 4242", "note"),
+    ("idempotency_key", "", "idempotency_key"),
+    ("idempotency_key", "k" * 256, "idempotency_key"),
+]
+
+
+def test_bad_refund_input_gets_a_clear_error_and_changes_nothing(payments, user_id):
+    payment = paid(payments, user_id)  # one payment for all cases: a database each is slow
+    for field, value, param in BAD_INPUT:
+        with pytest.raises(InvalidRequest) as caught:
+            payments.refund(payment.id, actor=ADMIN, **{field: value})
+        assert caught.value.param == param, (field, value)
+        assert "4242" not in caught.value.message
     assert rows(payments, "SELECT count(*) FROM refunds") == [(0,)]
 
 
