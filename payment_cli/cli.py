@@ -12,7 +12,8 @@ import click
 
 from payment_cli.context import Context, pass_context
 from payment_cli.emulator_command import stripe_emulator
-from payment_cli.output import EXIT_FAILED, emit, json_option
+from payment_cli.output import EXIT_FAILED, emit, guarded, json_option
+from payment_cli.quickstart import run_quickstart
 from payment_cli.refund_commands import process_refund
 from payment_cli.subscription_commands import billing, subscriptions
 from payment_lib import PaymentResult, Payments, configure_logging
@@ -260,6 +261,25 @@ def payments_refresh(context: Context, payment_id: str, as_json: bool) -> None:
     """
     payment = context.payments.refresh_payment(payment_id)
     emit(payment.to_dict(), _payment_line(payment), as_json=as_json)
+
+
+@main.command("quickstart")
+@guarded
+@click.pass_context
+def quickstart(ctx: click.Context) -> None:
+    """Try everything in seconds: a payment that starts a subscription, a decline, a signed
+    webhook processed by the worker, and a refund that cancels the subscription.
+
+    Uses PAYMENT_DATABASE_URL (default: payments.db here, migrated first) and an in-process
+    Stripe emulator, or real Stripe test mode when PAYMENT_STRIPE_API_KEY is set without
+    PAYMENT_STRIPE_API_BASE. Exits 0 only if every scenario passes.
+
+    Example: payment-cli quickstart
+    """
+    parent = ctx.find_root()
+    if parent.get_parameter_source("log_level") == click.core.ParameterSource.DEFAULT:
+        configure_logging("critical")  # the declined card is expected: keep the story readable
+    sys.exit(0 if run_quickstart(ctx.find_object(Context).settings) else EXIT_FAILED)
 
 
 main.add_command(stripe_emulator)

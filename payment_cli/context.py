@@ -15,12 +15,17 @@ class Context:
         self._payments: Payments | None = None
 
     @property
+    def settings(self) -> Settings:
+        """PAYMENT_* variables, with the global options on top (ConfigurationError if bad)."""
+        settings = Settings.from_env()
+        if self.database_url:
+            settings = settings.model_copy(update={"database_url": self.database_url})
+        return settings
+
+    @property
     def payments(self) -> Payments:
         if self._payments is None:
-            settings = Settings.from_env()
-            if self.database_url:
-                settings = settings.model_copy(update={"database_url": self.database_url})
-            self._payments = Payments.from_settings(settings)
+            self._payments = Payments.from_settings(self.settings)
         return self._payments
 
     def close(self) -> None:

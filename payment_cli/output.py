@@ -58,25 +58,32 @@ def fail(error: dict[str, Any], exit_code: int, *, as_json: bool) -> NoReturn:
     sys.exit(exit_code)
 
 
-def json_option(function: F) -> F:
-    """Add ``--json`` and turn every failure into a documented exit, never a traceback."""
+def guarded(function: F) -> F:
+    """Turn every failure into a documented exit, never a traceback (JSON with --json)."""
 
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
     @functools.wraps(function)
-    def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json", False))
         try:
-            return function(*args, as_json=as_json, **kwargs)
+            return function(*args, **kwargs)
         except PaymentError as error:
             fail(error.to_dict(), EXIT_BY_CODE.get(error.code, EXIT_FAILED), as_json=as_json)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception:
             log.exception("unexpected error")
-            fail(
-                "internal_error",
-                "unexpected internal error; details are in the log",
-                EXIT_INTERNAL,
-                as_json=as_json,
-            )
+            internal = {
+                "code": "internal_error",
+                "message": "unexpected internal error; details are in the log",
+            }
+            fail(internal, EXIT_INTERNAL, as_json=as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+def json_option(function: F) -> F:
+    """Add ``--json`` to a guarded command."""
+    option = click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON object on stdout."
+    )
+    return option(guarded(function))  # type: ignore[no-any-return]
