@@ -58,3 +58,13 @@ def test_secrets_never_show_in_repr():
     settings = Settings(stripe_api_key="sk_test_abcdef123456", smtp_password="hunter2")
     assert "abcdef123456" not in repr(settings)
     assert "hunter2" not in repr(settings)
+
+
+def test_the_postgresql_pool_is_sized_from_settings():
+    from payment_lib import Payments
+
+    settings = Settings(database_url="postgresql+psycopg://u@127.0.0.1:1/db",
+                        database_pool_size=12, database_max_overflow=3)
+    with Payments.from_settings(settings) as payments:
+        pool = payments.database.engine.pool
+        assert (pool.size(), pool._max_overflow) == (12, 3)
