@@ -24,6 +24,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     database_url: str = "sqlite:///payments.db"
+    database_pool_size: int = Field(5, gt=0)
+    database_max_overflow: int = Field(10, ge=0)
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str | None = None
     stripe_timeout_seconds: float = Field(30.0, gt=0)

@@ -67,7 +67,12 @@ class Payments:
         cls, settings: Settings, *, registry: CollectorRegistry | None = None
     ) -> Payments:
         """Wire the real database and metrics from ``settings``; nothing connects until used."""
-        return cls(settings, database=Database(settings.database_url), metrics=Metrics(registry))
+        database = Database(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+        return cls(settings, database=database, metrics=Metrics(registry))
 
     def close(self) -> None:
         """Release database connections."""

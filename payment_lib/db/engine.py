@@ -8,7 +8,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     """An engine for ``url``; on SQLite every transaction takes the write lock up front.
 
     SQLite's default deferred transactions let two writers both read, then one fails to
@@ -16,7 +16,9 @@ def make_engine(url: str) -> Engine:
     the SQLite counterpart of the row and advisory locks used on PostgreSQL.
     """
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+        )
     options: dict[str, Any] = {}
     if ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:"):
         options["poolclass"] = StaticPool
