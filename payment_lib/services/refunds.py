@@ -33,7 +33,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -398,17 +399,31 @@ def _send(
 ) -> RefundResult:
     """Step 2 and 3: ask Stripe for the refund (its key makes this at most once), record it."""
     try:
-        outcome = gateway.create_refund(
-            payment_intent=pending.payment_intent,
-            amount=pending.amount,
-            idempotency_key=stripe_key_for(pending.refund_id),
-            reason=pending.reason,
-            metadata={
-                "refund_id": str(pending.refund_id),
-                "payment_id": str(pending.payment_id),
-                "requested_by": pending.requested_by,
-            },
-        )
+        with _stays_pending(pending):
+            outcome = gateway.create_refund(
+                payment_intent=pending.payment_intent,
+                amount=pending.amount,
+                idempotency_key=stripe_key_for(pending.refund_id),
+                reason=pending.reason,
+                metadata={
+                    "refund_id": str(pending.refund_id),
+                    "payment_id": str(pending.payment_id),
+                    "requested_by": pending.requested_by,
+                },
+            )
+    except ProviderUnavailable:
+        raise  # the outcome is unknown: not a refusal, so the refund stays pending
+    except PaymentError as error:  # Stripe refused it: nothing was refunded
+        _fail(pending, error.message, new_uow=new_uow, clock=clock, metrics=metrics)
+        raise
+    return _record(pending, outcome, new_uow=new_uow, clock=clock, metrics=metrics)
+
+
+@contextmanager
+def _stays_pending(pending: _Pending) -> Iterator[None]:
+    """Stripe could not be reached: the refund stays pending, and the error says so."""
+    try:
+        yield
     except ProviderUnavailable as error:
         log.warning("refund outcome unknown", refund_id=str(pending.refund_id))
         raise ProviderUnavailable(
@@ -417,10 +432,6 @@ def _send(
             retry_after=error.retry_after,
             stripe_request_id=error.stripe_request_id,
         ) from error
-    except PaymentError as error:
-        _fail(pending, error.message, new_uow=new_uow, clock=clock, metrics=metrics)
-        raise
-    return _record(pending, outcome, new_uow=new_uow, clock=clock, metrics=metrics)
 
 
 def _resolve(
@@ -432,12 +443,13 @@ def _resolve(
     metrics: Metrics,
 ) -> RefundResult:
     """Settle a pending refund by asking Stripe what became of it."""
-    if pending.stripe_refund_id:
-        outcome: RefundOutcome | None = gateway.retrieve_refund(pending.stripe_refund_id)
-    else:
-        outcome = gateway.find_refund(
-            payment_intent=pending.payment_intent, key="refund_id", value=str(pending.refund_id)
-        )
+    with _stays_pending(pending):
+        if pending.stripe_refund_id:
+            outcome: RefundOutcome | None = gateway.retrieve_refund(pending.stripe_refund_id)
+        else:
+            outcome = gateway.find_refund(
+                payment_intent=pending.payment_intent, key="refund_id", value=str(pending.refund_id)
+            )
     if outcome is not None:
         return _record(pending, outcome, new_uow=new_uow, clock=clock, metrics=metrics)
     if clock() - pending.created_at > SAFE_RESUME_WINDOW:
