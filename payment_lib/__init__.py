@@ -11,6 +11,7 @@ from payment_lib.domain.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InvalidRequest,
+    InvalidSignature,
     NotFound,
     PaymentError,
     ProviderError,
@@ -22,10 +23,13 @@ from payment_lib.facade import Payments
 from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
+from payment_lib.services.notifications import NotificationRun
 from payment_lib.services.payments import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
+from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
+from payment_lib.worker import WorkerReport
 
 __all__ = [
     "Actor",
@@ -37,9 +41,11 @@ __all__ = [
     "IdempotencyConflict",
     "IllegalTransition",
     "InvalidRequest",
+    "InvalidSignature",
     "Metrics",
     "Money",
     "NotFound",
+    "NotificationRun",
     "PaymentError",
     "PaymentResult",
     "Payments",
@@ -47,9 +53,13 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
+    "ReceivedEvent",
     "RefundResult",
     "Settings",
     "SubscriptionInfo",
+    "WebhookEventInfo",
+    "WebhookRun",
+    "WorkerReport",
     "configure_logging",
     "format_amount",
     "parse_money",

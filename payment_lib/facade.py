@@ -6,22 +6,28 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from payment_lib import worker as _worker
 from payment_lib.config import Settings
 from payment_lib.db import Database
 from payment_lib.domain.errors import InvalidRequest
 from payment_lib.metrics import Metrics
 from payment_lib.observability import utcnow
 from payment_lib.services import billing as _billing
+from payment_lib.services import notifications as _notifications
 from payment_lib.services import payments as _payments
 from payment_lib.services import plans as _plans
 from payment_lib.services import refunds as _refunds
 from payment_lib.services import subscriptions as _subscriptions
+from payment_lib.services import webhooks as _webhooks
 from payment_lib.services.billing import BillingReport
+from payment_lib.services.notifications import NotificationRun
 from payment_lib.services.payment_requests import validate_payment_request
 from payment_lib.services.payments import Clock, PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
+from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
+from payment_lib.worker import WorkerReport
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -360,3 +366,87 @@ class Payments:
             metrics=self.metrics,
             older_than=dt.timedelta(seconds=older_than_seconds),
         )
+
+    # Webhooks, notifications and the worker
+
+    def receive_webhook(self, payload: bytes | str, signature: str | None) -> ReceivedEvent:
+        """Verify and store one Stripe webhook delivery; answer Stripe 200 right after.
+
+        Example:
+            ``payments.receive_webhook(request.body, request.headers.get("Stripe-Signature"))``
+
+        The event is processed later by the worker. A duplicate delivery is acknowledged
+        (``duplicate=True``) and changes nothing. Needs ``webhook_secrets``, not an API key.
+
+        Raises:
+            InvalidSignature: missing, wrong or older than the tolerance (a replay): answer 401.
+            InvalidRequest: too large, or not a Stripe event: answer 400.
+        """
+        from payment_lib.stripe_gateway import verify_webhook  # imports the SDK
+
+        return _webhooks.receive_event(
+            payload.encode() if isinstance(payload, str) else payload,
+            signature,
+            new_uow=self.database.unit_of_work,
+            verify=verify_webhook,
+            secrets=[s.get_secret_value() for s in self.settings.webhook_secrets],
+            tolerance=self.settings.webhook_tolerance_seconds,
+            clock=self.clock,
+        )
+
+    def process_webhooks(
+        self, limit: int = 100, *, should_stop: Callable[[], bool] | None = None
+    ) -> WebhookRun:
+        """Apply up to ``limit`` due webhook events, each with the state it changes."""
+        return _webhooks.process_events(
+            new_uow=self.database.unit_of_work,
+            clock=self.clock,
+            metrics=self.metrics,
+            retry_days=self.settings.renewal_retry_days,
+            limit=limit,
+            should_stop=should_stop,
+        )
+
+    def replay_webhook(self, event_id: str, *, from_stripe: bool = False) -> WebhookEventInfo:
+        """Run a stored event through its handler again (a parked one, say); with
+        ``from_stripe``, fetch it from Stripe's events API first when it is not stored.
+
+        Raises:
+            NotFound: the event is not stored (nor at Stripe, with ``from_stripe``).
+        """
+        return _webhooks.replay_event(
+            event_id,
+            new_uow=self.database.unit_of_work,
+            clock=self.clock,
+            metrics=self.metrics,
+            retry_days=self.settings.renewal_retry_days,
+            fetch=self.gateway.retrieve_event if from_stripe else None,
+        )
+
+    def list_webhook_events(
+        self, *, unprocessed: bool = False, limit: int = 100
+    ) -> list[WebhookEventInfo]:
+        """Stored webhook events, oldest first; only those not processed when asked."""
+        return _webhooks.list_events(
+            new_uow=self.database.unit_of_work, unprocessed=unprocessed, limit=limit
+        )
+
+    def send_notifications(
+        self, limit: int = 50, *, should_stop: Callable[[], bool] | None = None
+    ) -> NotificationRun:
+        """Send up to ``limit`` due emails from the outbox by SMTP (settings ``smtp_*``)."""
+        return _notifications.send_notifications(
+            new_uow=self.database.unit_of_work,
+            settings=self.settings,
+            clock=self.clock,
+            metrics=self.metrics,
+            limit=limit,
+            should_stop=should_stop,
+        )
+
+    def run_worker_once(
+        self, now: dt.datetime | None = None, *, should_stop: Callable[[], bool] | None = None
+    ) -> WorkerReport:
+        """One worker pass: webhooks, emails, renewals due at ``now`` (default: the clock),
+        recovery of payments and refunds left pending. Safe on many workers at once."""
+        return _worker.run_once(self, now=now, should_stop=should_stop)

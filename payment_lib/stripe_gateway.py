@@ -7,7 +7,7 @@ every POST carries an explicit idempotency key, so a retry can never charge twic
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,45 +22,23 @@ from payment_lib.domain.errors import (
     ConfigurationError,
     IdempotencyConflict,
     InvalidRequest,
+    InvalidSignature,
+    NotFound,
     PaymentError,
     ProviderError,
     ProviderUnavailable,
 )
 from payment_lib.metrics import Metrics
+from payment_lib.stripe_objects import CardDetails as CardDetails
+from payment_lib.stripe_objects import IntentOutcome as IntentOutcome
+from payment_lib.stripe_objects import card_details as _card
+from payment_lib.stripe_objects import intent_outcome as _outcome
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 BREAKER_FAILURES = 5
 BREAKER_RESET_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class CardDetails:
-    """What may be kept of a card: never its number."""
-
-    stripe_payment_method_id: str
-    brand: str | None
-    last4: str | None
-    exp_month: int | None
-    exp_year: int | None
-
-
-@dataclass(frozen=True)
-class IntentOutcome:
-    """A PaymentIntent as the services need it, whether Stripe accepted or declined it."""
-
-    intent_id: str | None
-    status: str
-    amount: int | None = None
-    currency: str | None = None
-    redirect_url: str | None = None
-    error_code: str | None = None
-    decline_code: str | None = None
-    error_message: str | None = None
-    card: CardDetails | None = None
-    customer: str | None = None
-    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,37 +102,37 @@ def _translate(error: Exception) -> PaymentError:
     return ProviderError(stripe_request_id=request_id)
 
 
-def _card(payment_method: Any) -> CardDetails | None:
-    if not payment_method or isinstance(payment_method, str):
-        return None
-    card = payment_method.get("card") or {}
-    return CardDetails(
-        stripe_payment_method_id=payment_method["id"],
-        brand=card.get("brand"),
-        last4=card.get("last4"),
-        exp_month=card.get("exp_month"),
-        exp_year=card.get("exp_year"),
-    )
+def verify_webhook(
+    payload: bytes, header: str | None, secrets: Sequence[str], tolerance: int
+) -> None:
+    """Check a webhook's ``Stripe-Signature`` header with the SDK's verifier.
 
+    Any one of ``secrets`` may have signed it (several during a rotation). Needs no API key.
 
-def _outcome(intent: Any, *, request_id: str | None, error: Any = None) -> IntentOutcome:
-    next_action = intent.get("next_action") or {}
-    redirect = (next_action.get("redirect_to_url") or {}).get("url")
-    problem = error or intent.get("last_payment_error") or {}
-    payment_method = intent.get("payment_method") or problem.get("payment_method")
-    return IntentOutcome(
-        intent_id=intent.get("id"),
-        status=intent.get("status") or "requires_payment_method",
-        amount=intent.get("amount"),
-        currency=intent.get("currency"),
-        redirect_url=redirect,
-        error_code=problem.get("code"),
-        decline_code=problem.get("decline_code"),
-        error_message=problem.get("message"),
-        card=_card(payment_method),
-        customer=intent.get("customer"),
-        request_id=request_id,
-    )
+    Raises:
+        InvalidSignature: no secret configured, no header, a signature none of the secrets
+            made, or a timestamp older than ``tolerance`` seconds (refused as a replay).
+    """
+    if not secrets:
+        raise InvalidSignature(
+            "PAYMENT_WEBHOOK_SECRETS: no webhook secret is configured; no event can be verified."
+        )
+    if not header:
+        raise InvalidSignature("No Stripe-Signature header: the request is not from Stripe.")
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
+        except stripe.SignatureVerificationError as error:
+            if "tolerance" in str(error):
+                raise InvalidSignature(
+                    f"The signature is more than {tolerance} seconds old (outside the "
+                    "tolerance): refused as a possible replay."
+                ) from None
+            continue
+        except ValueError:  # not UTF-8: Stripe never signed it
+            break
+        return
+    raise InvalidSignature("The Stripe-Signature header matches none of the webhook secrets.")
 
 
 class StripeGateway:
@@ -370,6 +348,23 @@ class StripeGateway:
             return None
 
         return self._call("refunds.list", find)
+
+    def retrieve_event(self, event_id: str) -> dict[str, Any]:
+        """An event from Stripe's events API (kept there for 30 days).
+
+        Raises:
+            NotFound: Stripe has no such event.
+        """
+
+        def retrieve() -> dict[str, Any]:
+            try:
+                return self.client.v1.events.retrieve(event_id).to_dict()
+            except stripe.InvalidRequestError as error:
+                if error.http_status == 404:
+                    raise NotFound(f"Stripe has no event {event_id}.") from None
+                raise
+
+        return self._call("events.retrieve", retrieve)
 
     def retrieve_refund(self, refund_id: str) -> RefundOutcome:
         """The refund as Stripe has it now."""

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from payment_lib.db.tables import (
     Plan,
     Refund,
     Subscription,
+    WebhookEvent,
     utcnow,
 )
 from payment_lib.domain.errors import InvalidRequest
@@ -181,6 +182,33 @@ class NotificationRepository:
         query = select(Notification).where(Notification.recipient == recipient)
         return list(self.session.scalars(query.order_by(Notification.created_at)))
 
+    def claim_due(self, now: dt.datetime, *, limit: int) -> list[Notification]:
+        """Notifications to send at ``now``, oldest first, locked; others' claims are skipped.
+
+        Due: pending ones whose retry time has come, and ``sending`` ones whose sender's
+        lease ran out (it died before recording how the send went).
+        """
+        due = or_(
+            and_(
+                Notification.status == "pending",
+                or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+            ),
+            and_(Notification.status == "sending", Notification.next_attempt_at <= now),
+        )
+        query = (
+            select(Notification)
+            .where(due)
+            .order_by(Notification.created_at, Notification.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(query))
+
+    def lock(self, notification_id: uuid.UUID) -> Notification | None:
+        """The notification, locked until the transaction ends."""
+        query = select(Notification).where(Notification.id == notification_id).with_for_update()
+        return self.session.scalars(query).first()
+
 
 class RefundRepository:
     """Refunds; a payment's pending refunds reserve their amount until Stripe answers."""
@@ -257,4 +285,48 @@ class SubscriptionRepository:
             .order_by(Subscription.next_billing_date)
             .limit(limit)
         )
+        return list(self.session.scalars(query))
+
+
+class WebhookEventRepository:
+    """The webhook inbox: each Stripe event stored once, claimed by one worker at a time."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_once(self, values: dict[str, Any]) -> bool:
+        """Store an event unless its stripe_event_id is known; True if it was added."""
+        return insert_once(self.session, WebhookEvent, values, "stripe_event_id")
+
+    def get(self, stripe_event_id: str, *, for_update: bool = False) -> WebhookEvent | None:
+        query = select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).first()
+
+    def lock(self, event_id: uuid.UUID) -> WebhookEvent | None:
+        """The event, locked until the transaction ends."""
+        query = select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
+        return self.session.scalars(query).first()
+
+    def claim_due(self, now: dt.datetime, *, limit: int) -> list[WebhookEvent]:
+        """Unprocessed events due at ``now``, oldest first, locked; others' claims are skipped.
+
+        Parked events (next_attempt_at NULL) are never due.
+        """
+        query = (
+            select(WebhookEvent)
+            .where(WebhookEvent.processed.is_(False), WebhookEvent.next_attempt_at <= now)
+            .order_by(WebhookEvent.created_at, WebhookEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(query))
+
+    def listing(self, *, unprocessed: bool, limit: int) -> list[WebhookEvent]:
+        """Events oldest first; only those not processed yet when ``unprocessed``."""
+        query = select(WebhookEvent)
+        if unprocessed:
+            query = query.where(WebhookEvent.processed.is_(False))
+        query = query.order_by(WebhookEvent.created_at, WebhookEvent.id).limit(limit)
         return list(self.session.scalars(query))

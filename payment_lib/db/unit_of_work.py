@@ -14,6 +14,7 @@ from payment_lib.db.repositories import (
     PlanRepository,
     RefundRepository,
     SubscriptionRepository,
+    WebhookEventRepository,
 )
 
 
@@ -28,6 +29,7 @@ class UnitOfWork:
     notifications: NotificationRepository
     subscriptions: SubscriptionRepository
     refunds: RefundRepository
+    webhook_events: WebhookEventRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -41,6 +43,7 @@ class UnitOfWork:
         self.notifications = NotificationRepository(self.session)
         self.subscriptions = SubscriptionRepository(self.session)
         self.refunds = RefundRepository(self.session)
+        self.webhook_events = WebhookEventRepository(self.session)
         return self
 
     def __exit__(

@@ -45,6 +45,13 @@ class InvalidRequest(PaymentError):
     default_message = "The request is invalid."
 
 
+class InvalidSignature(PaymentError):
+    """A webhook's Stripe-Signature is missing, wrong or too old; a host app answers 401."""
+
+    code = "invalid_signature"
+    default_message = "The webhook signature could not be verified."
+
+
 class ConfigurationError(PaymentError):
     """A setting is missing or invalid; the message names it."""
 

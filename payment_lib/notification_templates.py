@@ -1,0 +1,125 @@
+"""The emails the library sends: a subject, a plain-text body and an HTML body per kind.
+
+``string.Template`` from the standard library: the texts are short and fixed, so a template
+engine (and its dependency) would add nothing. Values come from the notification's payload;
+in HTML every value is escaped; a value the payload lacks renders as empty text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from string import Template
+
+
+@dataclass(frozen=True)
+class EmailTemplate:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+_SIGNATURE = "\n\nIf you have a question, reply to this email.\n"
+
+KINDS: dict[str, EmailTemplate] = {
+    "payment_confirmation": EmailTemplate(
+        subject="Payment received: $amount $currency",
+        text="Hello,\n\nwe received your payment of $amount $currency. Thank you!\n\n"
+        "Payment reference: $payment_id",
+        html="<p>Hello,</p><p>we received your payment of <strong>$amount $currency</strong>. "
+        "Thank you!</p><p>Payment reference: $payment_id</p>",
+    ),
+    "payment_failure": EmailTemplate(
+        subject="Your payment of $amount $currency did not go through",
+        text="Hello,\n\nyour payment of $amount $currency was declined: $failure_message\n\n"
+        "No money was taken. You can try again, with another card if need be.\n\n"
+        "Payment reference: $payment_id",
+        html="<p>Hello,</p><p>your payment of <strong>$amount $currency</strong> was declined: "
+        "$failure_message</p><p>No money was taken. You can try again, with another card if "
+        "need be.</p><p>Payment reference: $payment_id</p>",
+    ),
+    "action_required": EmailTemplate(
+        subject="Action required: confirm your payment of $amount $currency",
+        text="Hello,\n\nyour bank asks you to confirm your payment of $amount $currency.\n"
+        "Open this link to confirm it: $redirect_url\n\n"
+        "Until you do, nothing is charged.",
+        html="<p>Hello,</p><p>your bank asks you to confirm your payment of "
+        '<strong>$amount $currency</strong>.</p><p><a href="$redirect_url">Confirm the '
+        "payment</a></p><p>Until you do, nothing is charged.</p>",
+    ),
+    "renewal": EmailTemplate(
+        subject="Your $plan_id subscription is renewed",
+        text="Hello,\n\nwe charged $amount $currency to renew your $plan_id subscription. "
+        "Thank you for staying with us!\n\nPayment reference: $payment_id",
+        html="<p>Hello,</p><p>we charged <strong>$amount $currency</strong> to renew your "
+        "$plan_id subscription. Thank you for staying with us!</p>"
+        "<p>Payment reference: $payment_id</p>",
+    ),
+    "past_due": EmailTemplate(
+        subject="Your $plan_id subscription is past due",
+        text="Hello,\n\nwe could not charge $amount $currency to renew your $plan_id "
+        "subscription: the payment was declined ($failure_message).\n\n"
+        "We will try again in a few days. To keep your subscription, please check or "
+        "update your card.",
+        html="<p>Hello,</p><p>we could not charge <strong>$amount $currency</strong> to renew "
+        "your $plan_id subscription: the payment was declined ($failure_message).</p>"
+        "<p>We will try again in a few days. To keep your subscription, please check or "
+        "update your card.</p>",
+    ),
+    "expiry": EmailTemplate(
+        subject="Your $plan_id subscription has ended",
+        text="Hello,\n\nyour $plan_id subscription has ended because its renewal could not "
+        "be charged. You can subscribe again at any time.",
+        html="<p>Hello,</p><p>your $plan_id subscription has ended because its renewal could "
+        "not be charged. You can subscribe again at any time.</p>",
+    ),
+    "refund_confirmation": EmailTemplate(
+        subject="Refund of $amount $currency",
+        text="Hello,\n\nwe refunded $amount $currency of your payment $payment_id "
+        "($amount_refunded $currency refunded in all). It can take 5 to 10 days to show on "
+        "your statement.",
+        html="<p>Hello,</p><p>we refunded <strong>$amount $currency</strong> of your payment "
+        "$payment_id ($amount_refunded $currency refunded in all). It can take 5 to 10 days "
+        "to show on your statement.</p>",
+    ),
+}
+
+_PAGE = Template(
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>$title</title></head>\n'
+    '<body style="font-family: sans-serif">$body</body></html>\n'
+)
+
+
+class _Values(dict[str, str]):
+    """Payload values as text; a missing one is empty rather than a stray ``$name``."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(kind: str, payload: Mapping[str, object]) -> RenderedEmail:
+    """The email for a notification of ``kind``.
+
+    Raises:
+        KeyError: no template for ``kind``.
+    """
+    template = KINDS[kind]
+    values = _Values({key: "" if value is None else str(value) for key, value in payload.items()})
+    values["currency"] = values["currency"].upper()
+    escaped = _Values({key: html.escape(value) for key, value in values.items()})
+    subject = Template(template.subject).substitute(values)
+    return RenderedEmail(
+        subject=subject,
+        text=Template(template.text).substitute(values) + _SIGNATURE,
+        html=_PAGE.substitute(
+            title=html.escape(subject), body=Template(template.html).substitute(escaped)
+        ),
+    )

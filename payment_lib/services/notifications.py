@@ -1,0 +1,259 @@
+"""Sending the email outbox by SMTP: each notification once, with retries.
+
+A sender claims due notifications in a short transaction (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL): it marks them ``sending`` with a lease (``next_attempt_at``) and counts the
+attempt, so no other sender takes them. Then it sends each one and records ``sent``, or, on
+failure, puts it back to ``pending`` with exponential backoff, and after ``MAX_ATTEMPTS``
+parks it as ``failed`` with its last error. A sender that dies mid-batch leaves ``sending``
+rows whose lease runs out; they are sent again then. That is the one case where an email can
+go out twice (the server accepted it, the sender died before recording it); each message's
+Message-ID is derived from the notification's id, so the resend carries the same one.
+
+Logs name the notification and its kind, never its contents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import ssl
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from payment_lib.notification_templates import render
+from payment_lib.observability import trace
+from payment_lib.services.payments import Clock, NewUnitOfWork
+
+if TYPE_CHECKING:
+    from payment_lib.config import Settings
+    from payment_lib.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS = 6
+FIRST_RETRY = dt.timedelta(minutes=1)
+LONGEST_RETRY = dt.timedelta(hours=2)
+SEND_LEASE = dt.timedelta(minutes=5)
+SMTP_TIMEOUT_SECONDS = 10.0
+
+ShouldStop = Callable[[], bool]
+
+
+@dataclass
+class NotificationRun:
+    """What one sending pass did."""
+
+    sent: int = 0
+    retried: int = 0
+    parked: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {"sent": self.sent, "retried": self.retried, "parked": self.parked}
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: uuid.UUID
+    recipient: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class SmtpSender:
+    """One SMTP session for a batch, opened on the first message: security (none, STARTTLS,
+    SSL), host, port and credentials come from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpSender:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one message to the server; raises smtplib.SMTPException or OSError."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            self._smtp.send_message(message)
+        except smtplib.SMTPServerDisconnected:
+            self._smtp = None
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if s.smtp_security == "ssl":
+            smtp = smtplib.SMTP_SSL(
+                s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT_SECONDS, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
+        try:
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=context)
+            if s.smtp_username:
+                password = s.smtp_password.get_secret_value() if s.smtp_password else ""
+                smtp.login(s.smtp_username, password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+
+def send_notifications(
+    *,
+    new_uow: NewUnitOfWork,
+    settings: Settings,
+    clock: Clock,
+    metrics: Metrics,
+    limit: int = 50,
+    should_stop: ShouldStop | None = None,
+) -> NotificationRun:
+    """Claim up to ``limit`` due notifications and send them over one SMTP session.
+
+    ``should_stop`` is asked before each one; claimed notifications left over go back to
+    pending at once.
+    """
+    run = NotificationRun()
+    batch = _claim(new_uow=new_uow, now=clock(), limit=limit)
+    with trace(), SmtpSender(settings) as sender:
+        for position, item in enumerate(batch):
+            if should_stop is not None and should_stop():
+                _release(batch[position:], new_uow=new_uow, now=clock())
+                break
+            with structlog.contextvars.bound_contextvars(
+                notification_id=str(item.id), kind=item.kind
+            ):
+                outcome = _send(item, sender, settings=settings, new_uow=new_uow, clock=clock)
+            setattr(run, outcome, getattr(run, outcome) + 1)
+            metrics.notifications_sent_total.labels(outcome=outcome).inc()
+    return run
+
+
+def _claim(*, new_uow: NewUnitOfWork, now: dt.datetime, limit: int) -> list[_Claimed]:
+    with new_uow() as uow:
+        claimed = uow.notifications.claim_due(now, limit=limit)
+        for notification in claimed:
+            notification.status = "sending"
+            notification.next_attempt_at = now + SEND_LEASE
+            notification.attempts += 1
+        batch = [_Claimed(n.id, n.recipient, n.kind, dict(n.payload), n.attempts) for n in claimed]
+        uow.commit()
+    return batch
+
+
+def _send(
+    item: _Claimed,
+    sender: SmtpSender,
+    *,
+    settings: Settings,
+    new_uow: NewUnitOfWork,
+    clock: Clock,
+) -> str:
+    """Send one; returns "sent", "retried" or "parked"."""
+    try:
+        message = build_message(item.id, item.recipient, item.kind, item.payload, settings)
+    except KeyError:
+        return _record(
+            item, new_uow=new_uow, now=clock(), error=f"no template for {item.kind}", final=True
+        )
+    try:
+        sender.send(message)
+    except (smtplib.SMTPException, OSError) as error:
+        return _record(
+            item,
+            new_uow=new_uow,
+            now=clock(),
+            error=f"{type(error).__name__}: {error}",
+            final=item.attempts >= MAX_ATTEMPTS,
+        )
+    return _record(item, new_uow=new_uow, now=clock(), error=None, final=True)
+
+
+def build_message(
+    notification_id: uuid.UUID,
+    recipient: str,
+    kind: str,
+    payload: dict[str, Any],
+    settings: Settings,
+) -> EmailMessage:
+    """The email for one notification, plain text with an HTML alternative."""
+    email = render(kind, payload)
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = recipient
+    message["Subject"] = email.subject
+    domain = settings.smtp_from.rpartition("@")[2] or "payment_lib"
+    message["Message-ID"] = f"<{notification_id}@{domain}>"
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+def _record(
+    item: _Claimed, *, new_uow: NewUnitOfWork, now: dt.datetime, error: str | None, final: bool
+) -> str:
+    """Write how the attempt went, if the claim is still ours (status ``sending``)."""
+    if error is None:
+        outcome, status = "sent", "sent"
+    elif final:
+        outcome, status = "parked", "failed"
+    else:
+        outcome, status = "retried", "pending"
+    with new_uow() as uow:
+        notification = uow.notifications.lock(item.id)
+        if notification is not None and notification.status == "sending":
+            notification.status = status
+            notification.last_error = error[:2000] if error else None
+            notification.sent_at = now if error is None else None
+            notification.next_attempt_at = (
+                now + backoff(item.attempts) if outcome == "retried" else None
+            )
+            uow.commit()
+    if error is None:
+        log.info("notification sent", attempts=item.attempts)
+    else:
+        log.warning("notification not sent", attempts=item.attempts, outcome=outcome, error=error)
+    return outcome
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """How long to wait after the ``attempts``-th failure: a minute, doubling, at most 2 h."""
+    return min(FIRST_RETRY * (1 << (attempts - 1)), LONGEST_RETRY)
+
+
+def _release(batch: list[_Claimed], *, new_uow: NewUnitOfWork, now: dt.datetime) -> None:
+    """Give claimed but unsent notifications back at once (the sender is stopping)."""
+    with new_uow() as uow:
+        for item in batch:
+            notification = uow.notifications.lock(item.id)
+            if notification is not None and notification.status == "sending":
+                notification.status = "pending"
+                notification.attempts -= 1
+                notification.next_attempt_at = now
+        uow.commit()

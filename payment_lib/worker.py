@@ -1,0 +1,122 @@
+"""The worker: the webhook inbox, the email outbox, renewals and recovery, pass after pass.
+
+Any number of workers, in any number of processes and machines, may run against one
+PostgreSQL database: every piece of work is claimed in the database (``SKIP LOCKED`` claims,
+leases, idempotency keys), so they share it without talking to each other. One pass drains
+what is due; a failing step is logged and the others still run. ``should_stop`` is asked
+between items, so a stop request (SIGTERM, SIGINT) lets the current item finish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from payment_lib.services.notifications import NotificationRun
+from payment_lib.services.webhooks import WebhookRun
+
+if TYPE_CHECKING:
+    from payment_lib.facade import Payments
+
+log = structlog.get_logger(__name__)
+
+ShouldStop = Callable[[], bool]
+BATCH = 100
+
+
+@dataclass
+class WorkerReport:
+    """What one pass of the worker did."""
+
+    webhooks: WebhookRun = field(default_factory=WebhookRun)
+    notifications: NotificationRun = field(default_factory=NotificationRun)
+    renewals: int = 0
+    ended_subscriptions: int = 0
+    recovered_payments: int = 0
+    recovered_refunds: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "webhooks": self.webhooks.to_dict(),
+            "notifications": self.notifications.to_dict(),
+            "renewals": self.renewals,
+            "ended_subscriptions": self.ended_subscriptions,
+            "recovered_payments": self.recovered_payments,
+            "recovered_refunds": self.recovered_refunds,
+            "errors": self.errors,
+        }
+
+
+def run_once(
+    payments: Payments, *, now: dt.datetime | None = None, should_stop: ShouldStop | None = None
+) -> WorkerReport:
+    """One pass: every due webhook event, every due email, renewals due at ``now`` and
+    recovery of payments and refunds a crash left pending.
+
+    Renewals and recovery talk to Stripe; without an API key they are skipped.
+    """
+    stop = should_stop or (lambda: False)
+    report = WorkerReport()
+
+    def step(name: str, work: Callable[[], None]) -> None:
+        if stop():
+            return
+        try:
+            work()
+        except Exception as error:
+            log.exception("worker step failed", step=name)
+            report.errors.append(f"{name}: {type(error).__name__}: {error}")
+
+    def drain(
+        work: Callable[..., WebhookRun | NotificationRun], total: WebhookRun | NotificationRun
+    ) -> Callable[[], None]:
+        """Batch after batch until one comes back short (nothing more is due)."""
+
+        def batches() -> None:
+            while not stop():
+                batch = work(limit=BATCH, should_stop=stop)
+                for name, count in batch.to_dict().items():
+                    setattr(total, name, getattr(total, name) + count)
+                if sum(batch.to_dict().values()) < BATCH:
+                    return
+
+        return batches
+
+    def billing() -> None:
+        billed = payments.run_billing(now)
+        report.renewals += len(billed.charged)
+        report.ended_subscriptions += len(billed.ended)
+
+    def recovery() -> None:
+        report.recovered_payments += len(payments.recover_stale_payments())
+        report.recovered_refunds += len(payments.recover_pending_refunds())
+
+    webhooks = drain(payments.process_webhooks, report.webhooks)
+    notifications = drain(payments.send_notifications, report.notifications)
+    step("webhooks", webhooks)
+    step("notifications", notifications)
+    if payments.settings.stripe_api_key is not None:
+        step("billing", billing)
+        step("recovery", recovery)
+        step("notifications", notifications)  # what billing and recovery just enqueued
+    return report
+
+
+def run_forever(payments: Payments, *, interval: float, stop: threading.Event) -> int:
+    """Pass after pass, ``interval`` seconds apart, until ``stop`` is set; returns passes."""
+    if payments.settings.stripe_api_key is None:
+        log.warning("no Stripe API key: renewals and recovery are skipped")
+    log.info("worker started", interval=interval)
+    passes = 0
+    while not stop.is_set():
+        run_once(payments, should_stop=stop.is_set)
+        passes += 1
+        stop.wait(interval)
+    log.info("worker stopped", passes=passes)
+    return passes
