@@ -38,6 +38,8 @@ def stripe_emulator(
     def stop(signum: int, frame: FrameType | None) -> None:
         emulator.shutdown()
 
+    # Ctrl-C and SIGTERM both end serve_forever; no KeyboardInterrupt can land mid-output.
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     click.echo(f"Stripe emulator listening on {emulator.url}")
     click.echo(f"API key: any sk_test_ key, for example {emulator.api_key}")
@@ -45,8 +47,6 @@ def stripe_emulator(
         click.echo(f"Webhooks: {webhook_url} signed with {emulator.webhook_secret}")
     try:
         emulator.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         emulator.stop()
         click.echo("Stripe emulator stopped.")
