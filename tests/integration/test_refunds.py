@@ -20,6 +20,8 @@ from payment_lib import (
     ProviderUnavailable,
     RefundResult,
 )
+from payment_lib.db.tables import Refund
+from payment_lib.services.refunds import derived_key
 
 ADMIN = Actor.admin("ada")
 EMAIL = "grace@example.com"
@@ -391,3 +393,27 @@ def test_a_refund_stripe_refuses_is_recorded_as_failed(payments, user_id, stripe
 
     assert rows(payments, "SELECT status FROM refunds") == [("failed",)]
     assert payments.metrics.registry.get_sample_value("refunds_total", {"status": "failed"}) == 1
+
+
+def test_without_a_key_a_request_stripe_refused_before_is_tried_afresh(payments, user_id):
+    payment = paid(payments, user_id)
+    with payments.database.unit_of_work() as uow:  # as left by a refusal from Stripe
+        uow.refunds.add(
+            Refund(
+                payment_id=payment.id,
+                amount=500,
+                currency="usd",
+                status="failed",
+                idempotency_key=derived_key(payment.id, 500),
+                requested_by="ada",
+                failure_message="Stripe refused it.",
+            )
+        )
+        uow.commit()
+
+    result = payments.refund(payment.id, actor=ADMIN, amount="5.00")
+
+    assert (result.status, result.replayed) == ("succeeded", False)
+    assert [r.status for r in payments.list_refunds(payment.id)] == ["failed", "succeeded"]
+    [(old_key,)] = rows(payments, "SELECT idempotency_key FROM refunds WHERE status = 'failed'")
+    assert old_key.startswith(derived_key(payment.id, 500) + "-failed-")
