@@ -438,3 +438,23 @@ def test_payment_method_data_creates_the_payment_method_inline(
     )
 
     assert (intent.status, intent.payment_method.card.brand) == ("succeeded", "mastercard")  # type: ignore[union-attr]
+
+
+def test_customers_are_listed_by_email(client: stripe.StripeClient) -> None:
+    ada = client.v1.customers.create(params={"email": "ada@example.com"})
+    client.v1.customers.create(params={"email": "bob@example.com"})
+
+    listed = client.v1.customers.list(params={"email": "ada@example.com"})
+
+    assert [item.id for item in listed.data] == [ada.id]
+
+
+def test_cancelling_an_uncaptured_payment_releases_its_charge(
+    client: stripe.StripeClient,
+) -> None:
+    intent = pay(client, capture_method="manual")
+
+    client.v1.payment_intents.cancel(intent.id)
+
+    charge = client.v1.charges.retrieve(str(intent.latest_charge))
+    assert (charge.refunded, charge.amount_refunded) == (True, 2000)
