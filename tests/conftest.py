@@ -34,6 +34,15 @@ def _default_logging() -> Iterator[None]:
     structlog.contextvars.clear_contextvars()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked postgresql_only do not run in their SQLite variant."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("database_url") if callspec else None
+        if item.get_closest_marker("postgresql_only") and backend == "sqlite":
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL only: locks across processes"))
+
+
 def _on_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

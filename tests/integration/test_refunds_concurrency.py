@@ -75,8 +75,6 @@ def test_twenty_concurrent_refunds_in_threads_never_exceed_the_amount(
 def test_twenty_concurrent_refunds_in_several_processes_never_exceed_the_amount(
     payments, settings, payment, stripe_emulator
 ):
-    if settings.database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL only: row locks across processes and machines")
     start = str(time.time() + 2.5)  # after every process has started up
     processes = [
         subprocess.Popen(
