@@ -18,7 +18,7 @@ from payment_lib.testing.cards import (
     passes_luhn,
 )
 from payment_lib.testing.errors import ApiError, invalid
-from payment_lib.testing.lists import LIST_PARAMS, list_object, page
+from payment_lib.testing.lists import LIST_PARAMS, list_object, listed, page
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import ANY, accepting, check_known, integer, one_of, text
 
@@ -236,6 +236,11 @@ def update_customer(store: Store, call: Call, customer_id: str) -> Obj:
     customer.update(changes)
     store.record(call, "customer.updated", customer, previous)
     return customer
+
+
+def list_customers(store: Store, call: Call) -> Obj:
+    check_known(call.params, {**LIST_PARAMS, **accepting("email test_clock")})
+    return listed(store, call.params, "customer", "/v1/customers", ("email",))
 
 
 def retrieve_customer(store: Store, call: Call, customer_id: str) -> Obj:

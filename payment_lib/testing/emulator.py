@@ -43,6 +43,7 @@ ROUTES: dict[tuple[str, str, bool, str | None], Endpoint] = {
     ("POST", "payment_methods", True, "attach"): customers.attach_payment_method,
     ("POST", "payment_methods", True, "detach"): customers.detach_payment_method,
     ("POST", "customers", False, None): customers.create_customer,
+    ("GET", "customers", False, None): customers.list_customers,
     ("GET", "customers", True, None): customers.retrieve_customer,
     ("POST", "customers", True, None): customers.update_customer,
     ("GET", "customers", True, "payment_methods"): customers.list_customer_payment_methods,

@@ -69,6 +69,16 @@ def _position(ids: list[str], cursor: str, param: str) -> int:
         raise invalid(f"No such object: '{cursor}'", code="resource_missing", param=param) from None
 
 
+def listed(store: Store, params: Params, kind: str, url: str, filters: tuple[str, ...] = ()) -> Obj:
+    """A page of one kind of object, filtered on equality of the named fields."""
+    items = store.of_kind(kind)
+    for name in filters:
+        if params.get(name):
+            items = [item for item in items if item[name] == params[name]]
+    chosen, more = page(items, params)
+    return list_object(chosen, more, url)
+
+
 def list_object(data: list[Obj], has_more: bool, url: str) -> Obj:
     return {"object": "list", "data": data, "has_more": has_more, "url": url}
 

@@ -16,7 +16,7 @@ from payment_lib.testing import objects
 from payment_lib.testing.cards import AUTHENTICATION_REQUIRED, Authentication, Decline, TestCard
 from payment_lib.testing.customers import create_payment_method, resolve_method
 from payment_lib.testing.errors import ApiError, invalid, unexpected_state
-from payment_lib.testing.lists import LIST_PARAMS, list_object, page
+from payment_lib.testing.lists import LIST_PARAMS, listed
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import (
     ANY,
@@ -188,24 +188,14 @@ def update_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
 
 def list_payment_intents(store: Store, call: Call) -> Obj:
     check_known(call.params, {**LIST_PARAMS, "customer": ANY})
-    return _listed(store, call, "payment_intent", "/v1/payment_intents", ("customer",))
+    return listed(store, call.params, "payment_intent", "/v1/payment_intents", ("customer",))
 
 
 def list_charges(store: Store, call: Call) -> Obj:
     check_known(
         call.params, {**LIST_PARAMS, "customer": ANY, "payment_intent": ANY, "transfer_group": ANY}
     )
-    return _listed(store, call, "charge", "/v1/charges", ("customer", "payment_intent"))
-
-
-def _listed(store: Store, call: Call, kind: str, url: str, filters: tuple[str, ...]) -> Obj:
-    """A page of one kind of object, filtered on equality of the named fields."""
-    items = store.of_kind(kind)
-    for name in filters:
-        if call.params.get(name):
-            items = [item for item in items if item[name] == call.params[name]]
-    chosen, more = page(items, call.params)
-    return list_object(chosen, more, url)
+    return listed(store, call.params, "charge", "/v1/charges", ("customer", "payment_intent"))
 
 
 def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
@@ -259,8 +249,17 @@ def cancel_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
         next_action=None,
         amount_capturable=0,
     )
+    if intent["latest_charge"] and store.objects[intent["latest_charge"]]["status"] == "succeeded":
+        _release_uncaptured(store, call, store.objects[intent["latest_charge"]])
     store.record(call, "payment_intent.canceled", intent)
     return intent
+
+
+def _release_uncaptured(store: Store, call: Call, charge: Obj) -> None:
+    """Cancelling a PaymentIntent in requires_capture refunds what was authorized."""
+    previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
+    charge.update(amount_refunded=charge["amount"], refunded=True)
+    store.record(call, "charge.refunded", charge, previous)
 
 
 def capture_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:

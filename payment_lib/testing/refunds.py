@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from payment_lib.testing import objects
 from payment_lib.testing.errors import ApiError, invalid
-from payment_lib.testing.lists import LIST_PARAMS, list_object, page
+from payment_lib.testing.lists import LIST_PARAMS, listed
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import ANY, accepting, check_known, integer, one_of, shown
 
@@ -113,9 +113,4 @@ def retrieve_refund(store: Store, call: Call, refund_id: str) -> Obj:
 def list_refunds(store: Store, call: Call) -> Obj:
     params = call.params
     check_known(params, {**LIST_PARAMS, "charge": ANY, "payment_intent": ANY})
-    refunds = store.of_kind("refund")
-    for name in ("charge", "payment_intent"):
-        if params.get(name):
-            refunds = [refund for refund in refunds if refund[name] == params[name]]
-    chosen, more = page(refunds, params)
-    return list_object(chosen, more, "/v1/refunds")
+    return listed(store, params, "refund", "/v1/refunds", ("charge", "payment_intent"))
