@@ -16,6 +16,8 @@ from payment_cli.output import EXIT_FAILED, emit, guarded, json_option
 from payment_cli.quickstart import run_quickstart
 from payment_cli.refund_commands import process_refund
 from payment_cli.subscription_commands import billing, subscriptions
+from payment_cli.webhook_commands import replay_webhook, webhooks
+from payment_cli.worker_command import worker
 from payment_lib import PaymentResult, Payments, configure_logging
 
 
@@ -286,3 +288,6 @@ main.add_command(stripe_emulator)
 main.add_command(subscriptions)
 main.add_command(billing)
 main.add_command(process_refund)
+main.add_command(webhooks)
+main.add_command(replay_webhook)
+main.add_command(worker)

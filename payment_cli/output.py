@@ -27,6 +27,7 @@ EXIT_INTERNAL = 70
 
 EXIT_BY_CODE = {
     "invalid_request": EXIT_INVALID,
+    "invalid_signature": EXIT_INVALID,
     "rate_limited": EXIT_RATE_LIMITED,
     "idempotency_conflict": EXIT_CONFLICT,
     "illegal_transition": EXIT_CONFLICT,

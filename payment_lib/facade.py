@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -450,3 +451,8 @@ class Payments:
         """One worker pass: webhooks, emails, renewals due at ``now`` (default: the clock),
         recovery of payments and refunds left pending. Safe on many workers at once."""
         return _worker.run_once(self, now=now, should_stop=should_stop)
+
+    def run_worker(self, *, interval: float, stop: threading.Event) -> int:
+        """Worker passes ``interval`` seconds apart until ``stop`` is set (a signal handler
+        sets it): the current item finishes first. Returns the number of passes."""
+        return _worker.run_forever(self, interval=interval, stop=stop)

@@ -77,8 +77,8 @@ def outbox(payments):
             tuple(r)
             for r in connection.execute(
                 sa.text(
-                    "SELECT dedupe_key, status, attempts, last_error IS NOT NULL FROM notifications "
-                    "ORDER BY dedupe_key"
+                    "SELECT dedupe_key, status, attempts, last_error IS NOT NULL "
+                    "FROM notifications ORDER BY dedupe_key"
                 )
             )
         ]
@@ -192,6 +192,7 @@ class Credentials:
         return AuthResult(success=ok)
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_credentials_from_the_settings_are_used_to_log_in(payments, settings):
     sink = SmtpSink()
     sink.controller = Controller(

@@ -1,0 +1,103 @@
+"""payment-cli webhooks receive/list and replay-webhook."""
+
+from __future__ import annotations
+
+import sys
+from typing import BinaryIO
+
+import click
+
+from payment_cli.context import Context, pass_context
+from payment_cli.output import EXIT_FAILED, emit, json_option
+from payment_lib import WebhookEventInfo
+
+
+def _event_line(event: WebhookEventInfo) -> str:
+    if event.processed:
+        state = "processed"
+    elif event.parked:
+        state = "parked"
+    else:
+        state = "waiting"
+    when = event.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    line = f"{event.stripe_event_id}  {event.event_type:<32} {state:<9} {when}"
+    if event.attempts:
+        line += f"  attempts {event.attempts}"
+    if event.last_error and not event.processed:
+        line += f"\n  last error: {event.last_error}"
+    return line
+
+
+@click.group()
+def webhooks() -> None:
+    """Stripe webhook events: receive one, list the inbox.
+
+    Example: payment-cli webhooks list --unprocessed
+    """
+
+
+@webhooks.command("receive")
+@click.option("--signature", required=True, help="The Stripe-Signature header, verbatim.")
+@click.option(
+    "--file",
+    "source",
+    type=click.File("rb"),
+    default="-",
+    help="Read the payload from this file (default: stdin).",
+)
+@json_option
+@pass_context
+def webhooks_receive(context: Context, signature: str, source: BinaryIO, as_json: bool) -> None:
+    """Verify and store one event delivery; a worker processes it later.
+
+    The payload is read byte for byte (the signature covers the exact bytes). A duplicate is
+    acknowledged and changes nothing. A bad, missing or too old signature exits 2
+    (invalid_signature).
+
+    Example: payment-cli webhooks receive --signature "t=1767225600,v1=5257a869..." --file
+    event.json
+    """
+    received = context.payments.receive_webhook(source.read(), signature)
+    state = "duplicate, already stored" if received.duplicate else "stored"
+    emit(
+        received.to_dict(),
+        f"{received.stripe_event_id}  {received.event_type}  {state}",
+        as_json=as_json,
+    )
+
+
+@webhooks.command("list")
+@click.option("--unprocessed", is_flag=True, help="Only events not processed yet (or parked).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@json_option
+@pass_context
+def webhooks_list(context: Context, unprocessed: bool, limit: int, as_json: bool) -> None:
+    """List stored events, oldest first.
+
+    Example: payment-cli webhooks list --unprocessed --json
+    """
+    found = context.payments.list_webhook_events(unprocessed=unprocessed, limit=limit)
+    text = "\n".join(_event_line(e) for e in found) if found else "no events"
+    emit({"events": [e.to_dict() for e in found]}, text, as_json=as_json)
+
+
+@click.command("replay-webhook")
+@click.argument("event_id")
+@click.option(
+    "--from-stripe",
+    is_flag=True,
+    help="Fetch the event from Stripe's events API first when it is not stored.",
+)
+@json_option
+@pass_context
+def replay_webhook(context: Context, event_id: str, from_stripe: bool, as_json: bool) -> None:
+    """Run a stored event through its handler again, e.g. one parked after failures.
+
+    Exits 1 when the handler fails again (the error is printed and recorded).
+
+    Example: payment-cli replay-webhook evt_1QkX2y2eZvKYlo2C0a1b2c3d --from-stripe
+    """
+    event = context.payments.replay_webhook(event_id, from_stripe=from_stripe)
+    emit(event.to_dict(), _event_line(event), as_json=as_json)
+    if not event.processed:
+        sys.exit(EXIT_FAILED)
