@@ -152,11 +152,13 @@ def insert_once(session: Session, model: type[Base], values: dict[str, Any], uni
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = model.__table__
+    # A Core insert of the table: the ORM-enabled one costs more than the database round trip.
     statement = (
-        insert(model)
+        insert(table)  # type: ignore[arg-type]
         .values(**values)
         .on_conflict_do_nothing(index_elements=[unique])
-        .returning(model.id)  # type: ignore[attr-defined]
+        .returning(table.c.id)
     )
     return session.execute(statement).first() is not None
 
