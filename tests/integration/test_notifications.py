@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import ssl
+import subprocess
 import threading
 import time
 
@@ -217,6 +219,82 @@ def test_credentials_from_the_settings_are_used_to_log_in(payments, settings):
         enqueue(mailer, "expiry", "expiry:1")
         assert mailer.send_notifications().sent == 1
         assert len(sink.wait_for(1)) == 1
+    finally:
+        mailer.close()
+        sink.controller.stop()
+
+
+@pytest.fixture
+def certificate(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1 that the sender's default context trusts."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_starttls_and_ssl_are_used_and_the_certificate_is_checked(
+    payments, settings, certificate, security
+):
+    sink = SmtpSink()
+    tls = {
+        "starttls": {"tls_context": certificate, "require_starttls": True},
+        "ssl": {"ssl_context": certificate},
+    }[security]
+    sink.controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **tls)
+    sink.controller.start()
+    mailer = Payments.from_settings(
+        settings.model_copy(update={"smtp_port": sink.port, "smtp_security": security})
+    )
+    try:
+        enqueue(mailer, "renewal", "renewal:tls")
+        assert mailer.send_notifications().sent == 1
+        assert len(sink.wait_for(1)) == 1
+    finally:
+        mailer.close()
+        sink.controller.stop()
+
+
+def test_a_server_certificate_that_is_not_trusted_is_refused(
+    payments, settings, certificate, monkeypatch
+):
+    monkeypatch.delenv("SSL_CERT_FILE")
+    sink = SmtpSink()
+    sink.controller = Controller(
+        sink, hostname="127.0.0.1", port=sink.port, tls_context=certificate, require_starttls=True
+    )
+    sink.controller.start()
+    mailer = Payments.from_settings(
+        settings.model_copy(update={"smtp_port": sink.port, "smtp_security": "starttls"})
+    )
+    try:
+        enqueue(mailer, "renewal", "renewal:untrusted")
+        assert mailer.send_notifications().retried == 1
+        assert sink.messages == []
     finally:
         mailer.close()
         sink.controller.stop()
