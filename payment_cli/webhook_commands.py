@@ -23,7 +23,7 @@ def _event_line(event: WebhookEventInfo) -> str:
     line = f"{event.stripe_event_id}  {event.event_type:<32} {state:<9} {when}"
     if event.attempts:
         line += f"  attempts {event.attempts}"
-    if event.last_error and not event.processed:
+    if event.last_error:
         line += f"\n  last error: {event.last_error}"
     return line
 
@@ -99,5 +99,5 @@ def replay_webhook(context: Context, event_id: str, from_stripe: bool, as_json: 
     """
     event = context.payments.replay_webhook(event_id, from_stripe=from_stripe)
     emit(event.to_dict(), _event_line(event), as_json=as_json)
-    if not event.processed:
+    if not event.processed or event.last_error:
         sys.exit(EXIT_FAILED)

@@ -421,7 +421,8 @@ class Payments:
             clock=self.clock,
             metrics=self.metrics,
             retry_days=self.settings.renewal_retry_days,
-            fetch=self.gateway.retrieve_event if from_stripe else None,
+            # The gateway (and its API key) only when an event must be fetched.
+            fetch=(lambda missing: self.gateway.retrieve_event(missing)) if from_stripe else None,
         )
 
     def list_webhook_events(

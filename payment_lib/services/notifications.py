@@ -73,6 +73,7 @@ class SmtpSender:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
+        self._unreachable: smtplib.SMTPException | OSError | None = None
 
     def __enter__(self) -> SmtpSender:
         return self
@@ -86,9 +87,19 @@ class SmtpSender:
         self.close()
 
     def send(self, message: EmailMessage) -> None:
-        """Hand one message to the server; raises smtplib.SMTPException or OSError."""
+        """Hand one message to the server; raises smtplib.SMTPException or OSError.
+
+        A server that cannot be reached is tried once per session: every later message
+        fails at once with the same error, rather than waiting for its own timeout.
+        """
+        if self._unreachable is not None:
+            raise self._unreachable
         if self._smtp is None:
-            self._smtp = self._connect()
+            try:
+                self._smtp = self._connect()
+            except (smtplib.SMTPException, OSError) as error:
+                self._unreachable = error
+                raise
         try:
             self._smtp.send_message(message)
         except smtplib.SMTPServerDisconnected:

@@ -606,3 +606,13 @@ def test_the_emulators_signed_deliveries_out_of_order_and_twice_converge(
     assert len(smtp.wait_for(2)) == 2
     time.sleep(0.2)
     assert len(smtp.messages) == 2  # one confirmation, one failure: never twice
+
+
+def test_a_stored_event_is_replayed_without_an_api_key_even_from_stripe(settings):
+    keyless = Payments.from_settings(settings.model_copy(update={"stripe_api_key": None}))
+    try:
+        payload = event_payload("customer.created", {"id": "cus_1"}, "evt_keyless")
+        keyless.receive_webhook(payload, sign(payload))
+        assert keyless.replay_webhook("evt_keyless", from_stripe=True).processed is True
+    finally:
+        keyless.close()
