@@ -402,7 +402,46 @@ def test_a_refund_made_in_stripes_dashboard_is_recorded(
 
     payment = payments.get_payment(result.id)
     assert (payment.status, payment.amount_refunded.amount) == ("partially_refunded", "8.00")
-    assert rows(payments, "SELECT sum(amount), min(status) FROM refunds") == [(800, "succeeded")]
+    assert rows(payments, "SELECT amount, status, requested_by FROM refunds ORDER BY amount") == [
+        (300, "succeeded", "stripe"),
+        (500, "succeeded", "stripe"),
+    ]  # newest first, still two
+    assert rows(
+        payments, "SELECT count(*) FROM notifications WHERE kind = 'refund_confirmation'"
+    ) == [(2,)]
+
+
+@pytest.mark.parametrize("webhook_first", [True, False])
+def test_a_refund_made_through_the_library_is_not_recorded_again_by_its_webhook(
+    payments, user_id, stripe_emulator, webhook_first
+):
+    from payment_lib import Actor
+
+    result = payments.pay(
+        user_id=user_id,
+        amount="20.00",
+        currency="usd",
+        payment_method="pm_card_visa",
+        idempotency_key="order-own-refund",
+        customer_email=EMAIL,
+    )
+    if not webhook_first:
+        payments.refund(result.id, actor=Actor.admin("ada"), amount="5.00")
+    else:  # the webhook is processed while the refund still waits for Stripe's answer
+        stripe_emulator.faults.set(drop_response=True, path_prefix="/v1/refunds")
+        with pytest.raises(ProviderUnavailable):
+            payments.refund(result.id, actor=Actor.admin("ada"), amount="5.00")
+        stripe_emulator.faults.clear()
+    [refunded] = intent_events(stripe_emulator, result.stripe_transaction_id, "charge.refunded")
+    deliver(payments, refunded)
+    payments.process_webhooks()
+    payments.refund(result.id, actor=Actor.admin("ada"), amount="5.00")  # resolves a pending one
+
+    payment = payments.get_payment(result.id)
+    assert (payment.status, payment.amount_refunded.amount) == ("partially_refunded", "5.00")
+    assert rows(payments, "SELECT amount, status, requested_by FROM refunds") == [
+        (500, "succeeded", "ada")
+    ]
 
 
 def test_an_unknown_event_type_is_stored_and_marked_processed_with_no_effect(payments):
