@@ -26,7 +26,7 @@ from payment_lib.db.tables import Payment, Refund
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.states import PaymentStatus
 from payment_lib.services.payments import OutcomePolicy, _remember_card, apply_outcome
-from payment_lib.services.refunds import PENDING, SUCCEEDED, _succeed
+from payment_lib.services.refunds import PENDING, SUCCEEDED, _succeed, stripe_key_for
 from payment_lib.stripe_objects import IntentOutcome, charge_outcome, intent_outcome
 
 log = structlog.get_logger(__name__)
@@ -52,12 +52,15 @@ def charge_changed(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool
 
 
 def charge_refunded(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
-    """charge.refunded: record refunds made outside the library (e.g. in Stripe's Dashboard).
+    """charge.refunded: record a refund made outside the library (e.g. in Stripe's Dashboard).
 
-    ``amount_refunded`` on the charge is the running total, so the event says how much is
-    refunded, not by which refund: what the total holds beyond the refunds we know (ours,
-    pending or succeeded, and outside ones recorded earlier) is recorded as one refund. A
-    late event with a smaller total adds nothing; the final total is the same in any order.
+    Each event is one refund: the charge's refunded total went from
+    ``previous_attributes.amount_refunded`` to ``amount_refunded``. A refund the library made
+    (the event's request carries one of its refunds' idempotency keys) is the refund service's
+    to record. Any other is recorded once, keyed by the charge and the total it reached, so
+    duplicates and any delivery order record the same refunds. An event without
+    ``previous_attributes`` records what the total holds beyond the refunds already known.
+    Never more is recorded than the payment has left.
     """
     charge = event["data"]["object"]
     outcome = charge_outcome(charge, request_id=_request_id(event))
@@ -68,16 +71,21 @@ def charge_refunded(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> boo
     _apply_to(uow, payment, outcome, policy)
     if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
         return False
-    total = min(int(charge.get("amount_refunded") or 0), payment.amount)
-    known = sum(
-        r.amount for r in uow.refunds.for_payment(payment.id) if r.status in (PENDING, SUCCEEDED)
-    )
-    if total <= known:
+    refunds = [r for r in uow.refunds.for_payment(payment.id) if r.status in (PENDING, SUCCEEDED)]
+    key = _request(event).get("idempotency_key")
+    if any(stripe_key_for(r.id) == key for r in refunds):
+        return False
+    total = int(charge.get("amount_refunded") or 0)
+    known = sum(r.amount for r in refunds)
+    previous = (event["data"].get("previous_attributes") or {}).get("amount_refunded")
+    amount = total - previous if isinstance(previous, int) else total - known
+    amount = min(amount, payment.amount - known)
+    if amount <= 0:
         return False
     refund = Refund(
         id=uuid.uuid4(),
         payment_id=payment.id,
-        amount=total - known,
+        amount=amount,
         currency=payment.currency,
         status=PENDING,
         idempotency_key=f"payment_lib-outside-refund-{charge['id']}-{total}",
@@ -87,7 +95,7 @@ def charge_refunded(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> boo
         updated_at=policy.now,
     )
     if not uow.refunds.add(refund):
-        return False
+        return False  # this refund is recorded already
     _succeed(uow, payment, refund, now=policy.now)
     return True
 
@@ -154,6 +162,11 @@ def _payment_for(uow: UnitOfWork, outcome: IntentOutcome, obj: Event) -> Payment
     return payment
 
 
-def _request_id(event: Event) -> str | None:
+def _request(event: Event) -> Mapping[str, Any]:
+    """The API request that caused the event (id, idempotency_key); empty when none did."""
     request = event.get("request")
-    return request.get("id") if isinstance(request, Mapping) else None
+    return request if isinstance(request, Mapping) else {}
+
+
+def _request_id(event: Event) -> str | None:
+    return _request(event).get("id")
