@@ -298,3 +298,20 @@ def test_a_server_certificate_that_is_not_trusted_is_refused(
     finally:
         mailer.close()
         sink.controller.stop()
+
+
+def test_the_outbox_can_be_listed_by_recipient(payments, smtp):
+    enqueue(payments, "payment_confirmation", "payment_confirmation:1")
+    enqueue(payments, "renewal", "renewal:1")
+    enqueue(payments, "expiry", "expiry:1", recipient="bob@example.com")
+    payments.send_notifications(limit=1)
+
+    listed = payments.list_notifications(recipient="ada@example.com")
+
+    assert [(n.kind, n.status, n.attempts) for n in listed] == [
+        ("payment_confirmation", "sent", 1),
+        ("renewal", "pending", 0),
+    ]
+    assert listed[0].sent_at is not None and listed[1].sent_at is None
+    assert listed[0].to_dict()["recipient"] == "ada@example.com"
+    assert len(payments.list_notifications()) == 3

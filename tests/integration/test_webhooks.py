@@ -69,7 +69,7 @@ def test_a_validly_signed_event_is_stored_once_and_not_processed_inline(payments
     received = payments.receive_webhook(payload, sign(payload))
 
     assert (received.stripe_event_id, received.event_type) == ("evt_valid_1", "charge.succeeded")
-    assert received.duplicate is False
+    assert (received.duplicate, received.status) == (False, "stored")
     assert stored_events(payments) == [("evt_valid_1", "charge.succeeded", False, True)]
     [(kept,)] = rows(payments, "SELECT payload FROM webhook_events")
     kept = json.loads(kept) if isinstance(kept, str) else kept
