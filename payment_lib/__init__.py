@@ -23,7 +23,7 @@ from payment_lib.facade import Payments
 from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
-from payment_lib.services.notifications import NotificationRun
+from payment_lib.services.notifications import NotificationInfo, NotificationRun
 from payment_lib.services.payments import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.refunds import Actor, RefundResult
@@ -45,6 +45,7 @@ __all__ = [
     "Metrics",
     "Money",
     "NotFound",
+    "NotificationInfo",
     "NotificationRun",
     "PaymentError",
     "PaymentResult",

@@ -21,7 +21,7 @@ from payment_lib.services import refunds as _refunds
 from payment_lib.services import subscriptions as _subscriptions
 from payment_lib.services import webhooks as _webhooks
 from payment_lib.services.billing import BillingReport
-from payment_lib.services.notifications import NotificationRun
+from payment_lib.services.notifications import NotificationInfo, NotificationRun
 from payment_lib.services.payment_requests import validate_payment_request
 from payment_lib.services.payments import Clock, PaymentResult
 from payment_lib.services.plans import PlanInfo
@@ -444,6 +444,15 @@ class Payments:
             metrics=self.metrics,
             limit=limit,
             should_stop=should_stop,
+        )
+
+    def list_notifications(
+        self, recipient: str | None = None, *, limit: int = 100
+    ) -> list[NotificationInfo]:
+        """The email outbox, oldest first (only ``recipient``'s when given), with each email's
+        status: pending, sending, sent, or failed after repeated failures."""
+        return _notifications.list_notifications(
+            new_uow=self.database.unit_of_work, recipient=recipient, limit=limit
         )
 
     def run_worker_once(

@@ -184,6 +184,14 @@ class NotificationRepository:
         query = select(Notification).where(Notification.recipient == recipient)
         return list(self.session.scalars(query.order_by(Notification.created_at)))
 
+    def listing(self, recipient: str | None, *, limit: int) -> list[Notification]:
+        """The outbox oldest first, only ``recipient``'s when given."""
+        query = select(Notification)
+        if recipient is not None:
+            query = query.where(Notification.recipient == recipient)
+        query = query.order_by(Notification.created_at, Notification.id).limit(limit)
+        return list(self.session.scalars(query))
+
     def claim_due(self, now: dt.datetime, *, limit: int) -> list[Notification]:
         """Notifications to send at ``now``, oldest first, locked; others' claims are skipped.
 

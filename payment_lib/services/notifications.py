@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from payment_lib.db.tables import Notification
 from payment_lib.notification_templates import render
 from payment_lib.observability import trace
 from payment_lib.services.payments import Clock, NewUnitOfWork
@@ -55,6 +56,54 @@ class NotificationRun:
 
     def to_dict(self) -> dict[str, int]:
         return {"sent": self.sent, "retried": self.retried, "parked": self.parked}
+
+
+@dataclass(frozen=True)
+class NotificationInfo:
+    """An email in the outbox as callers see it."""
+
+    id: uuid.UUID
+    recipient: str
+    kind: str
+    status: str  # pending, sending, sent, or failed (parked after repeated failures)
+    payload: dict[str, Any]
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, n: Notification) -> NotificationInfo:
+        return cls(
+            n.id,
+            n.recipient,
+            n.kind,
+            n.status,
+            dict(n.payload),
+            n.attempts,
+            n.last_error,
+            n.created_at,
+            n.sent_at,
+            n.next_attempt_at,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        def iso(moment: dt.datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
+        return {
+            "id": str(self.id),
+            "recipient": self.recipient,
+            "kind": self.kind,
+            "status": self.status,
+            "payload": self.payload,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "created_at": iso(self.created_at),
+            "sent_at": iso(self.sent_at),
+            "next_attempt_at": iso(self.next_attempt_at),
+        }
 
 
 @dataclass(frozen=True)
@@ -268,3 +317,11 @@ def _release(batch: list[_Claimed], *, new_uow: NewUnitOfWork, now: dt.datetime)
                 notification.attempts -= 1
                 notification.next_attempt_at = now
         uow.commit()
+
+
+def list_notifications(
+    *, new_uow: NewUnitOfWork, recipient: str | None = None, limit: int = 100
+) -> list[NotificationInfo]:
+    """The outbox, oldest first; only ``recipient``'s emails when given."""
+    with new_uow() as uow:
+        return [NotificationInfo.of(n) for n in uow.notifications.listing(recipient, limit=limit)]

@@ -53,6 +53,11 @@ class ReceivedEvent:
     event_type: str
     duplicate: bool
 
+    @property
+    def status(self) -> str:
+        """``stored``, or ``duplicate`` when the event was stored before."""
+        return "duplicate" if self.duplicate else "stored"
+
     def to_dict(self) -> dict[str, object]:
         return {
             "stripe_event_id": self.stripe_event_id,
