@@ -161,8 +161,8 @@ class Quickstart:
         header = signature_header(payload, [self.secret], int(time.time()))
         received = self.payments.receive_webhook(payload, header)
         _say(f"signed webhook {event['id']} received: {received.status}")
-        processed = self.payments.process_webhooks()
-        _say(f"worker processed {processed} event(s)")
+        run = self.payments.process_webhooks()
+        _say(f"worker processed {run.processed} event(s)")
         [subscription] = self.payments.list_subscriptions(user)
         _expect(
             self.payments.get_payment(pending.id).status == "succeeded"
