@@ -70,3 +70,23 @@ def host_app(payments) -> Iterator[HostApp]:
     yield HostApp(port)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def host_app(payments) -> Iterator[HostApp]:
+    payments.add_plan("basic-monthly", name="Basic", amount="9.99", currency="usd",
+                      interval="month")
+    yield from _serve(payments)
+
+
+@pytest.fixture
+def webhook_app(settings) -> Iterator[HostApp]:
+    from pydantic import SecretStr
+    from prometheus_client import CollectorRegistry
+
+    from payment_lib import Payments
+
+    with_secret = settings.model_copy(
+        update={"webhook_secrets": (SecretStr("whsec_contract_test_secret"),)})
+    with Payments.from_settings(with_secret, registry=CollectorRegistry()) as payments:
+        yield from _serve(payments)
