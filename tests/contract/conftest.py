@@ -11,6 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from payment_lib import Payments
 
 uvicorn = pytest.importorskip("uvicorn", reason="pip install -e '.[example]' for the host app")
 
@@ -53,11 +57,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def host_app(payments) -> Iterator[HostApp]:
-    payments.add_plan(
-        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
-    )
+def _serve(payments) -> Iterator[HostApp]:
+    """Serve the app over ``payments`` with uvicorn in a thread until the test ends."""
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(payments), host="127.0.0.1", port=port, log_level="warning")
@@ -74,19 +75,17 @@ def host_app(payments) -> Iterator[HostApp]:
 
 @pytest.fixture
 def host_app(payments) -> Iterator[HostApp]:
-    payments.add_plan("basic-monthly", name="Basic", amount="9.99", currency="usd",
-                      interval="month")
+    payments.add_plan(
+        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
+    )
     yield from _serve(payments)
 
 
 @pytest.fixture
 def webhook_app(settings) -> Iterator[HostApp]:
-    from pydantic import SecretStr
-    from prometheus_client import CollectorRegistry
-
-    from payment_lib import Payments
-
-    with_secret = settings.model_copy(
-        update={"webhook_secrets": (SecretStr("whsec_contract_test_secret"),)})
-    with Payments.from_settings(with_secret, registry=CollectorRegistry()) as payments:
+    """The app with a webhook signing secret configured."""
+    secret = (SecretStr("whsec_contract_test_secret"),)
+    with Payments.from_settings(
+        settings.model_copy(update={"webhook_secrets": secret}), registry=CollectorRegistry()
+    ) as payments:
         yield from _serve(payments)

@@ -142,30 +142,48 @@ def test_metrics_are_exposed(host_app):
 
 # T035: Stripe webhooks
 
+
 def signed_event(secret, event_id="evt_contract_1"):
-    event = {"id": event_id, "object": "event", "type": "payment_intent.succeeded",
-             "created": int(time.time()), "api_version": "2026-09-30.endive", "livemode": False,
-             "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None},
-             "data": {"object": {"id": "pi_unknown", "object": "payment_intent",
-                                 "status": "succeeded", "amount": 2000, "currency": "usd"}}}
+    event = {
+        "id": event_id,
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": int(time.time()),
+        "api_version": "2026-09-30.endive",
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "data": {
+            "object": {
+                "id": "pi_unknown",
+                "object": "payment_intent",
+                "status": "succeeded",
+                "amount": 2000,
+                "currency": "usd",
+            }
+        },
+    }
     payload = json.dumps(event).encode()
     return payload, signature_header(payload, [secret], int(time.time()))
 
 
 def test_a_signed_webhook_is_accepted_and_a_duplicate_too(webhook_app):
     payload, header = signed_event(WEBHOOK_SECRET)
-    first = webhook_app.request("POST", "/api/v1/webhooks/stripe", raw=payload,
-                                headers={"Stripe-Signature": header})
-    again = webhook_app.request("POST", "/api/v1/webhooks/stripe", raw=payload,
-                                headers={"Stripe-Signature": header})
+    first = webhook_app.request(
+        "POST", "/api/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header}
+    )
+    again = webhook_app.request(
+        "POST", "/api/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header}
+    )
     assert (first.status, again.status) == (200, 200)
     assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
 
 
 def test_a_bad_signature_is_401(webhook_app):
     payload, header = signed_event("whsec_someone_else")
-    response = webhook_app.request("POST", "/api/v1/webhooks/stripe", raw=payload,
-                                   headers={"Stripe-Signature": header})
+    response = webhook_app.request(
+        "POST", "/api/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header}
+    )
     assert response.status == 401
     assert response.json()["error"]["code"] == "invalid_signature"
     missing = webhook_app.request("POST", "/api/v1/webhooks/stripe", raw=payload)
