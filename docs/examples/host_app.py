@@ -126,6 +126,14 @@ def create_app(payments: Payments) -> FastAPI:
         )
         return JSONResponse(refund.to_dict(), 201)
 
+    @app.post("/api/v1/webhooks/stripe")
+    async def stripe_webhook(request: Request) -> dict[str, Any]:
+        """Verify and store only; the worker processes it. Duplicates are acknowledged."""
+        received = payments.receive_webhook(
+            await request.body(), request.headers.get("stripe-signature")
+        )
+        return received.to_dict()
+
     @app.get("/metrics")
     async def metrics() -> Response:
         return Response(generate_latest(payments.metrics.registry), media_type=CONTENT_TYPE_LATEST)
