@@ -198,11 +198,10 @@ def final_state(url):
 
 
 @pytest.mark.emulator_only
+@pytest.mark.postgresql_only  # several worker processes share the work through PostgreSQL
 def test_500_events_three_times_each_shuffled_to_four_workers_apply_once_like_in_order(
     request, payments, settings, smtp, stripe_emulator, stripe_target, database_url, tmp_path
 ):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several worker processes share the work through PostgreSQL")
     started = time.monotonic()
     events = _scenario(payments, stripe_emulator, stripe_target, count=125)
     assert len(events) >= 500
