@@ -60,6 +60,34 @@ def charge(intent="pi_unknown", status="succeeded"):
     }
 
 
+def pay(payments, user_id, method="pm_card_visa", **extra):
+    """A 20.00 USD payment under a fresh key, with receipts to EMAIL."""
+    fields = {"amount": "20.00", "customer_email": EMAIL, **extra}
+    return payments.pay(
+        user_id=user_id,
+        currency="usd",
+        payment_method=method,
+        idempotency_key=str(uuid.uuid4()),
+        **fields,
+    )
+
+
+def pay_with_lost_answer(payments, user_id, emulator, method="pm_card_visa"):
+    """A payment Stripe made but whose answer never came back: pending until a webhook
+    says what happened. Returns it and the emulator's events about its PaymentIntent."""
+    lose_stripe_answers(emulator)
+    with pytest.raises(ProviderUnavailable):
+        pay(payments, user_id, method)
+    emulator.faults.clear()
+    [payment] = [p for p in payments.list_payments(user_id) if p.status == "pending"]
+    return payment, intent_events(emulator, intent_for(emulator, payment.id)["id"])
+
+
+def of_type(events, event_type):
+    [event] = [e for e in events if e["type"] == event_type]
+    return event
+
+
 # Receiving (T035, T038) ---------------------------------------------------------------------
 
 
@@ -164,20 +192,8 @@ def test_a_duplicate_delivery_is_acknowledged_and_processed_once(
     payments, user_id, stripe_emulator
 ):
     """T038: the same event twice: both acknowledged, stored and applied once."""
-    lose_stripe_answers(stripe_emulator)
-    with pytest.raises(ProviderUnavailable):
-        payments.pay(
-            user_id=user_id,
-            amount="20.00",
-            currency="usd",
-            payment_method="pm_card_visa",
-            idempotency_key="order-1",
-            customer_email=EMAIL,
-        )
-    [payment] = payments.list_payments(user_id)
-    [succeeded] = intent_events(
-        stripe_emulator, intent_for(stripe_emulator, payment.id)["id"], "payment_intent.succeeded"
-    )
+    payment, events = pay_with_lost_answer(payments, user_id, stripe_emulator)
+    succeeded = of_type(events, "payment_intent.succeeded")
 
     first, second = deliver(payments, succeeded), deliver(payments, succeeded)
     payments.process_webhooks()
@@ -295,14 +311,8 @@ def test_a_past_due_subscription_returns_to_active_when_the_retry_succeeds_by_we
 def test_payment_intent_succeeded_after_three_d_secure_completes_the_payment(
     payments, user_id, stripe_emulator, smtp
 ):
-    result = payments.pay(
-        user_id=user_id,
-        amount="20.00",
-        currency="usd",
-        payment_method="pm_card_threeDSecure2Required",
-        idempotency_key="order-3ds",
-        customer_email=EMAIL,
-        return_url="https://shop.example/return",
+    result = pay(
+        payments, user_id, "pm_card_threeDSecure2Required", return_url="https://shop.example/return"
     )
     assert result.status == "requires_action"
     stripe_emulator.authenticate(result.stripe_transaction_id)
@@ -330,14 +340,7 @@ def test_payment_intent_succeeded_after_three_d_secure_completes_the_payment(
 def test_the_synchronous_result_and_its_webhooks_converge_to_one_state_and_one_email(
     payments, user_id, stripe_emulator, smtp
 ):
-    result = payments.pay(
-        user_id=user_id,
-        amount="20.00",
-        currency="usd",
-        payment_method="pm_card_visa",
-        idempotency_key="order-sync",
-        customer_email=EMAIL,
-    )
+    result = pay(payments, user_id)
     for event in intent_events(stripe_emulator, result.stripe_transaction_id):
         deliver(payments, event)
     payments.process_webhooks()
@@ -352,18 +355,9 @@ def test_the_synchronous_result_and_its_webhooks_converge_to_one_state_and_one_e
 def test_a_declined_payment_learned_by_webhook_records_the_reason_and_the_card(
     payments, user_id, stripe_emulator
 ):
-    lose_stripe_answers(stripe_emulator)
-    with pytest.raises(ProviderUnavailable):
-        payments.pay(
-            user_id=user_id,
-            amount="20.00",
-            currency="usd",
-            payment_method="pm_card_visa_chargeDeclinedInsufficientFunds",
-            idempotency_key="order-declined",
-            customer_email=EMAIL,
-        )
-    [payment] = payments.list_payments(user_id)
-    events = intent_events(stripe_emulator, intent_for(stripe_emulator, payment.id)["id"])
+    payment, events = pay_with_lost_answer(
+        payments, user_id, stripe_emulator, "pm_card_visa_chargeDeclinedInsufficientFunds"
+    )
 
     for event in reversed(events):
         deliver(payments, event)
@@ -380,14 +374,7 @@ def test_a_refund_made_in_stripes_dashboard_is_recorded(
 ):
     import stripe
 
-    result = payments.pay(
-        user_id=user_id,
-        amount="20.00",
-        currency="usd",
-        payment_method="pm_card_visa",
-        idempotency_key="order-refund",
-        customer_email=EMAIL,
-    )
+    result = pay(payments, user_id)
     client = stripe.StripeClient(
         stripe_target.api_key, base_addresses={"api": stripe_target.api_base}
     )
@@ -417,14 +404,7 @@ def test_a_refund_made_through_the_library_is_not_recorded_again_by_its_webhook(
 ):
     from payment_lib import Actor
 
-    result = payments.pay(
-        user_id=user_id,
-        amount="20.00",
-        currency="usd",
-        payment_method="pm_card_visa",
-        idempotency_key="order-own-refund",
-        customer_email=EMAIL,
-    )
+    result = pay(payments, user_id)
     if not webhook_first:
         payments.refund(result.id, actor=Actor.admin("ada"), amount="5.00")
     else:  # the webhook is processed while the refund still waits for Stripe's answer
@@ -497,19 +477,8 @@ def test_a_failing_handler_is_retried_with_backoff_then_parked_with_its_error(
 def test_replay_runs_a_stored_event_through_its_handler_again(
     payments, monkeypatch, user_id, stripe_emulator
 ):
-    lose_stripe_answers(stripe_emulator)
-    with pytest.raises(ProviderUnavailable):
-        payments.pay(
-            user_id=user_id,
-            amount="20.00",
-            currency="usd",
-            payment_method="pm_card_visa",
-            idempotency_key="order-replay",
-        )
-    [payment] = payments.list_payments(user_id)
-    [succeeded] = intent_events(
-        stripe_emulator, intent_for(stripe_emulator, payment.id)["id"], "payment_intent.succeeded"
-    )
+    payment, events = pay_with_lost_answer(payments, user_id, stripe_emulator)
+    succeeded = of_type(events, "payment_intent.succeeded")
     monkeypatch.setitem(webhook_handlers.HANDLERS, "payment_intent.succeeded", failing_handler)
     deliver(payments, succeeded)
     payments.process_webhooks()
@@ -527,13 +496,7 @@ def test_replay_of_an_unknown_event_is_not_found_unless_fetched_from_stripe(
 ):
     from payment_lib import NotFound
 
-    result = payments.pay(
-        user_id=user_id,
-        amount="20.00",
-        currency="usd",
-        payment_method="pm_card_visa",
-        idempotency_key="order-fetch",
-    )
+    result = pay(payments, user_id)
     [succeeded] = intent_events(
         stripe_emulator, result.stripe_transaction_id, "payment_intent.succeeded"
     )
@@ -617,17 +580,9 @@ def test_the_emulators_signed_deliveries_out_of_order_and_twice_converge(
         )
         stripe_emulator.webhooks.hold()
         lose_stripe_answers(stripe_emulator)
-        keys = ["order-a", "order-b"]
-        for key, method in zip(keys, ["pm_card_visa", "pm_card_chargeDeclined"], strict=True):
+        for method in ["pm_card_visa", "pm_card_chargeDeclined"]:
             with pytest.raises(ProviderUnavailable):
-                payments.pay(
-                    user_id=user_id,
-                    amount="20.00",
-                    currency="usd",
-                    payment_method=method,
-                    idempotency_key=key,
-                    customer_email=EMAIL,
-                )
+                pay(payments, user_id, method)
         stripe_emulator.faults.clear()
         stripe_emulator.webhooks.release(reverse=True, duplicates=True)
         assert stripe_emulator.webhooks.wait_idle(10)
