@@ -315,3 +315,20 @@ def test_the_outbox_can_be_listed_by_recipient(payments, smtp):
     assert listed[0].sent_at is not None and listed[1].sent_at is None
     assert listed[0].to_dict()["recipient"] == "ada@example.com"
     assert len(payments.list_notifications()) == 3
+
+
+def test_an_email_whose_sender_died_mid_send_goes_out_when_the_lease_ends(payments, smtp):
+    from payment_lib.services.notifications import SEND_LEASE
+
+    now = [dt.datetime(2027, 1, 1, tzinfo=dt.UTC)]
+    payments.clock = lambda: now[0]
+    enqueue(payments, "renewal", "renewal:orphan")
+    with payments.database.unit_of_work() as uow:  # a sender claims it, then dies
+        [claimed] = uow.notifications.claim_due(now[0], limit=10)
+        claimed.status, claimed.next_attempt_at = "sending", now[0] + SEND_LEASE
+        uow.commit()
+
+    assert payments.send_notifications().sent == 0
+    now[0] += SEND_LEASE
+    assert payments.send_notifications().sent == 1
+    assert len(smtp.wait_for(1)) == 1

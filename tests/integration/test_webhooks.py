@@ -610,3 +610,20 @@ def test_a_stored_event_is_replayed_without_an_api_key_even_from_stripe(settings
         assert keyless.replay_webhook("evt_keyless", from_stripe=True).processed is True
     finally:
         keyless.close()
+
+
+def test_events_claimed_by_a_worker_that_died_are_taken_over_when_its_lease_ends(payments):
+    from payment_lib.services.webhooks import CLAIM_LEASE
+
+    now = [dt.datetime(2027, 1, 1, tzinfo=dt.UTC)]
+    payments.clock = lambda: now[0]
+    payload = event_payload("customer.created", {"id": "cus_1"}, "evt_orphan")
+    payments.receive_webhook(payload, sign(payload))
+    with payments.database.unit_of_work() as uow:  # a worker claims it, then dies
+        [claimed] = uow.webhook_events.claim_due(now[0], limit=10)
+        claimed.next_attempt_at = now[0] + CLAIM_LEASE
+        uow.commit()
+
+    assert payments.process_webhooks().processed == 0
+    now[0] += CLAIM_LEASE
+    assert payments.process_webhooks().processed == 1
