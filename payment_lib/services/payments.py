@@ -351,7 +351,7 @@ def apply_outcome(
     if target is None or target not in PAYMENT_TRANSITIONS[current]:
         return False  # undecided, already recorded, or older than what we know
     # Look the card up before touching the payment, so the whole change is one flush.
-    method = _remember_card(uow, payment, outcome) if outcome.card is not None else None
+    method = remember_card(uow, payment, outcome) if outcome.card is not None else None
     payment.status = target
     payment.updated_at = policy.now
     payment.redirect_url = outcome.redirect_url if target == PaymentStatus.REQUIRES_ACTION else None
@@ -440,7 +440,8 @@ def _notification_payload(payment: Payment) -> dict[str, object]:
     }
 
 
-def _remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> PaymentMethod:
+def remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> PaymentMethod:
+    """The payment's card as a PaymentMethod row: the known one, or a new one (safe details)."""
     card = outcome.card
     assert card is not None
     known = uow.payment_methods.by_stripe_id(card.stripe_payment_method_id)

@@ -478,7 +478,7 @@ def _record(
     def change(uow: UnitOfWork, payment: Payment, refund: Refund, now: dt.datetime) -> bool:
         refund.stripe_refund_id = outcome.refund_id
         if outcome.status == SUCCEEDED:
-            _succeed(uow, payment, refund, now=now)
+            apply_refund_success(uow, payment, refund, now=now)
             return True
         if outcome.status in (FAILED, "canceled"):
             reason = outcome.failure_reason or "no reason given"
@@ -531,7 +531,11 @@ def _mark_failed(refund: Refund, message: str, now: dt.datetime) -> None:
     log.error("refund failed", refund_id=str(refund.id), actor=refund.requested_by, reason=message)
 
 
-def _succeed(uow: UnitOfWork, payment: Payment, refund: Refund, *, now: dt.datetime) -> None:
+def apply_refund_success(
+    uow: UnitOfWork, payment: Payment, refund: Refund, *, now: dt.datetime
+) -> None:
+    """Count a refund Stripe made: the payment's refunded total and status, and a full refund
+    cancelling its subscription, in the caller's transaction."""
     refund.status = SUCCEEDED
     refund.updated_at = now
     payment.amount_refunded += refund.amount

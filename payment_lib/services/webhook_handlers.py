@@ -25,8 +25,8 @@ import structlog
 from payment_lib.db.tables import Payment, Refund
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.states import PaymentStatus
-from payment_lib.services.payments import OutcomePolicy, _remember_card, apply_outcome
-from payment_lib.services.refunds import PENDING, SUCCEEDED, _succeed, stripe_key_for
+from payment_lib.services.payments import OutcomePolicy, apply_outcome, remember_card
+from payment_lib.services.refunds import PENDING, SUCCEEDED, apply_refund_success, stripe_key_for
 from payment_lib.stripe_objects import IntentOutcome, charge_outcome, intent_outcome
 
 log = structlog.get_logger(__name__)
@@ -96,7 +96,7 @@ def charge_refunded(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> boo
     )
     if not uow.refunds.add(refund):
         return False  # this refund is recorded already
-    _succeed(uow, payment, refund, now=policy.now)
+    apply_refund_success(uow, payment, refund, now=policy.now)
     return True
 
 
@@ -135,7 +135,7 @@ def _apply_to(
     to carry the card (a charge after its PaymentIntent's event), keep the card too."""
     changed = apply_outcome(uow, payment, outcome, policy=policy)
     if not changed and outcome.card is not None and payment.payment_method_id is None:
-        payment.payment_method_id = _remember_card(uow, payment, outcome).id
+        payment.payment_method_id = remember_card(uow, payment, outcome).id
         if payment.subscription_id is not None:
             subscription = uow.subscriptions.get(payment.subscription_id, for_update=True)
             if subscription is not None and subscription.payment_method_id is None:
