@@ -83,8 +83,9 @@ class PaymentRepository:
         """When the user made their own attempts (not renewals) since ``since``, oldest first."""
         query = (
             select(Payment.created_at)
-            .where(Payment.user_id == user_id, Payment.created_at >= since,
-                   Payment.kind == "payment")
+            .where(
+                Payment.user_id == user_id, Payment.created_at >= since, Payment.kind == "payment"
+            )
             .order_by(Payment.created_at)
         )
         return list(self.session.scalars(query))
@@ -237,6 +238,12 @@ class RefundRepository:
 
     def get(self, refund_id: uuid.UUID) -> Refund | None:
         return self.session.get(Refund, refund_id)
+
+    def by_stripe_id(self, stripe_refund_id: str, *, for_update: bool = False) -> Refund | None:
+        query = select(Refund).where(Refund.stripe_refund_id == stripe_refund_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).first()
 
     def by_idempotency_key(self, key: str) -> Refund | None:
         return self.session.scalars(select(Refund).where(Refund.idempotency_key == key)).first()

@@ -36,6 +36,14 @@ PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     _P.CANCELED: frozenset(),
 }
 
+# A refund Stripe fails after answering "succeeded" gives its amount back. This is the only way
+# out of a refunded state, kept apart from PAYMENT_TRANSITIONS so that a late payment event can
+# never undo a refund.
+REFUND_REVERSALS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    _P.REFUNDED: frozenset({_P.PARTIALLY_REFUNDED, _P.SUCCEEDED}),
+    _P.PARTIALLY_REFUNDED: frozenset({_P.PARTIALLY_REFUNDED, _P.SUCCEEDED}),
+}
+
 _S = SubscriptionStatus
 SUBSCRIPTION_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
     _S.ACTIVE: frozenset({_S.PAST_DUE, _S.CANCELLED, _S.EXPIRED}),
@@ -48,6 +56,14 @@ SUBSCRIPTION_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]
 def check_payment_transition(current: PaymentStatus, target: PaymentStatus) -> None:
     """Raise IllegalTransition unless a payment may move from ``current`` to ``target``."""
     _check("payment", PAYMENT_TRANSITIONS, current, target)
+
+
+def check_refund_reversal(current: PaymentStatus, target: PaymentStatus) -> None:
+    """Raise IllegalTransition unless a failed refund may move a payment back to ``target``."""
+    if target not in REFUND_REVERSALS.get(current, frozenset()):
+        raise IllegalTransition(
+            f"A failed refund cannot make a {current.value} payment {target.value}."
+        )
 
 
 def check_subscription_transition(current: SubscriptionStatus, target: SubscriptionStatus) -> None:

@@ -53,7 +53,12 @@ from payment_lib.domain.errors import (
     ProviderUnavailable,
 )
 from payment_lib.domain.money import Money, exponent, format_amount, smallest_step
-from payment_lib.domain.states import PaymentStatus, SubscriptionStatus, check_payment_transition
+from payment_lib.domain.states import (
+    PaymentStatus,
+    SubscriptionStatus,
+    check_payment_transition,
+    check_refund_reversal,
+)
 from payment_lib.observability import trace
 from payment_lib.services.payment_requests import (
     _optional_text,
@@ -529,6 +534,43 @@ def _mark_failed(refund: Refund, message: str, now: dt.datetime) -> None:
     refund.failure_message = message[:500]
     refund.updated_at = now
     log.error("refund failed", refund_id=str(refund.id), actor=refund.requested_by, reason=message)
+
+
+def apply_refund_failure(
+    payment: Payment, refund: Refund, *, reason: str | None, now: dt.datetime
+) -> bool:
+    """Stripe failed a refund (after answering, for some cards): give its amount back to the
+    payment if it was counted. False when there is nothing left to undo.
+
+    A subscription a full refund cancelled stays cancelled (an ended subscription never comes
+    back); the error log tells a person to offer the customer a new one.
+    """
+    if refund.status == FAILED:
+        return False
+    counted = refund.status == SUCCEEDED
+    refund.status = FAILED
+    refund.failure_message = f"Stripe failed the refund: {reason or 'no reason given'}"[:500]
+    refund.updated_at = now
+    if counted:
+        payment.amount_refunded -= refund.amount
+        target = (
+            PaymentStatus.PARTIALLY_REFUNDED
+            if payment.amount_refunded > 0
+            else PaymentStatus.SUCCEEDED
+        )
+        check_refund_reversal(PaymentStatus(payment.status), target)
+        payment.status = target
+        payment.updated_at = now
+    log.error(
+        "refund failed at stripe",
+        refund_id=str(refund.id),
+        payment_id=str(payment.id),
+        amount=refund.amount,
+        reason=reason,
+        money_returned_to_payment=counted,
+        subscription_id=str(payment.subscription_id) if payment.subscription_id else None,
+    )
+    return True
 
 
 def apply_refund_success(

@@ -26,7 +26,13 @@ from payment_lib.db.tables import Payment, Refund
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.states import PaymentStatus
 from payment_lib.services.payments import OutcomePolicy, apply_outcome, remember_card
-from payment_lib.services.refunds import PENDING, SUCCEEDED, apply_refund_success, stripe_key_for
+from payment_lib.services.refunds import (
+    PENDING,
+    SUCCEEDED,
+    apply_refund_failure,
+    apply_refund_success,
+    stripe_key_for,
+)
 from payment_lib.stripe_objects import IntentOutcome, charge_outcome, intent_outcome
 
 log = structlog.get_logger(__name__)
@@ -100,6 +106,27 @@ def charge_refunded(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> boo
     return True
 
 
+def refund_failed(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
+    """refund.failed / refund.updated to failed: Stripe could not make a refund it had
+    accepted. Our refund is found by Stripe's id or by the refund id in its metadata; one we
+    never made (or already know failed) changes nothing."""
+    obj = event["data"]["object"]
+    if obj.get("status") != "failed":
+        return False
+    refund = uow.refunds.by_stripe_id(str(obj.get("id")), for_update=True)
+    if refund is None:
+        try:
+            ours = uuid.UUID(str((obj.get("metadata") or {}).get("refund_id")))
+        except ValueError:
+            log.warning("failed refund is not one of ours", stripe_refund_id=obj.get("id"))
+            return False
+        refund = uow.refunds.get(ours)
+    payment = uow.payments.get(refund.payment_id, for_update=True) if refund else None
+    if refund is None or payment is None:
+        return False
+    return apply_refund_failure(payment, refund, reason=obj.get("failure_reason"), now=policy.now)
+
+
 HANDLERS: dict[str, Handler] = {
     "payment_intent.succeeded": payment_intent_changed,
     "payment_intent.payment_failed": payment_intent_changed,
@@ -108,6 +135,8 @@ HANDLERS: dict[str, Handler] = {
     "charge.succeeded": charge_changed,
     "charge.failed": charge_changed,
     "charge.refunded": charge_refunded,
+    "refund.failed": refund_failed,
+    "refund.updated": refund_failed,
 }
 
 

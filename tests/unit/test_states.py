@@ -11,6 +11,7 @@ from payment_lib.domain.states import (
     PaymentStatus,
     SubscriptionStatus,
     check_payment_transition,
+    check_refund_reversal,
     check_subscription_transition,
 )
 
@@ -69,3 +70,13 @@ def test_ended_subscriptions_never_come_back(terminal):
 def test_every_status_has_a_row_in_its_table():
     assert set(PAYMENT_TRANSITIONS) == set(PaymentStatus)
     assert set(SUBSCRIPTION_TRANSITIONS) == set(SubscriptionStatus)
+
+
+def test_only_a_failed_refund_leads_out_of_refunded_and_only_back_to_paid_states():
+    check_refund_reversal(PaymentStatus.REFUNDED, PaymentStatus.SUCCEEDED)
+    check_refund_reversal(PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.SUCCEEDED)
+    with pytest.raises(IllegalTransition):
+        check_refund_reversal(PaymentStatus.REFUNDED, PaymentStatus.FAILED)
+    with pytest.raises(IllegalTransition):
+        check_refund_reversal(PaymentStatus.SUCCEEDED, PaymentStatus.SUCCEEDED)
+    assert PAYMENT_TRANSITIONS[PaymentStatus.REFUNDED] == frozenset()
