@@ -1,4 +1,3 @@
-
 """A refund Stripe answers as succeeded and fails later (refund.failed, refund.updated): the
 money is back on the payment, once, whatever order or number of deliveries."""
 
