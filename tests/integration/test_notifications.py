@@ -57,6 +57,13 @@ PAYLOADS = {
         "amount_refunded": "5.00",
         "fully_refunded": False,
     },
+    "refund_failed": {
+        "refund_id": "r-1",
+        "payment_id": "p-1",
+        "amount": "5.00",
+        "currency": "usd",
+        "failure_reason": "declined",
+    },
 }
 
 

@@ -41,6 +41,8 @@ def test_a_full_refund_that_fails_later_gives_the_money_back_to_the_payment(
     assert (after.status, after.amount_refunded.amount) == ("succeeded", "0.00")
     failed = payments.get_refund(refund.id)
     assert failed.status == "failed"
+    kinds = [n.kind for n in payments.list_notifications(recipient="ada@example.com")]
+    assert kinds.count("refund_failed") == 1
 
 
 def test_a_failed_partial_refund_restores_only_its_amount(payments, stripe_emulator):
