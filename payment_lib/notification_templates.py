@@ -90,6 +90,15 @@ KINDS: dict[str, EmailTemplate] = {
         "$payment_id ($amount_refunded $currency refunded in all). It can take 5 to 10 days "
         "to show on your statement.</p>",
     ),
+    "refund_failed": EmailTemplate(
+        subject="Your refund of $amount $currency could not be completed",
+        text="Hello,\n\nthe refund of $amount $currency for your payment $payment_id could "
+        "not be completed by the card network, so the money was not returned to your card. "
+        "We will contact you to refund it another way.",
+        html="<p>Hello,</p><p>the refund of <strong>$amount $currency</strong> for your "
+        "payment $payment_id could not be completed by the card network, so the money was not "
+        "returned to your card. We will contact you to refund it another way.</p>",
+    ),
 }
 
 _PAGE = Template(

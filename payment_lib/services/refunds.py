@@ -537,10 +537,10 @@ def _mark_failed(refund: Refund, message: str, now: dt.datetime) -> None:
 
 
 def apply_refund_failure(
-    payment: Payment, refund: Refund, *, reason: str | None, now: dt.datetime
+    uow: UnitOfWork, payment: Payment, refund: Refund, *, reason: str | None, now: dt.datetime
 ) -> bool:
     """Stripe failed a refund (after answering, for some cards): give its amount back to the
-    payment if it was counted. False when there is nothing left to undo.
+    payment if it was counted, and email the customer. False when there is nothing to undo.
 
     A subscription a full refund cancelled stays cancelled (an ended subscription never comes
     back); the error log tells a person to offer the customer a new one.
@@ -561,6 +561,22 @@ def apply_refund_failure(
         check_refund_reversal(PaymentStatus(payment.status), target)
         payment.status = target
         payment.updated_at = now
+    if payment.customer_email:
+        uow.notifications.enqueue(
+            {
+                "recipient": payment.customer_email,
+                "kind": "refund_failed",
+                "payload": {
+                    "refund_id": str(refund.id),
+                    "payment_id": str(payment.id),
+                    "amount": format_amount(refund.amount, refund.currency),
+                    "currency": refund.currency,
+                    "failure_reason": reason,
+                },
+                "dedupe_key": f"refund_failed:{refund.id}",
+                "created_at": now,
+            }
+        )
     log.error(
         "refund failed at stripe",
         refund_id=str(refund.id),

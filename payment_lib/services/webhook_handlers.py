@@ -124,7 +124,9 @@ def refund_failed(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
     payment = uow.payments.get(refund.payment_id, for_update=True) if refund else None
     if refund is None or payment is None:
         return False
-    return apply_refund_failure(payment, refund, reason=obj.get("failure_reason"), now=policy.now)
+    return apply_refund_failure(
+        uow, payment, refund, reason=obj.get("failure_reason"), now=policy.now
+    )
 
 
 HANDLERS: dict[str, Handler] = {
