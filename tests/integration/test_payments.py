@@ -335,3 +335,11 @@ def test_an_unknown_payment_is_not_found(payments):
         payments.get_payment(str(uuid.uuid4()))
     with pytest.raises(InvalidRequest):
         payments.get_payment("nope")
+
+
+def test_a_payment_stripe_refuses_is_failed_not_left_pending(payments, user_id):
+    result = pay(payments, user_id, key="k-refused", method="pm_doesnotexist")
+
+    assert (result.status, result.error.code) == ("failed", "payment_refused")
+    assert pay(payments, user_id, key="k-refused", method="pm_doesnotexist").replayed
+    assert payments.recover_stale_payments(older_than_seconds=0) == []

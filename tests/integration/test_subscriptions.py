@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from payment_lib import IllegalTransition, InvalidRequest
+from payment_lib.db.tables import PaymentMethod
 from payment_lib.domain.billing import billing_date
 
 EMAIL = "ada@example.com"
@@ -16,20 +17,31 @@ EMAIL = "ada@example.com"
 
 @pytest.fixture
 def plan(payments):
-    return payments.add_plan("basic-monthly", name="Basic", amount="9.99", currency="usd",
-                             interval="month")
+    return payments.add_plan(
+        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
+    )
 
 
 def subscribe(payments, user_id, method="pm_card_visa", key=None):
-    return payments.pay(user_id=user_id, amount="9.99", currency="usd", payment_method=method,
-                        idempotency_key=key or str(uuid.uuid4()), plan_id="basic-monthly",
-                        customer_email=EMAIL)
+    return payments.pay(
+        user_id=user_id,
+        amount="9.99",
+        currency="usd",
+        payment_method=method,
+        idempotency_key=key or str(uuid.uuid4()),
+        plan_id="basic-monthly",
+        customer_email=EMAIL,
+    )
 
 
 def kinds_sent(payments):
     with payments.database.engine.connect() as connection:
-        return [row[0] for row in connection.execute(
-            sa.text("SELECT kind FROM notifications ORDER BY created_at, kind"))]
+        return [
+            row[0]
+            for row in connection.execute(
+                sa.text("SELECT kind FROM notifications ORDER BY created_at, kind")
+            )
+        ]
 
 
 def test_a_plan_payment_starts_an_active_subscription(payments, plan, user_id):
@@ -147,9 +159,7 @@ def test_whole_lifecycle_renew_fail_recover_then_expire(payments, plan, user_id)
     assert "expiry" in kinds_sent(payments)
 
 
-def test_a_renewal_needing_authentication_asks_the_user_and_is_not_retried(
-    payments, plan, user_id
-):
+def test_a_renewal_needing_authentication_asks_the_user_and_is_not_retried(payments, plan, user_id):
     subscription_id = subscribe(payments, user_id).subscription_id
     due = payments.get_subscription(subscription_id).next_billing_date
     payments.change_payment_method(subscription_id, "pm_card_authenticationRequired")
@@ -179,6 +189,49 @@ def test_changing_the_card_after_a_hard_decline_schedules_a_retry(payments, plan
 def test_subscription_to_dict_has_the_documented_keys(payments, plan, user_id):
     subscription_id = subscribe(payments, user_id).subscription_id
     data = payments.get_subscription(subscription_id).to_dict()
-    assert {"id", "plan_id", "status", "start_date", "next_billing_date", "end_date",
-            "cancel_at_period_end"} <= data.keys()
+    assert {
+        "id",
+        "plan_id",
+        "status",
+        "start_date",
+        "next_billing_date",
+        "end_date",
+        "cancel_at_period_end",
+    } <= data.keys()
     assert data["start_date"].endswith("+00:00")
+
+
+def _forget_customer(payments, user_id):
+    with payments.database.unit_of_work() as uow:  # as if the customer was deleted at Stripe
+        for method in uow.session.query(PaymentMethod).filter_by(user_id=user_id):
+            method.stripe_customer_id = "cus_deleted"
+        uow.commit()
+
+
+def test_a_renewal_stripe_refuses_fails_and_waits_for_a_new_card(payments, plan):
+    subscription = payments.get_subscription(subscribe(payments, str(uuid.uuid4())).subscription_id)
+    _forget_customer(payments, subscription.user_id)
+
+    report = payments.run_billing(now=subscription.next_billing_date)
+
+    assert [(c.status, c.error.code) for c in report.charged] == [("failed", "payment_refused")]
+    waiting = payments.get_subscription(subscription.id)
+    assert (waiting.status, waiting.next_retry_at) == ("past_due", None)
+    assert payments.recover_stale_payments(older_than_seconds=0) == []
+
+
+@pytest.mark.emulator_only
+def test_stripe_failing_for_one_subscription_does_not_stop_the_billing_run(
+    payments, plan, stripe_emulator
+):
+    first = payments.get_subscription(subscribe(payments, str(uuid.uuid4())).subscription_id)
+    second = payments.get_subscription(subscribe(payments, str(uuid.uuid4())).subscription_id)
+    stripe_emulator.faults.set(error_status=500, times=3)  # all of the first one's attempts
+
+    report = payments.run_billing(now=second.next_billing_date)
+
+    assert [c.subscription_id for c in report.charged] == [second.id]
+    assert [(e["subscription_id"], e["code"]) for e in report.errors] == [
+        (str(first.id), "provider_unavailable")
+    ]
+    assert payments.get_subscription(second.id).next_billing_date > second.next_billing_date
