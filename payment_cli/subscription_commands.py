@@ -118,4 +118,7 @@ def billing_run(context: Context, now_text: str | None, as_json: bool) -> None:
             report = context.payments.run_billing(now, progress=progress)
     lines = [f"{p.id}  {p.status:<10} {p.amount}" for p in report.charged]
     lines += [f"{s}  ended" for s in report.ended]
+    lines += [
+        f"{e['subscription_id']}  not billed: {e['message']} [{e['code']}]" for e in report.errors
+    ]
     emit(report.to_dict(), "\n".join(lines) or "nothing due", as_json=as_json)

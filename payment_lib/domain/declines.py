@@ -65,6 +65,12 @@ DECLINES: dict[str, Decline] = {
         "Card declined: its spending limit was reached. Please try later",
         True,
     ),
+    # Stripe refused the request itself (a PaymentMethod or Customer that no longer exists,
+    # ...): nothing was charged, and retrying the same thing cannot help.
+    "payment_refused": Decline(
+        "payment_refused", "The payment was refused. Please use a different payment method",
+        False, hard=True,
+    ),
     "lost_card": _NO_DETAIL,
     "stolen_card": _NO_DETAIL,
     "fraudulent": _NO_DETAIL,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from payment_lib.domain.errors import PaymentError
 from payment_lib.domain.money import Money
 from payment_lib.domain.states import SubscriptionStatus
 from payment_lib.observability import trace
@@ -36,12 +37,16 @@ class BillingReport:
     now: dt.datetime
     charged: list[PaymentResult] = field(default_factory=list)
     ended: list[uuid.UUID] = field(default_factory=list)
+    # Subscriptions that could not be billed this time (Stripe unavailable, ...): the next
+    # run tries them again with the same idempotency key.
+    errors: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "now": self.now.isoformat(),
             "charged": [p.to_dict() for p in self.charged],
             "ended": [str(s) for s in self.ended],
+            "errors": self.errors,
         }
 
 
@@ -76,16 +81,33 @@ def run_billing(
                 if _end(item.subscription_id, item.ending, now=now, new_uow=new_uow):
                     report.ended.append(item.subscription_id)
             elif item.request is not None:
-                result = process_payment(
-                    item.request,
-                    new_uow=new_uow,
-                    gateway=gateway,
-                    clock=lambda: now,
-                    metrics=metrics,
-                    rate_limit=None,
-                    retry_days=retry_days,
-                    renewal=item.renewal,
-                )
+                try:
+                    result = process_payment(
+                        item.request,
+                        new_uow=new_uow,
+                        gateway=gateway,
+                        clock=lambda: now,
+                        metrics=metrics,
+                        rate_limit=None,
+                        retry_days=retry_days,
+                        renewal=item.renewal,
+                    )
+                except PaymentError as error:  # this one waits for the next run; go on
+                    log.error(
+                        "renewal not attempted",
+                        subscription_id=str(item.subscription_id),
+                        code=error.code,
+                        error=error.message,
+                    )
+                    report.errors.append(
+                        {
+                            "subscription_id": str(item.subscription_id),
+                            "code": error.code,
+                            "message": error.message,
+                        }
+                    )
+                    metrics.renewals_total.labels(outcome="error").inc()
+                    continue
                 metrics.renewals_total.labels(outcome=result.status).inc()
                 if not result.replayed:
                     report.charged.append(result)

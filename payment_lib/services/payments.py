@@ -22,7 +22,13 @@ import structlog
 from payment_lib.db.tables import Payment, PaymentMethod
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.declines import Decline, explain_decline
-from payment_lib.domain.errors import IdempotencyConflict, InvalidRequest, NotFound, RateLimited
+from payment_lib.domain.errors import (
+    IdempotencyConflict,
+    InvalidRequest,
+    NotFound,
+    ProviderError,
+    RateLimited,
+)
 from payment_lib.domain.money import Money, format_amount
 from payment_lib.domain.states import PAYMENT_TRANSITIONS, PaymentStatus
 from payment_lib.observability import trace
@@ -33,10 +39,11 @@ from payment_lib.services.subscriptions import (
     renewal_succeeded,
     start_subscription,
 )
+from payment_lib.stripe_objects import IntentOutcome
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
-    from payment_lib.stripe_gateway import IntentOutcome, StripeGateway
+    from payment_lib.stripe_gateway import StripeGateway
 
 log = structlog.get_logger(__name__)
 
@@ -214,7 +221,24 @@ def _customer_for(
 
 def _confirm(gateway: StripeGateway, payment: Payment) -> IntentOutcome:
     """The Stripe call for a payment, built only from what is stored, so that a resumed or
-    recovered attempt sends exactly the same request under the same idempotency key."""
+    recovered attempt sends exactly the same request under the same idempotency key.
+
+    A request Stripe refuses outright (InvalidRequest, ProviderError: nothing was charged)
+    is an outcome too, ``payment_refused``, so the payment fails instead of staying pending.
+    """
+    try:
+        return _send(gateway, payment)
+    except (InvalidRequest, ProviderError) as refusal:
+        return IntentOutcome(
+            intent_id=None,
+            status="requires_payment_method",
+            error_code="payment_refused",
+            error_message=refusal.message,
+            request_id=refusal.stripe_request_id,
+        )
+
+
+def _send(gateway: StripeGateway, payment: Payment) -> IntentOutcome:
     details = payment.details or {}
     return gateway.confirm_payment(
         amount=payment.amount,
@@ -372,6 +396,7 @@ def apply_outcome(
             code=decline.code,
             stripe_code=outcome.error_code,
             decline_code=outcome.decline_code,
+            stripe_message=outcome.error_message,
             stripe_request_id=outcome.request_id,
         )
     else:
