@@ -151,14 +151,6 @@ def parse_money(amount: object, currency: object) -> Money:
     return _checked(minor, code, text)
 
 
-def money_from_minor(minor: object, currency: object) -> Money:
-    """Build Money from integer minor units with the same checks as ``parse_money``."""
-    code = normalize_currency(currency)
-    if isinstance(minor, bool) or not isinstance(minor, int):
-        raise InvalidRequest("Amount in minor units must be an integer.", param="amount")
-    return _checked(minor, code, str(minor))
-
-
 def _checked(minor: int, currency: str, shown: str) -> Money:
     if minor <= 0:
         raise InvalidRequest(f"Amount must be greater than zero, got {shown!r}.", param="amount")

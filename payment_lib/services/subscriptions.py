@@ -243,11 +243,6 @@ def cancel_subscription(
         return SubscriptionInfo.of(subscription)
 
 
-def customer_of(uow: UnitOfWork, user_id: uuid.UUID) -> str | None:
-    """The user's Stripe Customer, if one was made."""
-    return uow.payment_methods.customer_of(user_id)
-
-
 def change_payment_method(
     subscription_id: object,
     payment_method: object,
@@ -268,7 +263,7 @@ def change_payment_method(
             raise NotFound(f"No subscription {wanted}.")
         if subscription.status not in LIVE:
             raise InvalidRequest("This subscription has ended.", param="subscription_id")
-        customer = customer_of(uow, subscription.user_id)
+        customer = uow.payment_methods.customer_of(subscription.user_id)
     if customer is None:
         raise InvalidRequest("This user has no saved customer at Stripe.", param="user_id")
     card = gateway.attach_payment_method(
