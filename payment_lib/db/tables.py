@@ -105,6 +105,7 @@ class Payment(Base):
         Index(None, "created_at"),
         Index(None, "user_id", "created_at"),
         Index(None, "stripe_transaction_id"),
+        Index(None, "subscription_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -127,6 +128,13 @@ class Payment(Base):
     customer_email: Mapped[str | None] = mapped_column(String(320))
     description: Mapped[str | None] = mapped_column(String(500))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Summary of the payment's dispute (the disputes table has the whole story): its status,
+    # and what was lost to it (withdrawn and not reinstated), in minor units.
+    dispute_status: Mapped[str | None] = mapped_column(String(32))
+    amount_lost: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # A recovery worker's lease: while it is in the future, one worker is asking Stripe about
+    # this payment and no other may.
+    recovering_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -137,6 +145,7 @@ class Refund(Base):
         Index(None, "idempotency_key", unique=True),
         Index(None, "payment_id"),
         Index(None, "stripe_refund_id"),
+        Index(None, "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -150,6 +159,36 @@ class Refund(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     requested_by: Mapped[str] = mapped_column(String(255))
     failure_message: Mapped[str | None] = mapped_column(String(500))
+    recovering_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Dispute(Base):
+    """A chargeback (or an inquiry) Stripe told us about, one row per Stripe dispute."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        Index(None, "stripe_dispute_id", unique=True),
+        Index(None, "payment_id"),
+        Index(None, "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255))
+    # NULL for a dispute about a charge this library did not make.
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    evidence_due_by: Mapped[dt.datetime | None]
+    # Whether the disputed amount is withdrawn from us now (funds_withdrawn, not reinstated).
+    funds_withdrawn: Mapped[bool] = mapped_column(default=False)
+    # Stripe's ``created`` of the newest event applied: older events change nothing.
+    stripe_updated: Mapped[int] = mapped_column(BigInteger, default=0)
+    closed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -162,6 +201,7 @@ class WebhookEvent(Base):
         Index(None, "stripe_event_id", unique=True),
         Index(None, "event_type"),
         Index(None, "processed"),
+        Index(None, "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -169,6 +209,9 @@ class WebhookEvent(Base):
     event_type: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]]
     processed: Mapped[bool] = mapped_column(default=False)
+    # pending (to process), processed (handled), ignored (a type the library does not act
+    # on), parked (failed repeatedly; waits for a replay).
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     signature_verified: Mapped[bool] = mapped_column(default=False)
     processed_at: Mapped[dt.datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,5 +1,8 @@
 """Alembic owns the schema: upgrade, downgrade and upgrade again work on both databases."""
 
+import datetime as dt
+import uuid
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,6 +18,7 @@ TABLES = {
     "refunds",
     "plans",
     "notifications",
+    "disputes",
 }
 
 
@@ -68,3 +72,36 @@ def test_seed_indexes_exist(database_url):
         assert columns in payment_indexes
     assert webhook_indexes[("stripe_event_id",)] is True
     assert ("event_type",) in webhook_indexes and ("processed",) in webhook_indexes
+
+
+def test_0003_gives_stored_events_a_status_from_what_happened_to_them(empty_database_url):
+    upgrade(empty_database_url, "0002")
+    engine = sa.create_engine(empty_database_url)
+    rows = [("evt_done", True, "now"), ("evt_due", False, "now"), ("evt_parked", False, None)]
+    try:
+        with engine.begin() as connection:
+            for event_id, processed, next_attempt in rows:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO webhook_events (id, stripe_event_id, event_type, payload, "
+                        "processed, signature_verified, attempts, next_attempt_at, created_at) "
+                        "VALUES (:id, :event_id, 'x', '{}', :processed, true, 0, :next, :now)"
+                    ),
+                    {
+                        "id": uuid.uuid4().hex if engine.dialect.name == "sqlite" else uuid.uuid4(),
+                        "event_id": event_id,
+                        "processed": processed,
+                        "next": dt.datetime.now(dt.UTC) if next_attempt else None,
+                        "now": dt.datetime.now(dt.UTC),
+                    },
+                )
+        upgrade(empty_database_url)
+        with engine.connect() as connection:
+            found = dict(
+                connection.execute(
+                    sa.text("SELECT stripe_event_id, status FROM webhook_events")
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    assert found == {"evt_done": "processed", "evt_due": "pending", "evt_parked": "parked"}
