@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -41,6 +41,13 @@ class Settings(BaseModel):
     smtp_password: SecretStr | None = None
     smtp_security: str = "none"
     smtp_from: str = "payments@localhost"
+    # Where operator alerts go (a dispute opened, with its evidence deadline); none: not sent.
+    admin_email: str | None = None
+    # What a dispute does to the subscription its payment paid for: "lost" ends it when the
+    # dispute is lost, "opened" as soon as one is opened, "never" leaves it alone.
+    dispute_ends_subscription: Literal["lost", "opened", "never"] = "lost"
+    # How often a running worker reconciles the last day with Stripe; 0 turns it off.
+    reconcile_interval_seconds: int = Field(3600, ge=0)
 
     def __init__(self, **values: Any) -> None:
         try:

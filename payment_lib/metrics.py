@@ -44,6 +44,15 @@ class Metrics:
         self.renewals_total = Counter(
             "renewals_total", "Subscription renewal attempts by outcome", ["outcome"], registry=r
         )
+        self.ledger_corrections_total = Counter(
+            "ledger_corrections_total",
+            "Our record corrected to what Stripe says (a success after a failure, drift fixed)",
+            ["kind"],
+            registry=r,
+        )
+        self.disputes_total = Counter(
+            "disputes_total", "Dispute changes by the status reached", ["status"], registry=r
+        )
         self.circuit_state = Gauge(
             "stripe_circuit_open", "1 while the Stripe circuit breaker is open", registry=r
         )
