@@ -24,7 +24,7 @@ from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.notifications import NotificationInfo, NotificationRun
-from payment_lib.services.payments import FailureInfo, PaymentResult
+from payment_lib.services.payment_results import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo

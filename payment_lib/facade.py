@@ -15,16 +15,21 @@ from payment_lib.metrics import Metrics
 from payment_lib.observability import utcnow
 from payment_lib.services import billing as _billing
 from payment_lib.services import notifications as _notifications
+from payment_lib.services import payment_outcomes as _outcomes
+from payment_lib.services import payment_results as _results
 from payment_lib.services import payments as _payments
 from payment_lib.services import plans as _plans
+from payment_lib.services import recovery as _recovery
 from payment_lib.services import refunds as _refunds
+from payment_lib.services import settle as _settle
 from payment_lib.services import subscriptions as _subscriptions
 from payment_lib.services import webhooks as _webhooks
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.notifications import NotificationInfo, NotificationRun
 from payment_lib.services.payment_requests import validate_payment_request
-from payment_lib.services.payments import Clock, PaymentResult
+from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.plans import PlanInfo
+from payment_lib.services.ports import Clock
 from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
@@ -207,15 +212,15 @@ class Payments:
 
     def get_payment(self, payment_id: object) -> PaymentResult:
         """One payment by id (NotFound if unknown)."""
-        return _payments.get_payment(payment_id, new_uow=self.database.unit_of_work)
+        return _results.get_payment(payment_id, new_uow=self.database.unit_of_work)
 
     def list_payments(self, user_id: object) -> list[PaymentResult]:
         """A user's payments, newest first."""
-        return _payments.list_payments(user_id, new_uow=self.database.unit_of_work)
+        return _results.list_payments(user_id, new_uow=self.database.unit_of_work)
 
     def refresh_payment(self, payment_id: object) -> PaymentResult:
         """Ask Stripe where a payment stands (e.g. after 3-D Secure) and record it."""
-        return _payments.refresh_payment(
+        return _settle.refresh_payment(
             payment_id,
             new_uow=self.database.unit_of_work,
             gateway=self.gateway,
@@ -223,18 +228,20 @@ class Payments:
         )
 
     def recover_stale_payments(self, older_than_seconds: float = 120) -> list[PaymentResult]:
-        """Finish payments a crash left pending (the worker calls this)."""
-        return _payments.recover_stale_payments(
+        """Settle payments whose outcome is not known (a crash left them pending, or Stripe's
+        answer was lost) by asking Stripe; never charges twice (the worker calls this)."""
+        return _recovery.recover_stale_payments(
             new_uow=self.database.unit_of_work,
             gateway=self.gateway,
             clock=self.clock,
             retry_days=self.settings.renewal_retry_days,
+            metrics=self.metrics,
             older_than=dt.timedelta(seconds=older_than_seconds),
         )
 
-    def _outcome_policy(self) -> _payments.OutcomePolicy:
-        return _payments.OutcomePolicy(
-            now=self.clock(), retry_days=self.settings.renewal_retry_days
+    def _outcome_policy(self) -> _outcomes.OutcomePolicy:
+        return _outcomes.OutcomePolicy(
+            now=self.clock(), retry_days=self.settings.renewal_retry_days, metrics=self.metrics
         )
 
     # Subscriptions

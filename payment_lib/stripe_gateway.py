@@ -7,7 +7,8 @@ every POST carries an explicit idempotency key, so a retry can never charge twic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -300,6 +301,46 @@ class StripeGateway:
             return _outcome(intent.to_dict(), request_id=_request_id(intent))
 
         return self._call("payment_intents.retrieve", retrieve)
+
+    def find_payment_intent(
+        self,
+        metadata_key: str,
+        value: str,
+        *,
+        created_from: dt.datetime,
+        created_to: dt.datetime,
+    ) -> IntentOutcome | None:
+        """The PaymentIntent whose ``metadata[metadata_key] == value``, or None if Stripe has
+        none: by the Search API, or, where search is unavailable, by listing the PaymentIntents
+        created between ``created_from`` and ``created_to``. Read-only.
+
+        Search lags writes by up to a minute (an hour during outages): ask it about objects
+        older than that, never in a read-after-write flow.
+        """
+
+        def search() -> str | None:
+            query = f"metadata['{metadata_key}']:'{value}'"
+            try:
+                found = self.client.v1.payment_intents.search(params={"query": query})
+                candidates: Iterable[stripe.PaymentIntent] = found.data
+            except stripe.InvalidRequestError as unavailable:
+                log.warning("stripe search unavailable; listing", reason=str(unavailable))
+                candidates = self.client.v1.payment_intents.list(
+                    params={
+                        "created": {
+                            "gte": int(created_from.timestamp()),
+                            "lte": int(created_to.timestamp()),
+                        },
+                        "limit": 100,
+                    }
+                ).auto_paging_iter()
+            for intent in candidates:
+                if (intent.to_dict().get("metadata") or {}).get(metadata_key) == value:
+                    return intent.id
+            return None
+
+        intent_id = self._call("payment_intents.search", search)
+        return self.retrieve_payment(intent_id) if intent_id else None
 
     def create_refund(
         self,

@@ -24,6 +24,7 @@ from payment_lib.db.tables import (
     utcnow,
 )
 from payment_lib.domain.errors import InvalidRequest
+from payment_lib.domain.states import UNSETTLED
 
 
 class PlanRepository:
@@ -90,14 +91,31 @@ class PaymentRepository:
         )
         return list(self.session.scalars(query))
 
-    def claim_stale_pending(self, created_before: dt.datetime, *, limit: int) -> list[Payment]:
-        """Pending payments older than ``created_before``, locked; others' claims are skipped."""
+    def claim_unsettled(
+        self, created_before: dt.datetime, *, now: dt.datetime, lease_until: dt.datetime, limit: int
+    ) -> list[Payment]:
+        """Pending or unknown payments older than ``created_before`` that no one is recovering,
+        oldest first, leased to the caller until ``lease_until`` (commit to hold the lease)."""
         query = (
             select(Payment)
-            .where(Payment.status == "pending", Payment.created_at < created_before)
+            .where(
+                Payment.status.in_(UNSETTLED),
+                Payment.created_at < created_before,
+                or_(Payment.recovering_until.is_(None), Payment.recovering_until <= now),
+            )
             .order_by(Payment.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
+        )
+        claimed = list(self.session.scalars(query))
+        for payment in claimed:
+            payment.recovering_until = lease_until
+        return claimed
+
+    def unsettled_for_subscription(self, subscription_id: uuid.UUID) -> list[Payment]:
+        """The subscription's payments whose outcome is not known yet."""
+        query = select(Payment).where(
+            Payment.subscription_id == subscription_id, Payment.status.in_(UNSETTLED)
         )
         return list(self.session.scalars(query))
 
@@ -260,16 +278,26 @@ class RefundRepository:
         )
         return int(self.session.scalar(query) or 0)
 
-    def claim_stale_pending(self, created_before: dt.datetime, *, limit: int) -> list[Refund]:
-        """Pending refunds older than ``created_before``, locked; others' claims are skipped."""
+    def claim_stale_pending(
+        self, created_before: dt.datetime, *, now: dt.datetime, lease_until: dt.datetime, limit: int
+    ) -> list[Refund]:
+        """Pending refunds older than ``created_before`` that no one is recovering, oldest
+        first, leased to the caller until ``lease_until`` (commit to hold the lease)."""
         query = (
             select(Refund)
-            .where(Refund.status == "pending", Refund.created_at < created_before)
+            .where(
+                Refund.status == "pending",
+                Refund.created_at < created_before,
+                or_(Refund.recovering_until.is_(None), Refund.recovering_until <= now),
+            )
             .order_by(Refund.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return list(self.session.scalars(query))
+        claimed = list(self.session.scalars(query))
+        for refund in claimed:
+            refund.recovering_until = lease_until
+        return claimed
 
 
 class SubscriptionRepository:

@@ -16,6 +16,9 @@ class PaymentStatus(StrEnum):
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
     CANCELED = "canceled"
+    # An attempt ended without Stripe's answer (lost, timed out, unclassified error): settled
+    # by asking Stripe, never by re-sending once Stripe may have forgotten the key.
+    UNKNOWN = "unknown"
 
 
 class SubscriptionStatus(StrEnum):
@@ -27,7 +30,8 @@ class SubscriptionStatus(StrEnum):
 
 _P = PaymentStatus
 PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    _P.PENDING: frozenset({_P.REQUIRES_ACTION, _P.SUCCEEDED, _P.FAILED, _P.CANCELED}),
+    _P.PENDING: frozenset({_P.REQUIRES_ACTION, _P.SUCCEEDED, _P.FAILED, _P.CANCELED, _P.UNKNOWN}),
+    _P.UNKNOWN: frozenset({_P.REQUIRES_ACTION, _P.SUCCEEDED, _P.FAILED, _P.CANCELED}),
     _P.REQUIRES_ACTION: frozenset({_P.SUCCEEDED, _P.FAILED, _P.CANCELED}),
     _P.SUCCEEDED: frozenset({_P.PARTIALLY_REFUNDED, _P.REFUNDED}),
     _P.PARTIALLY_REFUNDED: frozenset({_P.PARTIALLY_REFUNDED, _P.REFUNDED}),
@@ -43,6 +47,17 @@ REFUND_REVERSALS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     _P.REFUNDED: frozenset({_P.PARTIALLY_REFUNDED, _P.SUCCEEDED}),
     _P.PARTIALLY_REFUNDED: frozenset({_P.PARTIALLY_REFUNDED, _P.SUCCEEDED}),
 }
+
+# Stripe says a payment we recorded as failed or canceled succeeded (the customer paid): Stripe
+# is the ledger of record, so its success is applied, logged at error level and counted. Kept
+# apart from PAYMENT_TRANSITIONS: nothing else may leave those states.
+LEDGER_CORRECTIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    _P.FAILED: frozenset({_P.SUCCEEDED}),
+    _P.CANCELED: frozenset({_P.SUCCEEDED}),
+}
+
+# Payments whose outcome we do not know yet: settled from Stripe by recovery.
+UNSETTLED = (_P.PENDING, _P.UNKNOWN)
 
 _S = SubscriptionStatus
 SUBSCRIPTION_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {

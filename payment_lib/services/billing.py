@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.errors import PaymentError
 from payment_lib.domain.money import Money
 from payment_lib.domain.states import SubscriptionStatus
 from payment_lib.observability import trace
 from payment_lib.services.payment_requests import PaymentRequest
-from payment_lib.services.payments import NewUnitOfWork, PaymentResult, Renewal, process_payment
+from payment_lib.services.payment_results import PaymentResult
+from payment_lib.services.payments import Renewal, process_payment
+from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.services.subscriptions import move_subscription
 
 if TYPE_CHECKING:
@@ -149,13 +152,14 @@ def _plan(
                 )
                 continue
             attempt = subscription.failed_attempts + 1
+            key = f"payment_lib-renewal-{subscription.id}-{due.isoformat()}-{attempt}"
+            if _earlier_attempt_unsettled(uow, subscription.id, key):
+                continue
             request = PaymentRequest(
                 user_id=subscription.user_id,
                 money=Money(plan.amount, plan.currency),
                 payment_method=method.stripe_payment_method_id,
-                idempotency_key=(
-                    f"payment_lib-renewal-{subscription.id}-{due.isoformat()}-{attempt}"
-                ),
+                idempotency_key=key,
                 plan_id=plan.id,
                 customer_email=subscription.customer_email,
                 off_session=True,
@@ -163,6 +167,24 @@ def _plan(
             renewal = Renewal(subscription.id, method.stripe_customer_id, due)
             work.append(_Due(subscription.id, request, renewal))
     return work
+
+
+def _earlier_attempt_unsettled(uow: UnitOfWork, subscription_id: uuid.UUID, key: str) -> bool:
+    """Whether an earlier renewal attempt's outcome is still unknown: it may have charged, so
+    no new attempt is made until recovery has settled it from Stripe (this attempt's own
+    payment, left pending by a crash, is resumed instead)."""
+    waiting = [
+        p.id
+        for p in uow.payments.unsettled_for_subscription(subscription_id)
+        if p.idempotency_key != key
+    ]
+    if waiting:
+        log.warning(
+            "renewal waits for an earlier attempt to settle",
+            subscription_id=str(subscription_id),
+            payment_ids=[str(p) for p in waiting],
+        )
+    return bool(waiting)
 
 
 def _end(

@@ -29,7 +29,7 @@ import structlog
 from payment_lib.db.tables import Notification
 from payment_lib.notification_templates import render
 from payment_lib.observability import trace
-from payment_lib.services.payments import Clock, NewUnitOfWork
+from payment_lib.services.ports import Clock, NewUnitOfWork
 
 if TYPE_CHECKING:
     from payment_lib.config import Settings

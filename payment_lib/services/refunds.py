@@ -66,7 +66,9 @@ from payment_lib.services.payment_requests import (
     check_idempotency_key,
     parse_uuid,
 )
-from payment_lib.services.payments import SAFE_RESUME_WINDOW
+from payment_lib.services.ports import Clock, NewUnitOfWork
+from payment_lib.services.recovery import RECOVERY_LEASE
+from payment_lib.services.settle import SAFE_RESUME_WINDOW
 from payment_lib.services.subscriptions import move_subscription
 
 if TYPE_CHECKING:
@@ -80,9 +82,6 @@ REASONS = ("duplicate", "fraudulent", "requested_by_customer")  # Stripe's
 MAX_NOTE = 500
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 _AMOUNT = re.compile(r"(0|[1-9][0-9]{0,11})(?:\.([0-9]+))?")
-
-Clock = Callable[[], dt.datetime]
-NewUnitOfWork = Callable[[], UnitOfWork]
 
 
 @dataclass(frozen=True)
@@ -677,20 +676,28 @@ def recover_pending_refunds(
 ) -> list[RefundResult]:
     """Resolve refunds left pending by a lost answer or a crash, by asking Stripe.
 
-    A refund Stripe still cannot be asked about is logged and left pending for the next pass.
+    Each is leased (``recovering_until``, held across the Stripe calls) so that two workers
+    never ask about one refund at once, and settled in a try of its own: one bad row never
+    stops the batch. A refund Stripe still cannot be asked about is logged and keeps its lease
+    until it ends, then is tried again.
     """
+    now = clock()
     with new_uow() as uow:
-        stale = [r.id for r in uow.refunds.claim_stale_pending(clock() - older_than, limit=limit)]
+        claimed = uow.refunds.claim_stale_pending(
+            now - older_than, now=now, lease_until=now + RECOVERY_LEASE, limit=limit
+        )
+        stale = [refund.id for refund in claimed]
+        uow.commit()
     resolved = []
     for refund_id in stale:
         with trace(), structlog.contextvars.bound_contextvars(refund_id=str(refund_id)):
-            with new_uow() as uow:
-                refund = uow.refunds.get(refund_id)
-                assert refund is not None
-                payment = uow.payments.get(refund.payment_id)
-                assert payment is not None
-                pending = _Pending.of(refund, payment)
             try:
+                with new_uow() as uow:
+                    refund = uow.refunds.get(refund_id)
+                    payment = uow.payments.get(refund.payment_id) if refund else None
+                    if refund is None or payment is None:
+                        raise LookupError(f"refund {refund_id} or its payment vanished")
+                    pending = _Pending.of(refund, payment)
                 resolved.append(
                     _resolve(
                         pending, new_uow=new_uow, gateway=gateway, clock=clock, metrics=metrics
@@ -698,6 +705,10 @@ def recover_pending_refunds(
                 )
             except PaymentError as error:
                 log.warning("pending refund not resolved", code=error.code, reason=error.message)
+            except Exception as error:  # a bad row: logged, and the batch goes on
+                log.error(
+                    "pending refund not resolved", code=type(error).__name__, reason=str(error)
+                )
     return resolved
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from payment_lib.domain.declines import Decline
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.domain.states import SubscriptionStatus, check_subscription_transition
 from payment_lib.services.payment_requests import parse_uuid
+from payment_lib.services.ports import NewUnitOfWork
 
 if TYPE_CHECKING:
     from payment_lib.stripe_gateway import StripeGateway
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 LIVE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
-NewUnitOfWork = Callable[[], UnitOfWork]
 
 
 @dataclass(frozen=True)
@@ -139,10 +138,11 @@ def start_subscription(uow: UnitOfWork, payment: Payment, *, now: dt.datetime) -
 
 def renewal_succeeded(
     uow: UnitOfWork, subscription: Subscription, due: dt.datetime, *, now: dt.datetime
-) -> None:
-    """Extend by one period, once: a repeated or late success for ``due`` changes nothing."""
+) -> bool:
+    """Extend by one period, once; False when a success for ``due`` comes too late to count
+    (the period was paid already, or the subscription ended)."""
     if subscription.next_billing_date != due or subscription.status not in LIVE:
-        return
+        return False
     plan = uow.plans.get(subscription.plan_id)
     assert plan is not None
     if subscription.status == SubscriptionStatus.PAST_DUE:
@@ -155,6 +155,7 @@ def renewal_succeeded(
     subscription.failed_attempts = 0
     subscription.next_retry_at = None
     subscription.updated_at = now
+    return True
 
 
 def renewal_failed(

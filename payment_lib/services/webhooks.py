@@ -25,7 +25,8 @@ import structlog
 from payment_lib.db.tables import WebhookEvent
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.observability import trace
-from payment_lib.services.payments import Clock, NewUnitOfWork, OutcomePolicy
+from payment_lib.services.payment_outcomes import OutcomePolicy
+from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.webhook_handlers import handle_event
 
 if TYPE_CHECKING:
@@ -314,9 +315,8 @@ def _run(
         context = {"stripe_event_id": event.stripe_event_id, "event_type": event_type}
         with structlog.contextvars.bound_contextvars(**context):
             try:
-                changed = handle_event(
-                    uow, event.payload, OutcomePolicy(now=now, retry_days=retry_days)
-                )
+                policy = OutcomePolicy(now=now, retry_days=retry_days, metrics=metrics)
+                changed = handle_event(uow, event.payload, policy)
             except Exception as error:
                 failure = error
             else:

@@ -257,7 +257,7 @@ def test_stripe_down_gives_provider_unavailable_and_the_same_key_later_succeeds_
     stripe_emulator.faults.set(error_status=500)
     with pytest.raises(ProviderUnavailable):
         pay(payments, user_id, key="order-9")
-    assert rows(payments, "SELECT status FROM payments") == [("pending",)]
+    assert rows(payments, "SELECT status FROM payments") == [("unknown",)]
 
     stripe_emulator.faults.clear()
     result = pay(payments, user_id, key="order-9")

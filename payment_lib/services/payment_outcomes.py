@@ -1,0 +1,273 @@
+"""Recording what Stripe decided about a payment: one place, used by the request path, the
+webhook handlers, recovery and reconcile, so each way of learning an outcome ends in the same
+state, the same subscription change and the same email.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from payment_lib.db.tables import Payment, PaymentMethod
+from payment_lib.db.unit_of_work import UnitOfWork
+from payment_lib.domain.declines import Decline, explain_decline
+from payment_lib.domain.errors import NotFound
+from payment_lib.domain.money import format_amount
+from payment_lib.domain.states import LEDGER_CORRECTIONS, PAYMENT_TRANSITIONS, PaymentStatus
+from payment_lib.services.payment_results import PaymentResult
+from payment_lib.services.ports import NewUnitOfWork
+from payment_lib.services.subscriptions import (
+    renewal_failed,
+    renewal_succeeded,
+    start_subscription,
+)
+from payment_lib.stripe_objects import IntentOutcome
+
+if TYPE_CHECKING:
+    from payment_lib.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class OutcomePolicy:
+    """What recording an outcome needs besides the outcome: the time, the retry schedule, and
+    where to count ledger corrections."""
+
+    now: dt.datetime
+    retry_days: tuple[int, ...]
+    metrics: Metrics | None = None
+
+
+def _status_for(outcome: IntentOutcome) -> PaymentStatus | None:
+    """Our status for Stripe's; None while Stripe has not decided."""
+    if outcome.status == "succeeded":
+        return PaymentStatus.SUCCEEDED
+    if outcome.status == "requires_action":
+        return PaymentStatus.REQUIRES_ACTION
+    if outcome.status == "canceled":
+        return PaymentStatus.CANCELED
+    if outcome.status == "requires_payment_method" and outcome.error_code:
+        return PaymentStatus.FAILED
+    return None
+
+
+def record_outcome(
+    payment_id: uuid.UUID,
+    outcome: IntentOutcome,
+    *,
+    new_uow: NewUnitOfWork,
+    policy: OutcomePolicy,
+) -> PaymentResult:
+    """Transaction 2: write what Stripe decided, once; a late or repeated outcome is ignored."""
+    with new_uow() as uow:
+        payment = uow.payments.get(payment_id, for_update=True)
+        if payment is None:
+            raise NotFound(f"No payment {payment_id}.")
+        apply_outcome(uow, payment, outcome, policy=policy)
+        payment.recovering_until = None
+        uow.commit()
+        return PaymentResult.of(payment)
+
+
+UNKNOWN_ATTEMPT = explain_decline("outcome_unknown", None)
+
+
+def record_unknown(
+    payment_id: uuid.UUID, reason: str, *, new_uow: NewUnitOfWork, policy: OutcomePolicy
+) -> None:
+    """An attempt ended without Stripe's answer: the payment is ``unknown`` until settled from
+    Stripe. A renewal's attempt counts as spent (its subscription moves through the retry
+    schedule as after a decline) once; the outcome, when known, decides the rest."""
+    with new_uow() as uow:
+        payment = uow.payments.get(payment_id, for_update=True)
+        if payment is None or payment.status not in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN):
+            return
+        log.warning("payment outcome unknown", payment_id=str(payment.id), reason=reason)
+        payment.status = PaymentStatus.UNKNOWN
+        payment.updated_at = policy.now
+        renewal_due = (payment.details or {}).get("renewal_due")
+        if renewal_due and payment.subscription_id and not _attempt_counted(payment):
+            subscription = uow.subscriptions.get(payment.subscription_id, for_update=True)
+            if subscription is not None:
+                due = dt.datetime.fromisoformat(renewal_due)
+                renewal_failed(
+                    subscription, due, UNKNOWN_ATTEMPT, now=policy.now, retry_days=policy.retry_days
+                )
+            payment.details = {**(payment.details or {}), "attempt_counted": True}
+        uow.commit()
+
+
+def _attempt_counted(payment: Payment) -> bool:
+    return bool((payment.details or {}).get("attempt_counted"))
+
+
+def apply_outcome(
+    uow: UnitOfWork, payment: Payment, outcome: IntentOutcome, *, policy: OutcomePolicy
+) -> bool:
+    """Move ``payment`` to the state ``outcome`` implies, with everything that follows from it
+    (card details, subscription, notifications) in the same transaction.
+
+    Returns False when it changes nothing: an undecided, repeated or out-of-date outcome.
+    """
+    target = _status_for(outcome)
+    current = PaymentStatus(payment.status)
+    if outcome.intent_id and payment.stripe_transaction_id is None:
+        payment.stripe_transaction_id = outcome.intent_id
+    correction = target in LEDGER_CORRECTIONS.get(current, ())
+    if target is None or (target not in PAYMENT_TRANSITIONS[current] and not correction):
+        return False  # undecided, already recorded, or older than what we know
+    if correction:
+        _correct(payment, current, target, outcome, policy)
+    # Look the card up before touching the payment, so the whole change is one flush.
+    method = remember_card(uow, payment, outcome) if outcome.card is not None else None
+    payment.status = target
+    payment.updated_at = policy.now
+    payment.redirect_url = outcome.redirect_url if target == PaymentStatus.REQUIRES_ACTION else None
+    if method is not None:
+        payment.payment_method_id = method.id
+    decline = None
+    if target == PaymentStatus.FAILED:
+        decline = explain_decline(outcome.error_code, outcome.decline_code)
+        payment.failure_code, payment.failure_message = decline.code, decline.message
+        payment.details = {
+            **(payment.details or {}),
+            "retry_helps": decline.retry_helps,
+            "hard_decline": decline.hard,
+        }
+        log.error(
+            "payment failed",
+            payment_id=str(payment.id),
+            code=decline.code,
+            stripe_code=outcome.error_code,
+            decline_code=outcome.decline_code,
+            stripe_message=outcome.error_message,
+            stripe_request_id=outcome.request_id,
+        )
+    else:
+        log.info(
+            "payment " + target.value.replace("_", " "),
+            payment_id=str(payment.id),
+            stripe_request_id=outcome.request_id,
+        )
+    kind = _follow_up(uow, payment, target, decline, policy)
+    if kind and payment.customer_email:
+        uow.notifications.enqueue(
+            {
+                "recipient": payment.customer_email,
+                "kind": kind,
+                "payload": _notification_payload(payment),
+                "dedupe_key": f"{kind}:{payment.id}",
+                "created_at": policy.now,
+            }
+        )
+    return True
+
+
+def _correct(
+    payment: Payment,
+    current: PaymentStatus,
+    target: PaymentStatus,
+    outcome: IntentOutcome,
+    policy: OutcomePolicy,
+) -> None:
+    """Stripe says otherwise than our record (a success for a payment we recorded as failed):
+    Stripe is the ledger of record, so its outcome wins, loudly."""
+    kind = f"{current.value}_to_{target.value}"
+    log.error(
+        "ledger corrected",
+        payment_id=str(payment.id),
+        kind=kind,
+        recorded_failure=payment.failure_code,
+        stripe_payment_intent=outcome.intent_id,
+        stripe_request_id=outcome.request_id,
+    )
+    payment.failure_code = payment.failure_message = None
+    if policy.metrics is not None:
+        policy.metrics.ledger_corrections_total.labels(kind=kind).inc()
+
+
+def _follow_up(
+    uow: UnitOfWork,
+    payment: Payment,
+    target: PaymentStatus,
+    decline: Decline | None,
+    policy: OutcomePolicy,
+) -> str | None:
+    """Subscription changes a new payment status causes; returns the notification to send."""
+    renewal_due = (payment.details or {}).get("renewal_due")
+    subscription = None
+    if payment.subscription_id is not None:
+        subscription = uow.subscriptions.get(payment.subscription_id, for_update=True)
+    if renewal_due and subscription is not None:
+        due = dt.datetime.fromisoformat(renewal_due)
+        if target == PaymentStatus.SUCCEEDED:
+            if not renewal_succeeded(uow, subscription, due, now=policy.now):
+                _paid_for_nothing(payment, subscription.status, policy)
+            return "renewal"
+        if target == PaymentStatus.FAILED and decline is not None:
+            if _attempt_counted(payment):
+                return "past_due"  # counted when the attempt ended unknown
+            return renewal_failed(
+                subscription, due, decline, now=policy.now, retry_days=policy.retry_days
+            )
+        return "action_required" if target == PaymentStatus.REQUIRES_ACTION else None
+    if target == PaymentStatus.SUCCEEDED:
+        if payment.plan_id and payment.subscription_id is None:
+            start_subscription(uow, payment, now=policy.now)
+        return "payment_confirmation"
+    if target == PaymentStatus.FAILED:
+        return "payment_failure"
+    if target == PaymentStatus.REQUIRES_ACTION:
+        return "action_required"
+    return None
+
+
+def _paid_for_nothing(payment: Payment, subscription_status: str, policy: OutcomePolicy) -> None:
+    """A renewal Stripe charged for a period the subscription no longer needs (it ended, or a
+    later attempt paid it): a person decides on a refund."""
+    log.error(
+        "renewal paid but not applied",
+        payment_id=str(payment.id),
+        subscription_id=str(payment.subscription_id),
+        subscription_status=subscription_status,
+    )
+    if policy.metrics is not None:
+        policy.metrics.ledger_corrections_total.labels(kind="renewal_not_applied").inc()
+
+
+def _notification_payload(payment: Payment) -> dict[str, object]:
+    return {
+        "payment_id": str(payment.id),
+        "amount": format_amount(payment.amount, payment.currency),
+        "currency": payment.currency,
+        "status": payment.status,
+        "failure_message": payment.failure_message,
+        "redirect_url": payment.redirect_url,
+        "subscription_id": str(payment.subscription_id) if payment.subscription_id else None,
+        "plan_id": payment.plan_id,
+    }
+
+
+def remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> PaymentMethod:
+    """The payment's card as a PaymentMethod row: the known one, or a new one (safe details)."""
+    card = outcome.card
+    assert card is not None
+    known = uow.payment_methods.by_stripe_id(card.stripe_payment_method_id)
+    if known is not None:
+        return known
+    return uow.payment_methods.add(
+        PaymentMethod(
+            user_id=payment.user_id,
+            stripe_payment_method_id=card.stripe_payment_method_id,
+            stripe_customer_id=outcome.customer,
+            card_brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+        )
+    )

@@ -1,0 +1,96 @@
+"""Payments as callers see them (``PaymentResult``) and the queries that read them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from payment_lib.db.tables import Payment
+from payment_lib.domain.errors import NotFound
+from payment_lib.domain.money import Money
+from payment_lib.services.payment_requests import parse_uuid
+from payment_lib.services.ports import NewUnitOfWork
+
+
+@dataclass(frozen=True)
+class FailureInfo:
+    code: str
+    message: str
+    retry_helps: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code, "message": self.message, "retry_helps": self.retry_helps}
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """A payment as callers see it."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    status: str
+    amount: Money
+    amount_refunded: Money
+    stripe_transaction_id: str | None
+    redirect_url: str | None
+    subscription_id: uuid.UUID | None
+    plan_id: str | None
+    error: FailureInfo | None
+    created_at: dt.datetime
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, payment: Payment, *, replayed: bool = False) -> PaymentResult:
+        error = None
+        if payment.failure_code:
+            retry = bool((payment.details or {}).get("retry_helps", False))
+            error = FailureInfo(payment.failure_code, payment.failure_message or "", retry)
+        return cls(
+            id=payment.id,
+            user_id=payment.user_id,
+            status=payment.status,
+            amount=Money(payment.amount, payment.currency),
+            amount_refunded=Money(payment.amount_refunded, payment.currency),
+            stripe_transaction_id=payment.stripe_transaction_id,
+            redirect_url=payment.redirect_url,
+            subscription_id=payment.subscription_id,
+            plan_id=payment.plan_id,
+            error=error,
+            created_at=payment.created_at,
+            replayed=replayed,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": str(self.id),
+            "user_id": str(self.user_id),
+            "status": self.status,
+            "amount": self.amount.amount,
+            "currency": self.amount.currency,
+            "amount_refunded": self.amount_refunded.amount,
+            "stripe_transaction_id": self.stripe_transaction_id,
+            "redirect_url": self.redirect_url,
+            "subscription_id": str(self.subscription_id) if self.subscription_id else None,
+            "plan_id": self.plan_id,
+            "error": self.error.to_dict() if self.error else None,
+            "created_at": self.created_at.isoformat(),
+            "replayed": self.replayed,
+        }
+
+
+def get_payment(payment_id: object, *, new_uow: NewUnitOfWork) -> PaymentResult:
+    """One payment by id. Raises InvalidRequest for a malformed id, NotFound if unknown."""
+    wanted = parse_uuid(payment_id, "payment_id")
+    with new_uow() as uow:
+        payment = uow.payments.get(wanted)
+        if payment is None:
+            raise NotFound(f"No payment {wanted}.")
+        return PaymentResult.of(payment)
+
+
+def list_payments(user_id: object, *, new_uow: NewUnitOfWork) -> list[PaymentResult]:
+    """A user's payments, newest first."""
+    user = parse_uuid(user_id, "user_id")
+    with new_uow() as uow:
+        return [PaymentResult.of(p) for p in uow.payments.for_user(user)]

@@ -1,0 +1,86 @@
+"""Recovery: the worker's pass over payments whose outcome we do not know.
+
+Each is claimed with a lease (``recovering_until``) that is held across the Stripe call, so
+two workers never ask Stripe about the same payment at once; each is settled in a try of its
+own, so one bad row never stops the others. A payment Stripe still cannot be asked about stays
+``unknown`` and keeps its lease until it ends: the next try comes after it, and others are not
+held up behind it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+import structlog
+
+from payment_lib.domain.errors import PaymentError, ProviderError, ProviderUnavailable
+from payment_lib.observability import trace
+from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome, record_unknown
+from payment_lib.services.payment_results import PaymentResult
+from payment_lib.services.ports import Clock, NewUnitOfWork
+from payment_lib.services.settle import settle
+
+if TYPE_CHECKING:
+    from payment_lib.metrics import Metrics
+    from payment_lib.stripe_gateway import StripeGateway
+
+log = structlog.get_logger(__name__)
+
+# Longer than one settling can take (three Stripe calls of at most 30 s, with backoff).
+RECOVERY_LEASE = dt.timedelta(minutes=5)
+
+
+def recover_stale_payments(
+    *,
+    new_uow: NewUnitOfWork,
+    gateway: StripeGateway,
+    clock: Clock,
+    retry_days: tuple[int, ...] = (),
+    metrics: Metrics | None = None,
+    older_than: dt.timedelta = dt.timedelta(minutes=2),
+    limit: int = 50,
+) -> list[PaymentResult]:
+    """Settle payments left ``pending`` (a crash) or ``unknown`` (a lost answer) by asking
+    Stripe; returns the payments settled (a payment still unknown is not among them)."""
+    now = clock()
+    with new_uow() as uow:
+        claimed = uow.payments.claim_unsettled(
+            now - older_than, now=now, lease_until=now + RECOVERY_LEASE, limit=limit
+        )
+        ids = [payment.id for payment in claimed]
+        uow.commit()
+    settled = []
+    for payment_id in ids:
+        with trace(), structlog.contextvars.bound_contextvars(payment_id=str(payment_id)):
+            try:
+                settled.append(
+                    _settle_one(
+                        payment_id,
+                        new_uow=new_uow,
+                        gateway=gateway,
+                        policy=OutcomePolicy(now=clock(), retry_days=retry_days, metrics=metrics),
+                    )
+                )
+            except PaymentError as error:
+                log.warning("payment not settled", code=error.code, reason=error.message)
+            except Exception as error:  # a bad row: logged, and the batch goes on
+                log.error("payment not settled", code=type(error).__name__, reason=str(error))
+    return settled
+
+
+def _settle_one(
+    payment_id: uuid.UUID, *, new_uow: NewUnitOfWork, gateway: StripeGateway, policy: OutcomePolicy
+) -> PaymentResult:
+    with new_uow() as uow:
+        payment = uow.payments.get(payment_id)
+    if payment is None:
+        raise LookupError(f"payment {payment_id} vanished")
+    log.info("recovering payment", status=payment.status)
+    try:
+        outcome = settle(gateway, payment, policy.now)
+    except (ProviderUnavailable, ProviderError) as error:
+        record_unknown(payment_id, error.code, new_uow=new_uow, policy=policy)
+        raise
+    return record_outcome(payment_id, outcome, new_uow=new_uow, policy=policy)
