@@ -26,6 +26,7 @@ from payment_lib.services.billing import BillingReport
 from payment_lib.services.notifications import NotificationInfo, NotificationRun
 from payment_lib.services.payment_results import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
+from payment_lib.services.reconcile import Drift, ReconcileReport
 from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
@@ -36,6 +37,7 @@ __all__ = [
     "AlreadyRefunded",
     "BillingReport",
     "ConfigurationError",
+    "Drift",
     "FailureInfo",
     "Forbidden",
     "IdempotencyConflict",
@@ -55,6 +57,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "ReceivedEvent",
+    "ReconcileReport",
     "RefundResult",
     "Settings",
     "SubscriptionInfo",

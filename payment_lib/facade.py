@@ -19,6 +19,7 @@ from payment_lib.services import payment_outcomes as _outcomes
 from payment_lib.services import payment_results as _results
 from payment_lib.services import payments as _payments
 from payment_lib.services import plans as _plans
+from payment_lib.services import reconcile as _reconcile
 from payment_lib.services import recovery as _recovery
 from payment_lib.services import refunds as _refunds
 from payment_lib.services import settle as _settle
@@ -30,6 +31,7 @@ from payment_lib.services.payment_requests import validate_payment_request
 from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.ports import Clock
+from payment_lib.services.reconcile import ReconcileReport
 from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
@@ -300,6 +302,41 @@ class Payments:
             gateway=self.gateway,
             metrics=self.metrics,
             retry_days=self.settings.renewal_retry_days,
+            progress=progress,
+        )
+
+    # The ledger of record
+
+    def reconcile(
+        self,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        *,
+        fix: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ReconcileReport:
+        """Compare our record with Stripe's for what was created in [since, until) (default:
+        the last day) and report every drift by kind; with ``fix``, apply what Stripe says
+        through the usual outcome paths. Only reads from Stripe. ``progress(checked)`` is
+        called after each page.
+
+        Raises:
+            InvalidRequest: a naive time, or ``since`` not before ``until``.
+        """
+        end = until or self.clock()
+        start = since or end - dt.timedelta(days=1)
+        for name, moment in (("since", start), ("until", end)):
+            if moment.tzinfo is None:
+                raise InvalidRequest(f"{name} must be an aware datetime (UTC).", param=name)
+        if start >= end:
+            raise InvalidRequest("since must be before until.", param="since")
+        return _reconcile.reconcile(
+            start,
+            end,
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            policy=self._outcome_policy,
+            fix=fix,
             progress=progress,
         )
 

@@ -8,9 +8,10 @@ every POST carries an explicit idempotency key, so a retry can never charge twic
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import stripe
 import structlog
@@ -37,6 +38,8 @@ from payment_lib.stripe_objects import intent_outcome as _outcome
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+Listable = Literal["payment_intents", "charges", "refunds", "disputes"]
 
 BREAKER_FAILURES = 5
 BREAKER_RESET_SECONDS = 60
@@ -292,12 +295,21 @@ class StripeGateway:
         return self._call("payment_methods.attach", attach)
 
     def retrieve_payment(self, intent_id: str) -> IntentOutcome:
-        """The PaymentIntent as Stripe has it now, with its payment method expanded."""
+        """The PaymentIntent as Stripe has it now, with its payment method expanded.
+
+        Raises:
+            NotFound: Stripe has no such PaymentIntent.
+        """
 
         def retrieve() -> IntentOutcome:
-            intent = self.client.v1.payment_intents.retrieve(
-                intent_id, params={"expand": ["payment_method"]}
-            )
+            try:
+                intent = self.client.v1.payment_intents.retrieve(
+                    intent_id, params={"expand": ["payment_method"]}
+                )
+            except stripe.InvalidRequestError as error:
+                if error.http_status == 404:
+                    raise NotFound(f"Stripe has no PaymentIntent {intent_id}.") from None
+                raise
             return _outcome(intent.to_dict(), request_id=_request_id(intent))
 
         return self._call("payment_intents.retrieve", retrieve)
@@ -341,6 +353,50 @@ class StripeGateway:
 
         intent_id = self._call("payment_intents.search", search)
         return self.retrieve_payment(intent_id) if intent_id else None
+
+    def walk(
+        self,
+        resource: Listable,
+        *,
+        created_from: dt.datetime,
+        created_to: dt.datetime,
+        page_size: int = 100,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every object of ``resource`` created in [created_from, created_to), newest first, a
+        page at a time (each page retried on its own; read-only; memory of one page).
+
+        Stripe's lists reach any age, unlike its events (30 days).
+        """
+        service = getattr(self.client.v1, resource)
+        params: dict[str, Any] = {
+            "created": {
+                "gte": int(created_from.timestamp()),
+                "lt": math.ceil(created_to.timestamp()),
+            },
+            "limit": page_size,
+        }
+        while True:
+            page = self._call(
+                f"{resource}.list",
+                lambda asked=dict(params): service.list(params=asked),  # type: ignore[misc]
+            )
+            items = [item.to_dict() for item in page.data]
+            if items:
+                yield items
+            if not page.has_more or not items:
+                return
+            params["starting_after"] = items[-1]["id"]
+
+    def refunds_of(self, payment_intent: str) -> list[dict[str, Any]]:
+        """Every refund of a PaymentIntent, oldest first."""
+
+        def fetch() -> list[dict[str, Any]]:
+            page = self.client.v1.refunds.list(
+                params={"payment_intent": payment_intent, "limit": 100}
+            )
+            return [refund.to_dict() for refund in page.auto_paging_iter()][::-1]
+
+        return self._call("refunds.list", fetch)
 
     def create_refund(
         self,

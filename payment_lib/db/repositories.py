@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from payment_lib.db.tables import (
     Base,
+    Dispute,
     Notification,
     Payment,
     PaymentMethod,
@@ -111,6 +113,35 @@ class PaymentRepository:
         for payment in claimed:
             payment.recovering_until = lease_until
         return claimed
+
+    def by_intents(self, intent_ids: Sequence[str]) -> dict[str, Payment]:
+        """Our payments for these PaymentIntents, by PaymentIntent id."""
+        query = select(Payment).where(Payment.stripe_transaction_id.in_(intent_ids))
+        return {p.stripe_transaction_id or "": p for p in self.session.scalars(query)}
+
+    def by_ids(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Payment]:
+        query = select(Payment).where(Payment.id.in_(payment_ids))
+        return {p.id: p for p in self.session.scalars(query)}
+
+    def with_intent_created_between(
+        self,
+        since: dt.datetime,
+        until: dt.datetime,
+        *,
+        after: tuple[dt.datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[tuple[dt.datetime, uuid.UUID, str]]:
+        """(created_at, id, PaymentIntent id) of payments made in [since, until) that have a
+        PaymentIntent, in (created_at, id) order after ``after``: keyset pages."""
+        query = select(Payment.created_at, Payment.id, Payment.stripe_transaction_id).where(
+            Payment.created_at >= since,
+            Payment.created_at < until,
+            Payment.stripe_transaction_id.is_not(None),
+        )
+        if after is not None:
+            query = query.where(tuple_(Payment.created_at, Payment.id) > tuple_(*after))
+        query = query.order_by(Payment.created_at, Payment.id).limit(limit)
+        return [(row[0], row[1], row[2] or "") for row in self.session.execute(query)]
 
     def unsettled_for_subscription(self, subscription_id: uuid.UUID) -> list[Payment]:
         """The subscription's payments whose outcome is not known yet."""
@@ -266,6 +297,14 @@ class RefundRepository:
     def by_idempotency_key(self, key: str) -> Refund | None:
         return self.session.scalars(select(Refund).where(Refund.idempotency_key == key)).first()
 
+    def by_stripe_ids(self, stripe_refund_ids: Sequence[str]) -> dict[str, Refund]:
+        query = select(Refund).where(Refund.stripe_refund_id.in_(stripe_refund_ids))
+        return {r.stripe_refund_id or "": r for r in self.session.scalars(query)}
+
+    def by_ids(self, refund_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Refund]:
+        query = select(Refund).where(Refund.id.in_(refund_ids))
+        return {r.id: r for r in self.session.scalars(query)}
+
     def for_payment(self, payment_id: uuid.UUID) -> list[Refund]:
         """A payment's refunds, oldest first."""
         query = select(Refund).where(Refund.payment_id == payment_id)
@@ -375,3 +414,11 @@ class WebhookEventRepository:
             query = query.where(WebhookEvent.processed.is_(False))
         query = query.order_by(WebhookEvent.created_at, WebhookEvent.id).limit(limit)
         return list(self.session.scalars(query))
+
+
+def known_dispute_ids(session: Session, stripe_dispute_ids: Sequence[str]) -> set[str]:
+    """Which of these Stripe disputes are recorded here."""
+    query = select(Dispute.stripe_dispute_id).where(
+        Dispute.stripe_dispute_id.in_(stripe_dispute_ids)
+    )
+    return set(session.scalars(query))

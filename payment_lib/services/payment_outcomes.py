@@ -43,7 +43,7 @@ class OutcomePolicy:
     metrics: Metrics | None = None
 
 
-def _status_for(outcome: IntentOutcome) -> PaymentStatus | None:
+def status_for(outcome: IntentOutcome) -> PaymentStatus | None:
     """Our status for Stripe's; None while Stripe has not decided."""
     if outcome.status == "succeeded":
         return PaymentStatus.SUCCEEDED
@@ -114,7 +114,7 @@ def apply_outcome(
 
     Returns False when it changes nothing: an undecided, repeated or out-of-date outcome.
     """
-    target = _status_for(outcome)
+    target = status_for(outcome)
     current = PaymentStatus(payment.status)
     if outcome.intent_id and payment.stripe_transaction_id is None:
         payment.stripe_transaction_id = outcome.intent_id
