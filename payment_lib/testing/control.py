@@ -17,18 +17,30 @@ JSON in, JSON out, no API key (it only listens where the emulator does):
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from payment_lib.testing.errors import ApiError
 from payment_lib.testing.faults import Faults
-
-if TYPE_CHECKING:
-    from payment_lib.testing.emulator import StripeEmulator
+from payment_lib.testing.webhooks import WebhookDelivery
 
 PREFIX = "/_emulator/"
 
 
-def handle(emulator: StripeEmulator, method: str, path: str, body: bytes) -> tuple[int, Any]:
+class Controlled(Protocol):
+    """What the control endpoint steers: the emulator (named here, not imported, so the
+    emulator can import this module without a cycle)."""
+
+    faults: Faults
+    webhooks: WebhookDelivery
+
+    def reset(self) -> None: ...
+
+    def objects(self, kind: str) -> list[dict[str, Any]]: ...
+
+    def authenticate(self, intent_id: str, *, success: bool = True) -> None: ...
+
+
+def handle(emulator: Controlled, method: str, path: str, body: bytes) -> tuple[int, Any]:
     """Answer one control request: (HTTP status, JSON-ready body)."""
     try:
         options = json.loads(body) if body else {}
@@ -48,9 +60,7 @@ def handle(emulator: StripeEmulator, method: str, path: str, body: bytes) -> tup
         }
 
 
-def _dispatch(
-    emulator: StripeEmulator, method: str, parts: list[str], options: dict[str, Any]
-) -> Any:
+def _dispatch(emulator: Controlled, method: str, parts: list[str], options: dict[str, Any]) -> Any:
     match method, parts:
         case "GET", ["health"]:
             return {"ok": True}
