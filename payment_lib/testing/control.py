@@ -12,6 +12,7 @@ JSON in, JSON out, no API key (it only listens where the emulator does):
 - ``POST /_emulator/webhooks/hold`` / ``release`` ``{"reverse": true, "duplicates": true}``
 - ``POST /_emulator/events/<id>/resend``
 - ``POST /_emulator/payment_intents/<id>/authenticate`` ``{"success": true}``
+- ``POST /_emulator/idempotency/expire``         -> ``{"expired": N}`` keys forgotten
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Controlled(Protocol):
     def objects(self, kind: str) -> list[dict[str, Any]]: ...
 
     def authenticate(self, intent_id: str, *, success: bool = True) -> None: ...
+
+    def expire_idempotency_keys(self) -> int: ...
 
 
 def handle(emulator: Controlled, method: str, path: str, body: bytes) -> tuple[int, Any]:
@@ -97,4 +100,6 @@ def _dispatch(emulator: Controlled, method: str, parts: list[str], options: dict
         case "POST", ["payment_intents", intent_id, "authenticate"]:
             emulator.authenticate(intent_id, success=bool(options.get("success", True)))
             return {"ok": True}
+        case "POST", ["idempotency", "expire"]:
+            return {"expired": emulator.expire_idempotency_keys()}
     raise LookupError(parts)

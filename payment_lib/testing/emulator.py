@@ -190,6 +190,14 @@ class StripeEmulator:
                 if event_type is None or event.type == event_type
             ]
 
+    def expire_idempotency_keys(self) -> int:
+        """Forget every stored idempotency key, as Stripe does after 24 hours.
+
+        Returns:
+            How many keys were forgotten. A request sent again with one of them executes anew.
+        """
+        return self.idempotency.expire()
+
     def wait_for_in_flight(self, count: int, timeout: float = 5.0) -> bool:
         """Block until ``count`` idempotent requests are executing (to set up races)."""
         return self.idempotency.wait_for_running(count, timeout)
