@@ -198,7 +198,7 @@ def test_an_unknown_cursor_is_refused_on_its_parameter(client: stripe.StripeClie
 
 @pytest.mark.emulator_only
 def test_ten_thousand_payment_intents_are_walked_page_by_page_quickly(
-    client: stripe.StripeClient, stripe_emulator: StripeEmulator
+    stripe_emulator: StripeEmulator,
 ) -> None:
     now = int(time.time())
     with stripe_emulator.store.lock:
@@ -208,14 +208,19 @@ def test_ten_thousand_payment_intents_are_walked_page_by_page_quickly(
             ]
             for _ in range(10_000)
         ]
+    walked: list[str] = []
     started = time.perf_counter()
 
-    walked = [
-        item.id
-        for item in client.v1.payment_intents.list(
-            params={"limit": 100, "created": {"gte": now}}
-        ).auto_paging_iter()
-    ]
+    more = True
+    while more:  # raw HTTP: the SDK's own object building would dominate the timing
+        cursor = f"&starting_after={walked[-1]}" if walked else ""
+        _, body = raw_list(
+            stripe_emulator, f"/v1/payment_intents?limit=100&created[gte]={now}{cursor}"
+        )
+        walked.extend(item["id"] for item in body["data"])
+        more = body["has_more"]
 
     assert walked == made[::-1]
-    assert time.perf_counter() - started < 20  # 100 pages; a generous bound for a busy machine
+    # Each page walks about 100 objects from its cursor (0.5 s in all on the project's
+    # machine); sorting or scanning all 10,000 for every page took several times longer.
+    assert time.perf_counter() - started < 10
