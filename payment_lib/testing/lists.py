@@ -46,13 +46,7 @@ def page(
     Raises:
         ApiError: 400 for a bad ``limit``, ``created`` or cursor.
     """
-    limit = integer(params, "limit", minimum=1) or 10
-    if limit > 100:
-        raise invalid(
-            "This value must be less than or equal to 100.",
-            code="parameter_invalid_integer",
-            param="limit",
-        )
+    limit = page_limit(params)
     low, high = created_bounds(params)
 
     def wanted(item: T) -> bool:
@@ -61,14 +55,26 @@ def page(
     after, before = params.get("starting_after"), params.get("ending_before")
     if after:
         start = _cursor(position, after, "starting_after") - 1
-        found = _walk(items_oldest_first, start, -1, wanted, limit + 1)
+        found = walk(items_oldest_first, start, -1, wanted, limit + 1)
     elif before:
         start = _cursor(position, before, "ending_before") + 1
-        found = _walk(items_oldest_first, start, 1, wanted, limit + 1)
+        found = walk(items_oldest_first, start, 1, wanted, limit + 1)
         return found[:limit][::-1], len(found) > limit
     else:
-        found = _walk(items_oldest_first, len(items_oldest_first) - 1, -1, wanted, limit + 1)
+        found = walk(items_oldest_first, len(items_oldest_first) - 1, -1, wanted, limit + 1)
     return found[:limit], len(found) > limit
+
+
+def page_limit(params: Params) -> int:
+    """``limit``: 1 to 100, 10 unless given."""
+    limit = integer(params, "limit", minimum=1) or 10
+    if limit > 100:
+        raise invalid(
+            "This value must be less than or equal to 100.",
+            code="parameter_invalid_integer",
+            param="limit",
+        )
+    return limit
 
 
 def created_bounds(params: Params) -> tuple[int, int]:
@@ -106,7 +112,7 @@ def created_bounds(params: Params) -> tuple[int, int]:
     return low, high
 
 
-def _walk(
+def walk(
     items: Sequence[T], start: int, step: int, wanted: Callable[[T], bool], count: int
 ) -> list[T]:
     """Up to ``count`` wanted items from ``start`` on, going ``step`` at a time."""

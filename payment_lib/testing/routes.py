@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from payment_lib.testing import customers, lists, payments, refunds
+from payment_lib.testing import customers, lists, payments, refunds, search
 from payment_lib.testing.errors import ApiError
 from payment_lib.testing.store import Obj
 
@@ -29,12 +29,14 @@ ROUTES: dict[tuple[str, str, bool, str | None], Endpoint] = {
     ("GET", "customers", True, "payment_methods"): customers.list_customer_payment_methods,
     ("POST", "payment_intents", False, None): payments.create_payment_intent,
     ("GET", "payment_intents", False, None): payments.list_payment_intents,
+    ("GET", "payment_intents", False, "search"): search.search_payment_intents,
     ("GET", "payment_intents", True, None): payments.retrieve_payment_intent,
     ("POST", "payment_intents", True, None): payments.update_payment_intent,
     ("POST", "payment_intents", True, "confirm"): payments.confirm_payment_intent,
     ("POST", "payment_intents", True, "cancel"): payments.cancel_payment_intent,
     ("POST", "payment_intents", True, "capture"): payments.capture_payment_intent,
     ("GET", "charges", False, None): payments.list_charges,
+    ("GET", "charges", False, "search"): search.search_charges,
     ("GET", "charges", True, None): payments.retrieve_charge,
     ("POST", "refunds", False, None): refunds.create_refund,
     ("GET", "refunds", False, None): refunds.list_refunds,

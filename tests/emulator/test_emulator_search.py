@@ -186,6 +186,7 @@ def test_charges_are_found_by_whether_they_are_refunded(client: stripe.StripeCli
         "amount>many",
         "status>'succeeded'",
         "status:'succeeded' AND amount>1 OR amount<5",
+        "status:'succeeded' amount>1 OR amount<5",
         "status:'succeeded' AND",
         "AND status:'succeeded'",
         " ".join(["amount>1"] * 11),
