@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from urllib.parse import urlencode
 
-from payment_lib.testing import objects
+from payment_lib.testing import disputes, objects
 from payment_lib.testing.cards import AUTHENTICATION_REQUIRED, Authentication, Decline, TestCard
 from payment_lib.testing.errors import ApiError
 from payment_lib.testing.store import Call, Obj, Store
@@ -100,6 +100,7 @@ def _charge(
         else:
             intent.update(status="succeeded", amount_received=intent["amount"])
             store.record(call, "payment_intent.succeeded", intent)
+            disputes.dispute_after_charge(store, call, charge)
         return
     intent.update(
         status="requires_payment_method",

@@ -13,6 +13,8 @@ JSON in, JSON out, no API key (it only listens where the emulator does):
 - ``POST /_emulator/events/<id>/resend``
 - ``POST /_emulator/payment_intents/<id>/authenticate`` ``{"success": true}``
 - ``POST /_emulator/idempotency/expire``         -> ``{"expired": N}`` keys forgotten
+- ``POST /_emulator/payment_intents/<id>/dispute`` (or ``charges/<id>/dispute``)
+  ``{"reason": "fraudulent", "inquiry": false}`` -> the new Dispute
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class Controlled(Protocol):
     def authenticate(self, intent_id: str, *, success: bool = True) -> None: ...
 
     def expire_idempotency_keys(self) -> int: ...
+
+    def open_dispute(
+        self, charge_or_payment_intent_id: str, *, reason: str = ..., inquiry: bool = ...
+    ) -> dict[str, Any]: ...
 
 
 def handle(emulator: Controlled, method: str, path: str, body: bytes) -> tuple[int, Any]:
@@ -100,6 +106,12 @@ def _dispatch(emulator: Controlled, method: str, parts: list[str], options: dict
         case "POST", ["payment_intents", intent_id, "authenticate"]:
             emulator.authenticate(intent_id, success=bool(options.get("success", True)))
             return {"ok": True}
+        case "POST", ["payment_intents" | "charges", object_id, "dispute"]:
+            return emulator.open_dispute(
+                object_id,
+                reason=str(options.get("reason", "fraudulent")),
+                inquiry=bool(options.get("inquiry")),
+            )
         case "POST", ["idempotency", "expire"]:
             return {"expired": emulator.expire_idempotency_keys()}
     raise LookupError(parts)

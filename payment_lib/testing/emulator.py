@@ -13,7 +13,7 @@ import threading
 import traceback
 from types import TracebackType
 
-from payment_lib.testing import charging, control, threeds
+from payment_lib.testing import charging, control, disputes, threeds
 from payment_lib.testing.errors import UNKNOWN_ERROR, ApiError, invalid
 from payment_lib.testing.faults import Fault, Faults, injected_error
 from payment_lib.testing.forms import form_pairs, nest
@@ -209,6 +209,35 @@ class StripeEmulator:
             if intent["status"] != "requires_action":
                 raise ValueError(f"{intent_id} is {intent['status']}, not requires_action.")
             charging.authenticate(self.store, self._page_call(), intent, success=success)
+
+    def open_dispute(
+        self, charge_or_payment_intent_id: str, *, reason: str = "fraudulent", inquiry: bool = False
+    ) -> Obj:
+        """Dispute a succeeded charge (given by its id or its PaymentIntent's) as the dispute
+        test cards do: ``charge.dispute.created``, then for a chargeback
+        ``charge.dispute.funds_withdrawn``; the charge becomes ``disputed``.
+
+        Args:
+            charge_or_payment_intent_id: a ``ch_...`` or a succeeded ``pi_...``.
+            reason: one of Stripe's dispute reasons.
+            inquiry: open an inquiry (``warning_needs_response``, no funds withdrawn).
+
+        Returns:
+            A copy of the new Dispute.
+
+        Raises:
+            ValueError: for an unknown reason, or a charge that cannot be disputed.
+        """
+        with self.store.lock:
+            dispute = disputes.open_for_test(
+                self.store,
+                self._page_call(),
+                charge_or_payment_intent_id,
+                reason=reason,
+                inquiry=inquiry,
+            )
+            copied: Obj = json.loads(json.dumps(dispute))
+            return copied
 
     # Request handling ---------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from payment_lib.testing import charging, objects
+from payment_lib.testing import charging, disputes, objects
 from payment_lib.testing.customers import create_payment_method, resolve_method
 from payment_lib.testing.errors import ApiError, invalid, unexpected_state
 from payment_lib.testing.lists import LIST_PARAMS, listed
@@ -278,6 +278,7 @@ def capture_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
     intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
     store.record(call, "charge.captured", charge)
     store.record(call, "payment_intent.succeeded", intent)
+    disputes.dispute_after_charge(store, call, charge)
     return intent
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from payment_lib.testing import customers, lists, payments, refunds, search
+from payment_lib.testing import customers, disputes, lists, payments, refunds, search
 from payment_lib.testing.errors import ApiError
 from payment_lib.testing.store import Obj
 
@@ -41,6 +41,10 @@ ROUTES: dict[tuple[str, str, bool, str | None], Endpoint] = {
     ("POST", "refunds", False, None): refunds.create_refund,
     ("GET", "refunds", False, None): refunds.list_refunds,
     ("GET", "refunds", True, None): refunds.retrieve_refund,
+    ("GET", "disputes", False, None): disputes.list_disputes,
+    ("GET", "disputes", True, None): disputes.retrieve_dispute,
+    ("POST", "disputes", True, None): disputes.update_dispute,
+    ("POST", "disputes", True, "close"): disputes.close_dispute,
     ("GET", "events", False, None): lists.list_events,
     ("GET", "events", True, None): lists.retrieve_event,
 }

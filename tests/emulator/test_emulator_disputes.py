@@ -138,7 +138,7 @@ def test_a_new_dispute_has_stripes_shape(client: stripe.StripeClient) -> None:
     _, dispute = disputed(client)
 
     details = dispute.evidence_details
-    assert (dispute.livemode, dict(dispute.metadata), dispute.created > 0) == (False, {}, True)
+    assert (dispute.livemode, dispute.metadata.to_dict(), dispute.created > 0) == (False, {}, True)
     assert (dispute.evidence.uncategorized_text, dispute.evidence.product_description) == (
         None,
         None,
@@ -300,7 +300,7 @@ def test_a_disputes_metadata_can_be_set(client: stripe.StripeClient) -> None:
 
     updated = update(client, dispute.id, metadata={"case": "c-1"})
 
-    assert (dict(updated.metadata), updated.status) == ({"case": "c-1"}, "needs_response")
+    assert (updated.metadata.to_dict(), updated.status) == ({"case": "c-1"}, "needs_response")
 
 
 def test_an_unknown_evidence_field_is_refused_by_its_full_name(
