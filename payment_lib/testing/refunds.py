@@ -6,7 +6,7 @@ answers succeeded and then fails (``refund.failed``), as Stripe documents.
 
 from __future__ import annotations
 
-from payment_lib.testing import objects
+from payment_lib.testing import disputes, objects
 from payment_lib.testing.errors import ApiError, invalid
 from payment_lib.testing.lists import LIST_PARAMS, listed
 from payment_lib.testing.store import Call, Obj, Store
@@ -82,6 +82,11 @@ def _refundable_charge(store: Store, params: Obj) -> Obj:
             "nothing to refund.",
             param="charge",
         )
+    if disputes.refusing_refunds(store, charge):
+        raise invalid(
+            f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
+        )
     return charge
 
 
@@ -102,6 +107,8 @@ def _fail(store: Store, call: Call, refund: Obj, charge: Obj) -> None:
     charge["amount_refunded"] -= refund["amount"]
     charge["refunded"] = False
     store.record(call, "refund.updated", refund, {"status": "succeeded"})
+    # Stripe sends charge.refund.updated alongside refund.updated.
+    store.record(call, "charge.refund.updated", refund, {"status": "succeeded"})
     store.record(call, "refund.failed", refund)
 
 
