@@ -288,7 +288,8 @@ def _refunds(run: _Run, page: list[dict[str, Any]]) -> None:
         unknown = [
             r
             for r in succeeded
-            if r["id"] not in known and (_refund_id(r) or uuid.UUID(int=0)) not in ours_by_metadata
+            if r["id"] in run.refunds_recorded  # recorded by this run's fix of its charge
+            or (r["id"] not in known and _refund_id(r) not in ours_by_metadata)
         ]
         payments = uow.payments.by_intents([r["payment_intent"] for r in unknown])
     for refund in unknown:

@@ -55,7 +55,7 @@ def subscribe(payments, user_id, key=None):
 
 def forget_keys(emulator):
     """Stripe forgets idempotency keys once they are 24 hours old."""
-    emulator.idempotency.clear()
+    emulator.expire_idempotency_keys()
 
 
 def later(payments, delta):

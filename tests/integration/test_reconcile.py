@@ -81,6 +81,8 @@ def test_reconcile_finds_exactly_the_planted_drifts_and_fix_settles_them(payment
         params={"payment_intent": refunded_at_stripe.stripe_transaction_id, "amount": 700}
     )
     untouched = pay(payments)
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)  # past the in-flight grace
+    payments.clock = lambda: moment
 
     found = payments.reconcile()
 
