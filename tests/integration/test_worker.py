@@ -265,3 +265,39 @@ def test_500_events_three_times_each_shuffled_to_four_workers_apply_once_like_in
     assert len(smtp.messages) == emails  # one email per notification, none twice
     assert len({m["Message-ID"] for m in smtp.messages}) == emails
     assert time.monotonic() - started < 90
+
+
+@pytest.mark.emulator_only
+def test_a_running_worker_reconciles_the_last_day_on_its_schedule(settings, user_id):
+    import threading
+
+    from prometheus_client import CollectorRegistry
+
+    quick = settings.model_copy(update={"reconcile_interval_seconds": 1})
+    with Payments.from_settings(quick, registry=CollectorRegistry()) as payments:
+        paid = payments.pay(
+            user_id=user_id,
+            amount="20.00",
+            currency="usd",
+            payment_method="pm_card_visa",
+            idempotency_key="order-1",
+        )
+        with payments.database.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE payments SET status = 'failed'"))
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=payments.run_worker, kwargs={"interval": 0.2, "stop": stop}
+        )
+        worker.start()
+        try:
+            deadline = time.monotonic() + 20
+            while payments.get_payment(paid.id).status != "succeeded":
+                assert time.monotonic() < deadline, "the worker never reconciled"
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            worker.join(timeout=20)
+        fixed = payments.metrics.registry.get_sample_value(
+            "ledger_corrections_total", {"kind": "failed_to_succeeded"}
+        )
+        assert fixed == 1
