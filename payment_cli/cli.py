@@ -14,6 +14,7 @@ from payment_cli.context import Context, pass_context
 from payment_cli.emulator_command import stripe_emulator
 from payment_cli.output import EXIT_FAILED, emit, guarded, json_option
 from payment_cli.quickstart import run_quickstart
+from payment_cli.reconcile_command import reconcile
 from payment_cli.refund_commands import process_refund
 from payment_cli.subscription_commands import billing, subscriptions
 from payment_cli.webhook_commands import replay_webhook, webhooks
@@ -291,3 +292,4 @@ main.add_command(process_refund)
 main.add_command(webhooks)
 main.add_command(replay_webhook)
 main.add_command(worker)
+main.add_command(reconcile)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import sys
@@ -11,7 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import structlog
 
-from payment_lib import PaymentError
+from payment_lib import InvalidRequest, PaymentError
 
 # Exit codes, documented in docs/cli.md.
 EXIT_OK = 0
@@ -23,6 +24,7 @@ EXIT_PROVIDER_UNAVAILABLE = 5
 EXIT_NOT_FOUND = 6
 EXIT_FORBIDDEN = 7
 EXIT_CONFIGURATION = 8
+EXIT_DRIFT = 10
 EXIT_INTERNAL = 70
 
 EXIT_BY_CODE = {
@@ -88,3 +90,18 @@ def json_option(function: F) -> F:
         "--json", "as_json", is_flag=True, help="Print one JSON object on stdout."
     )
     return option(guarded(function))  # type: ignore[no-any-return]
+
+
+def parse_time(text: str | None, option: str) -> dt.datetime | None:
+    """An ISO 8601 time given to ``--<option>`` as aware UTC (UTC when it names no zone)."""
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(
+            f"--{option} must be an ISO 8601 time such as 2027-01-31T00:00:00Z, "
+            f"got {text[:40]!r}.",
+            param=option,
+        ) from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

@@ -8,8 +8,8 @@ import sys
 import click
 
 from payment_cli.context import Context, pass_context
-from payment_cli.output import emit, json_option
-from payment_lib import InvalidRequest, SubscriptionInfo
+from payment_cli.output import emit, json_option, parse_time
+from payment_lib import SubscriptionInfo
 
 
 def _date(moment: dt.datetime | None) -> str:
@@ -72,19 +72,6 @@ def subscriptions_cancel(
     emit(subscription.to_dict(), _subscription_line(subscription), as_json=as_json)
 
 
-def _parse_now(text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidRequest(
-            f"--now must be an ISO 8601 time such as 2027-01-31T00:00:00Z, got {text[:40]!r}.",
-            param="now",
-        ) from None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
 @click.group()
 def billing() -> None:
     """Subscription renewals.
@@ -105,7 +92,7 @@ def billing_run(context: Context, now_text: str | None, as_json: bool) -> None:
 
     Example: payment-cli billing run --now 2027-02-28T00:00:00Z --json
     """
-    now = _parse_now(now_text)
+    now = parse_time(now_text, "now")
     if as_json or not sys.stderr.isatty():
         report = context.payments.run_billing(now)
     else:

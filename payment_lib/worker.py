@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,6 +40,7 @@ class WorkerReport:
     ended_subscriptions: int = 0
     recovered_payments: int = 0
     recovered_refunds: int = 0
+    drifts_found: int = 0
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
@@ -49,17 +51,23 @@ class WorkerReport:
             "ended_subscriptions": self.ended_subscriptions,
             "recovered_payments": self.recovered_payments,
             "recovered_refunds": self.recovered_refunds,
+            "drifts_found": self.drifts_found,
             "errors": self.errors,
         }
 
 
 def run_once(
-    payments: Payments, *, now: dt.datetime | None = None, should_stop: ShouldStop | None = None
+    payments: Payments,
+    *,
+    now: dt.datetime | None = None,
+    should_stop: ShouldStop | None = None,
+    reconcile: bool = False,
 ) -> WorkerReport:
     """One pass: every due webhook event, every due email, renewals due at ``now`` and
-    recovery of payments and refunds a crash left pending.
+    recovery of payments and refunds a crash left pending; with ``reconcile``, a reconcile of
+    the last day that fixes what it finds.
 
-    Renewals and recovery talk to Stripe; without an API key they are skipped.
+    Renewals, recovery and reconcile talk to Stripe; without an API key they are skipped.
     """
     stop = should_stop or (lambda: False)
     report = WorkerReport()
@@ -97,6 +105,9 @@ def run_once(
         report.recovered_payments += len(payments.recover_stale_payments())
         report.recovered_refunds += len(payments.recover_pending_refunds())
 
+    def reconciling() -> None:
+        report.drifts_found += sum(payments.reconcile(fix=True).counts.values())
+
     webhooks = drain(payments.process_webhooks, report.webhooks)
     notifications = drain(payments.send_notifications, report.notifications)
     step("webhooks", webhooks)
@@ -104,18 +115,29 @@ def run_once(
     if payments.settings.stripe_api_key is not None:
         step("billing", billing)
         step("recovery", recovery)
-        step("notifications", notifications)  # what billing and recovery just enqueued
+        if reconcile:
+            step("reconcile", reconciling)
+        step("notifications", notifications)  # what billing, recovery and reconcile enqueued
     return report
 
 
 def run_forever(payments: Payments, *, interval: float, stop: threading.Event) -> int:
-    """Pass after pass, ``interval`` seconds apart, until ``stop`` is set; returns passes."""
+    """Pass after pass, ``interval`` seconds apart, until ``stop`` is set; returns passes.
+
+    Every ``settings.reconcile_interval_seconds`` (the first time one interval after start; 0
+    never) a pass also reconciles the last day with Stripe and fixes what it finds.
+    """
     if payments.settings.stripe_api_key is None:
-        log.warning("no Stripe API key: renewals and recovery are skipped")
-    log.info("worker started", interval=interval)
+        log.warning("no Stripe API key: renewals, recovery and reconcile are skipped")
+    every = payments.settings.reconcile_interval_seconds
+    next_reconcile = time.monotonic() + every if every else None
+    log.info("worker started", interval=interval, reconcile_every=every or None)
     passes = 0
     while not stop.is_set():
-        run_once(payments, should_stop=stop.is_set)
+        due = next_reconcile is not None and time.monotonic() >= next_reconcile
+        run_once(payments, should_stop=stop.is_set, reconcile=due)
+        if due:
+            next_reconcile = time.monotonic() + every
         passes += 1
         stop.wait(interval)
     log.info("worker stopped", passes=passes)
