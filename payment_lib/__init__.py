@@ -4,6 +4,7 @@ Host applications and the CLI use only the names listed in ``__all__``.
 """
 
 from payment_lib.config import Settings
+from payment_lib.domain.actors import Actor
 from payment_lib.domain.errors import (
     AlreadyRefunded,
     ConfigurationError,
@@ -27,7 +28,7 @@ from payment_lib.services.notifications import NotificationInfo, NotificationRun
 from payment_lib.services.payment_results import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.reconcile import Drift, ReconcileReport
-from payment_lib.services.refunds import Actor, RefundResult
+from payment_lib.services.refund_results import RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
 from payment_lib.worker import WorkerReport

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from payment_lib import worker as _worker
 from payment_lib.config import Settings
 from payment_lib.db import Database
+from payment_lib.domain.actors import Actor
 from payment_lib.domain.errors import InvalidRequest
 from payment_lib.metrics import Metrics
 from payment_lib.observability import utcnow
@@ -21,6 +22,7 @@ from payment_lib.services import payments as _payments
 from payment_lib.services import plans as _plans
 from payment_lib.services import reconcile as _reconcile
 from payment_lib.services import recovery as _recovery
+from payment_lib.services import refund_results as _refund_results
 from payment_lib.services import refunds as _refunds
 from payment_lib.services import settle as _settle
 from payment_lib.services import subscriptions as _subscriptions
@@ -32,7 +34,7 @@ from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.ports import Clock
 from payment_lib.services.reconcile import ReconcileReport
-from payment_lib.services.refunds import Actor, RefundResult
+from payment_lib.services.refund_results import RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
 from payment_lib.worker import WorkerReport
@@ -395,16 +397,16 @@ class Payments:
 
     def get_refund(self, refund_id: object) -> RefundResult:
         """One refund by id (NotFound if unknown)."""
-        return _refunds.get_refund(refund_id, new_uow=self.database.unit_of_work)
+        return _refund_results.get_refund(refund_id, new_uow=self.database.unit_of_work)
 
     def list_refunds(self, payment_id: object) -> list[RefundResult]:
         """A payment's refunds, oldest first."""
-        return _refunds.list_refunds(payment_id, new_uow=self.database.unit_of_work)
+        return _refund_results.list_refunds(payment_id, new_uow=self.database.unit_of_work)
 
     def recover_pending_refunds(self, older_than_seconds: float = 120) -> list[RefundResult]:
         """Resolve refunds whose Stripe outcome was lost, by asking Stripe (the worker calls
         this); never refunds twice."""
-        return _refunds.recover_pending_refunds(
+        return _recovery.recover_pending_refunds(
             new_uow=self.database.unit_of_work,
             gateway=self.gateway,
             clock=self.clock,

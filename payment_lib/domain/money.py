@@ -182,3 +182,32 @@ def format_amount(minor: int, currency: str) -> str:
     sign = "-" if minor < 0 else ""
     whole, fraction = divmod(abs(minor), 10**places)
     return f"{sign}{whole}.{fraction:0{places}d}"
+
+
+_REFUND_AMOUNT = re.compile(r"(0|[1-9][0-9]{0,11})(?:\.([0-9]+))?")
+
+
+def refund_minor_units(amount: str | Decimal, currency: str) -> int:
+    """A refund amount in major units ("5.00") as minor units of the payment's currency.
+
+    Like ``parse_money`` but with no minimum charge: Stripe refunds any positive amount.
+    """
+    text = str(amount).strip()
+    match = _REFUND_AMOUNT.fullmatch(text)
+    places = exponent(currency)
+    if match is None or len(match.group(2) or "") > places:
+        decimals = "no decimals" if places == 0 else f"at most {places} decimals"
+        raise InvalidRequest(
+            f"amount must be a positive {currency.upper()} amount with {decimals}, "
+            f"got {text[:40]!r}.",
+            param="amount",
+        )
+    minor = int(Decimal(text).scaleb(places))
+    if minor <= 0 or minor % smallest_step(currency):
+        raise InvalidRequest(
+            f"amount must be greater than zero and a multiple of "
+            f"{format_amount(smallest_step(currency), currency)} {currency.upper()}, "
+            f"got {text[:40]!r}.",
+            param="amount",
+        )
+    return minor

@@ -18,7 +18,7 @@ import structlog
 from payment_lib.db.tables import Payment, Refund
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.services.ports import NewUnitOfWork
-from payment_lib.services.refunds import PENDING, apply_refund_success, stripe_key_for
+from payment_lib.services.refund_outcomes import PENDING, apply_refund_success, stripe_key_for
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""Recovery: the worker's pass over payments whose outcome we do not know.
+"""Recovery: the worker's pass over payments and refunds whose outcome we do not know.
 
 Each is claimed with a lease (``recovering_until``) that is held across the Stripe call, so
 two workers never ask Stripe about the same payment at once; each is settled in a try of its
@@ -20,6 +20,9 @@ from payment_lib.observability import trace
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome, record_unknown
 from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.ports import Clock, NewUnitOfWork
+from payment_lib.services.refund_calls import resolve_refund
+from payment_lib.services.refund_outcomes import PendingRefund
+from payment_lib.services.refund_results import RefundResult
 from payment_lib.services.settle import settle
 
 if TYPE_CHECKING:
@@ -84,3 +87,50 @@ def _settle_one(
         record_unknown(payment_id, error.code, new_uow=new_uow, policy=policy)
         raise
     return record_outcome(payment_id, outcome, new_uow=new_uow, policy=policy)
+
+
+def recover_pending_refunds(
+    *,
+    new_uow: NewUnitOfWork,
+    gateway: StripeGateway,
+    clock: Clock,
+    metrics: Metrics,
+    older_than: dt.timedelta = dt.timedelta(minutes=2),
+    limit: int = 50,
+) -> list[RefundResult]:
+    """Resolve refunds left pending by a lost answer or a crash, by asking Stripe.
+
+    Each is leased (``recovering_until``, held across the Stripe calls) so that two workers
+    never ask about one refund at once, and settled in a try of its own: one bad row never
+    stops the batch. A refund Stripe still cannot be asked about is logged and keeps its lease
+    until it ends, then is tried again.
+    """
+    now = clock()
+    with new_uow() as uow:
+        claimed = uow.refunds.claim_stale_pending(
+            now - older_than, now=now, lease_until=now + RECOVERY_LEASE, limit=limit
+        )
+        stale = [refund.id for refund in claimed]
+        uow.commit()
+    resolved = []
+    for refund_id in stale:
+        with trace(), structlog.contextvars.bound_contextvars(refund_id=str(refund_id)):
+            try:
+                with new_uow() as uow:
+                    refund = uow.refunds.get(refund_id)
+                    payment = uow.payments.get(refund.payment_id) if refund else None
+                    if refund is None or payment is None:
+                        raise LookupError(f"refund {refund_id} or its payment vanished")
+                    pending = PendingRefund.of(refund, payment)
+                resolved.append(
+                    resolve_refund(
+                        pending, new_uow=new_uow, gateway=gateway, clock=clock, metrics=metrics
+                    )
+                )
+            except PaymentError as error:
+                log.warning("pending refund not resolved", code=error.code, reason=error.message)
+            except Exception as error:  # a bad row: logged, and the batch goes on
+                log.error(
+                    "pending refund not resolved", code=type(error).__name__, reason=str(error)
+                )
+    return resolved

@@ -26,7 +26,7 @@ from payment_lib.db.tables import Payment, Refund
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.states import PaymentStatus
 from payment_lib.services.payment_outcomes import OutcomePolicy, apply_outcome, remember_card
-from payment_lib.services.refunds import (
+from payment_lib.services.refund_outcomes import (
     PENDING,
     SUCCEEDED,
     apply_refund_failure,
