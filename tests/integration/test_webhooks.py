@@ -423,13 +423,18 @@ def test_a_refund_made_through_the_library_is_not_recorded_again_by_its_webhook(
     ]
 
 
-def test_an_unknown_event_type_is_stored_and_marked_processed_with_no_effect(payments):
+def test_an_unknown_event_type_is_stored_and_marked_ignored_with_no_effect(payments):
     payload = event_payload("customer.created", {"id": "cus_1", "object": "customer"})
     payments.receive_webhook(payload, sign(payload))
 
     payments.process_webhooks()
 
-    assert [e[1:3] for e in stored_events(payments)] == [("customer.created", True)]
+    assert rows(payments, "SELECT event_type, processed, status FROM webhook_events") == [
+        ("customer.created", True, "ignored")
+    ]  # processed, so nothing claims it again; ignored, so nobody thinks it acted
+    [event] = payments.list_webhook_events()
+    assert (event.processed, event.status) == (True, "ignored")
+    assert event.to_dict()["status"] == "ignored"
     assert rows(payments, "SELECT count(*) FROM payments") == [(0,)]
 
 

@@ -67,9 +67,8 @@ def smtp():
     sink.controller.stop()
 
 
-@pytest.fixture
-def settings(database_url, stripe_target, smtp):
-    """The integration settings plus a webhook secret and the loopback SMTP server."""
+def webhook_settings(database_url, stripe_target, smtp, **extra) -> Settings:
+    """The integration settings plus a webhook secret, the loopback SMTP server and ``extra``."""
     return Settings(
         database_url=database_url,
         stripe_api_key=stripe_target.api_key,
@@ -80,7 +79,14 @@ def settings(database_url, stripe_target, smtp):
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         smtp_from="billing@shop.example",
+        **extra,
     )
+
+
+@pytest.fixture
+def settings(database_url, stripe_target, smtp):
+    """The integration settings plus a webhook secret and the loopback SMTP server."""
+    return webhook_settings(database_url, stripe_target, smtp)
 
 
 def sign(payload: bytes, *secrets: str, timestamp: int | None = None) -> str:
@@ -90,21 +96,41 @@ def sign(payload: bytes, *secrets: str, timestamp: int | None = None) -> str:
     )
 
 
-def event_payload(event_type: str, obj: dict, event_id: str | None = None) -> bytes:
+def event_of(
+    event_type: str,
+    obj: dict,
+    event_id: str | None = None,
+    *,
+    created: int | None = None,
+    previous: dict | None = None,
+) -> dict:
+    """A Stripe event about ``obj`` (created now unless given), as Stripe would send it."""
+    data: dict = {"object": obj}
+    if previous is not None:
+        data["previous_attributes"] = previous
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()) if created is None else created,
+        "data": data,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+
+
+def event_payload(event_type: str, obj: dict, event_id: str | None = None, **fields) -> bytes:
     """A Stripe event's JSON, as Stripe would POST it."""
-    return json.dumps(
-        {
-            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-            "object": "event",
-            "api_version": "2026-10-28.endive",
-            "created": int(time.time()),
-            "data": {"object": obj},
-            "livemode": False,
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "type": event_type,
-        }
-    ).encode()
+    return json.dumps(event_of(event_type, obj, event_id, **fields)).encode()
+
+
+def stripe_client(target):
+    """The real SDK pointed where the tests' Stripe is (the emulator, or test mode)."""
+    import stripe
+
+    return stripe.StripeClient(target.api_key, base_addresses={"api": target.api_base})
 
 
 def deliver(payments, event: dict) -> object:
