@@ -23,12 +23,14 @@ from payment_lib.facade import Payments
 from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
+from payment_lib.services.disputes import DisputeInfo
 from payment_lib.services.notifications import NotificationInfo, NotificationRun
 from payment_lib.services.payments import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
-from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
+from payment_lib.services.webhook_events import WebhookEventInfo
+from payment_lib.services.webhooks import ReceivedEvent, WebhookRun
 from payment_lib.worker import WorkerReport
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "AlreadyRefunded",
     "BillingReport",
     "ConfigurationError",
+    "DisputeInfo",
     "FailureInfo",
     "Forbidden",
     "IdempotencyConflict",

@@ -14,20 +14,24 @@ from payment_lib.domain.errors import InvalidRequest
 from payment_lib.metrics import Metrics
 from payment_lib.observability import utcnow
 from payment_lib.services import billing as _billing
+from payment_lib.services import disputes as _disputes
 from payment_lib.services import notifications as _notifications
 from payment_lib.services import payments as _payments
 from payment_lib.services import plans as _plans
 from payment_lib.services import refunds as _refunds
 from payment_lib.services import subscriptions as _subscriptions
+from payment_lib.services import webhook_events as _webhook_events
 from payment_lib.services import webhooks as _webhooks
 from payment_lib.services.billing import BillingReport
+from payment_lib.services.disputes import DisputeInfo, DisputeSettings
 from payment_lib.services.notifications import NotificationInfo, NotificationRun
 from payment_lib.services.payment_requests import validate_payment_request
 from payment_lib.services.payments import Clock, PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.refunds import Actor, RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
-from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
+from payment_lib.services.webhook_events import WebhookEventInfo
+from payment_lib.services.webhooks import ReceivedEvent, WebhookRun
 from payment_lib.worker import WorkerReport
 
 if TYPE_CHECKING:
@@ -406,6 +410,7 @@ class Payments:
             retry_days=self.settings.renewal_retry_days,
             limit=limit,
             should_stop=should_stop,
+            disputes=self._dispute_settings(),
         )
 
     def replay_webhook(self, event_id: str, *, from_stripe: bool = False) -> WebhookEventInfo:
@@ -423,14 +428,16 @@ class Payments:
             retry_days=self.settings.renewal_retry_days,
             # The gateway (and its API key) only when an event must be fetched.
             fetch=(lambda missing: self.gateway.retrieve_event(missing)) if from_stripe else None,
+            disputes=self._dispute_settings(),
         )
 
     def list_webhook_events(
-        self, *, unprocessed: bool = False, limit: int = 100
+        self, *, unprocessed: bool = False, limit: int = 100, status: str | None = None
     ) -> list[WebhookEventInfo]:
-        """Stored webhook events, oldest first; only those not processed when asked."""
-        return _webhooks.list_events(
-            new_uow=self.database.unit_of_work, unprocessed=unprocessed, limit=limit
+        """Stored webhook events, oldest first; only those not processed when asked, only
+        those with ``status`` (pending, processed, ignored or parked) when given."""
+        return _webhook_events.list_events(
+            new_uow=self.database.unit_of_work, unprocessed=unprocessed, limit=limit, status=status
         )
 
     def send_notifications(
@@ -466,3 +473,26 @@ class Payments:
         """Worker passes ``interval`` seconds apart until ``stop`` is set (a signal handler
         sets it): the current item finishes first. Returns the number of passes."""
         return _worker.run_forever(self, interval=interval, stop=stop)
+
+    # Disputes
+
+    def list_disputes(self, status: str | None = None, limit: int = 100) -> list[DisputeInfo]:
+        """Disputes (chargebacks and inquiries) learned from webhooks, newest first; only
+        those in ``status`` (e.g. ``needs_response``, ``lost``) when given.
+
+        Raises:
+            InvalidRequest: an unknown status.
+        """
+        return _disputes.list_disputes(
+            new_uow=self.database.unit_of_work, status=status, limit=limit
+        )
+
+    def get_dispute(self, id_or_stripe_id: object) -> DisputeInfo:
+        """One dispute by its id or Stripe's (``dp_...``); NotFound if unknown."""
+        return _disputes.get_dispute(id_or_stripe_id, new_uow=self.database.unit_of_work)
+
+    def _dispute_settings(self) -> DisputeSettings:
+        return DisputeSettings(
+            admin_email=self.settings.admin_email,
+            ends_subscription=self.settings.dispute_ends_subscription,
+        )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from payment_lib.db.tables import (
     Base,
+    Dispute,
     Notification,
     Payment,
     PaymentMethod,
@@ -126,6 +127,25 @@ class PaymentMethodRepository:
             .limit(1)
         )
         return self.session.scalars(query).first()
+
+    def lock_by_stripe_id(self, stripe_id: str) -> PaymentMethod | None:
+        """The card with this Stripe id, locked until the transaction ends."""
+        query = (
+            select(PaymentMethod)
+            .where(PaymentMethod.stripe_payment_method_id == stripe_id)
+            .with_for_update()
+        )
+        return self.session.scalars(query).first()
+
+    def lock_for_customer(self, stripe_customer_id: str) -> list[PaymentMethod]:
+        """The cards saved with a Stripe Customer, locked until the transaction ends."""
+        query = (
+            select(PaymentMethod)
+            .where(PaymentMethod.stripe_customer_id == stripe_customer_id)
+            .order_by(PaymentMethod.created_at, PaymentMethod.id)
+            .with_for_update()
+        )
+        return list(self.session.scalars(query))
 
 
 class Locks:
@@ -304,6 +324,16 @@ class SubscriptionRepository:
         )
         return list(self.session.scalars(query))
 
+    def lock_using_method(self, method_id: uuid.UUID) -> list[Subscription]:
+        """The subscriptions whose renewals go to this card, locked."""
+        query = (
+            select(Subscription)
+            .where(Subscription.payment_method_id == method_id)
+            .order_by(Subscription.created_at, Subscription.id)
+            .with_for_update()
+        )
+        return list(self.session.scalars(query))
+
 
 class WebhookEventRepository:
     """The webhook inbox: each Stripe event stored once, claimed by one worker at a time."""
@@ -340,10 +370,48 @@ class WebhookEventRepository:
         )
         return list(self.session.scalars(query))
 
-    def listing(self, *, unprocessed: bool, limit: int) -> list[WebhookEvent]:
-        """Events oldest first; only those not processed yet when ``unprocessed``."""
+    def listing(
+        self, *, unprocessed: bool, limit: int, status: str | None = None
+    ) -> list[WebhookEvent]:
+        """Events oldest first; only those not processed yet when ``unprocessed``, only those
+        with ``status`` when given."""
         query = select(WebhookEvent)
         if unprocessed:
             query = query.where(WebhookEvent.processed.is_(False))
+        if status is not None:
+            query = query.where(WebhookEvent.status == status)
         query = query.order_by(WebhookEvent.created_at, WebhookEvent.id).limit(limit)
+        return list(self.session.scalars(query))
+
+
+class DisputeRepository:
+    """Disputes: one row per Stripe dispute, inserted once whatever event comes first."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_once(self, values: dict[str, Any]) -> bool:
+        """Store a dispute unless its stripe_dispute_id is known; True if it was added."""
+        return insert_once(self.session, Dispute, values, "stripe_dispute_id")
+
+    def lock(self, stripe_dispute_id: str) -> Dispute | None:
+        """The dispute with this Stripe id, locked until the transaction ends."""
+        query = (
+            select(Dispute).where(Dispute.stripe_dispute_id == stripe_dispute_id).with_for_update()
+        )
+        return self.session.scalars(query).first()
+
+    def get(self, dispute_id: uuid.UUID) -> Dispute | None:
+        return self.session.get(Dispute, dispute_id)
+
+    def by_stripe_id(self, stripe_dispute_id: str) -> Dispute | None:
+        query = select(Dispute).where(Dispute.stripe_dispute_id == stripe_dispute_id)
+        return self.session.scalars(query).first()
+
+    def listing(self, *, status: str | None, limit: int) -> list[Dispute]:
+        """Disputes newest first (as we learned of them), only those in ``status`` if given."""
+        query = select(Dispute)
+        if status is not None:
+            query = query.where(Dispute.status == status)
+        query = query.order_by(Dispute.created_at.desc(), Dispute.id.desc()).limit(limit)
         return list(self.session.scalars(query))
