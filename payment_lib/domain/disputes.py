@@ -23,7 +23,9 @@ CLOSED = ("won", "lost", "warning_closed", "prevented")
 STATUSES = (*INQUIRY_OPEN, *CHARGEBACK_OPEN, *CLOSED)
 CHARGEBACK = frozenset({*CHARGEBACK_OPEN, "won", "lost"})
 
-_STAGE = {"warning_needs_response": 0, "needs_response": 0}  # then review (1), then closed (2)
+# The open statuses in the only order Stripe moves through them: an inquiry, under review, may
+# escalate to a chargeback, and a chargeback never goes back to being an inquiry. Closed: 4.
+_STAGE = {s: n for n, s in enumerate((*INQUIRY_OPEN, *CHARGEBACK_OPEN))}
 
 # dispute_ends_subscription: when a dispute ends the subscription its payment paid for.
 ENDS_SUBSCRIPTION = ("lost", "opened", "never")
@@ -32,10 +34,11 @@ ENDS_SUBSCRIPTION = ("lost", "opened", "never")
 def status_order(status: str, seen: int) -> tuple[bool, int, int, str]:
     """The sort key of a snapshot in ``status`` from an event created at ``seen``: the
     greatest one seen is the dispute's state. Closed beats open whatever the times; then
-    the later event; within a second the further stage (the status name only breaks ties
-    Stripe never makes, so the order stays total)."""
+    the later event; within a second the further stage (inquiry, inquiry under review,
+    chargeback, chargeback under review, closed; the status name only breaks ties Stripe
+    never makes, so the order stays total)."""
     closed = status in CLOSED
-    stage = 2 if closed else _STAGE.get(status, 1)
+    stage = len(_STAGE) if closed else _STAGE.get(status, 0)
     return (closed, seen, stage, status)
 
 

@@ -37,6 +37,14 @@ LIVES = {
         ("warning_under_review", T + 10, K),
         ("warning_closed", T + 20, K),
     ],
+    "escalated inquiry, all in one second": [
+        ("warning_needs_response", T, K),
+        ("warning_under_review", T, K),
+        ("needs_response", T, K),
+        ("needs_response", T, W),
+        ("under_review", T, W),
+        ("lost", T, W),
+    ],
     "no balance in the events": [  # funds known only from funds_* event types
         ("needs_response", T, None),
         ("needs_response", T, W),
@@ -48,6 +56,7 @@ FINAL = {
     "won": ("won", False),
     "lost": ("lost", True),
     "inquiry": ("warning_closed", False),
+    "escalated inquiry, all in one second": ("lost", True),
     "no balance in the events": ("won", False),
 }
 
@@ -92,6 +101,8 @@ def test_the_later_event_wins_and_within_a_second_the_further_stage():
     assert supersedes("under_review", T + 1, "needs_response", T)
     assert not supersedes("needs_response", T, "under_review", T + 1)
     assert supersedes("under_review", T, "needs_response", T)
+    assert supersedes("needs_response", T, "warning_under_review", T)  # escalated in a second
+    assert not supersedes("warning_needs_response", T, "needs_response", T)
     assert supersedes("needs_response", T + 5, "warning_under_review", T)  # an escalation
 
 
