@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 from webhook_helpers import (  # noqa: F401 (fixtures)
     deliver,
     event_of,
+    pay_for_plan,
     smtp,
     stripe_client,
     webhook_settings,
@@ -47,18 +48,7 @@ def configured(settings, **update):
 @pytest.fixture
 def plan_payment(payments):
     """A paid plan payment: its subscription is active."""
-    payments.add_plan(
-        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
-    )
-    return payments.pay(
-        user_id=str(uuid.uuid4()),
-        amount="9.99",
-        currency="usd",
-        payment_method="pm_card_visa",
-        idempotency_key=str(uuid.uuid4()),
-        plan_id="basic-monthly",
-        customer_email=EMAIL,
-    )
+    return pay_for_plan(payments, email=EMAIL)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from webhook_helpers import (  # noqa: F401 (fixtures)
     intent_events,
     intent_for,
     lose_stripe_answers,
+    pay_for_plan,
     settings,
     smtp,
     stripe_client,
@@ -161,18 +162,7 @@ def test_charge_refund_updated_to_failed_gives_the_refund_back_to_the_payment(
 @pytest.fixture
 def subscribed(payments, stripe_target):
     """A subscription whose renewals are charged to a card the library attached at Stripe."""
-    payments.add_plan(
-        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
-    )
-    paid = payments.pay(
-        user_id=str(uuid.uuid4()),
-        amount="9.99",
-        currency="usd",
-        payment_method="pm_card_visa",
-        idempotency_key=str(uuid.uuid4()),
-        plan_id="basic-monthly",
-        customer_email=EMAIL,
-    )
+    paid = pay_for_plan(payments)
     return payments.change_payment_method(paid.subscription_id, "pm_card_mastercard")
 
 

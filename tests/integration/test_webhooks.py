@@ -21,6 +21,7 @@ from webhook_helpers import (  # noqa: F401 (fixtures)
     intent_events,
     intent_for,
     lose_stripe_answers,
+    pay_for_plan,
     settings,
     sign,
     smtp,
@@ -212,18 +213,7 @@ def test_a_duplicate_delivery_is_acknowledged_and_processed_once(
 
 @pytest.fixture
 def subscribed(payments, user_id):
-    payments.add_plan(
-        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
-    )
-    paid = payments.pay(
-        user_id=user_id,
-        amount="9.99",
-        currency="usd",
-        payment_method="pm_card_visa",
-        idempotency_key=str(uuid.uuid4()),
-        plan_id="basic-monthly",
-        customer_email=EMAIL,
-    )
+    paid = pay_for_plan(payments, user_id, EMAIL)
     payments.send_notifications()  # the first payment's confirmation is not under test
     return payments.get_subscription(paid.subscription_id)
 

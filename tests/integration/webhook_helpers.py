@@ -139,6 +139,22 @@ def deliver(payments, event: dict) -> object:
     return payments.receive_webhook(payload, sign(payload))
 
 
+def pay_for_plan(payments, user_id=None, email="ada@example.com"):
+    """A paid 9.99 USD basic-monthly payment (the plan is added): its subscription is active."""
+    payments.add_plan(
+        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
+    )
+    return payments.pay(
+        user_id=user_id or str(uuid.uuid4()),
+        amount="9.99",
+        currency="usd",
+        payment_method="pm_card_visa",
+        idempotency_key=str(uuid.uuid4()),
+        plan_id="basic-monthly",
+        customer_email=email,
+    )
+
+
 def lose_stripe_answers(emulator) -> None:
     """PaymentIntent calls reach Stripe and execute, but every answer is lost on the way
     back: the library sees ProviderUnavailable and only a webhook can tell it what happened."""
