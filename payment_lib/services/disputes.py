@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -39,12 +38,11 @@ from payment_lib.domain.disputes import (
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.domain.money import Money, format_amount
 from payment_lib.domain.states import SubscriptionStatus
+from payment_lib.services.payments import NewUnitOfWork
 from payment_lib.services.subscriptions import LIVE, move_subscription
 from payment_lib.stripe_objects import DisputeSnapshot
 
 log = structlog.get_logger(__name__)
-
-NewUnitOfWork = Callable[[], UnitOfWork]
 
 
 @dataclass(frozen=True)

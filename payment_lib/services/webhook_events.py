@@ -9,14 +9,11 @@ replay). The payload is never shown.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from payment_lib.db.tables import WebhookEvent
-from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.errors import InvalidRequest
-
-NewUnitOfWork = Callable[[], UnitOfWork]
+from payment_lib.services.payments import NewUnitOfWork
 
 STATUSES = ("pending", "processed", "ignored", "parked")
 

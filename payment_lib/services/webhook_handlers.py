@@ -12,6 +12,9 @@ outcome. That keeps the worker free of Stripe calls (no API key needed, no rate 
 network inside a transaction) and makes processing deterministic. Should a host app ever
 confirm one PaymentIntent several times, a failed charge still fails our payment, as the
 synchronous path does: FAILED is final in our state machine.
+
+Events about stored cards and customers go to ``services.cards`` and dispute events to
+``services.disputes``. A type not in ``HANDLERS`` is stored and marked ignored.
 """
 
 from __future__ import annotations
