@@ -1,10 +1,11 @@
 """Test helpers for apps using payment_lib: a local emulator of Stripe's test mode.
 
 ``StripeEmulator`` speaks Stripe's v1 API over HTTP (PaymentMethods, Customers,
-PaymentIntents, Charges, Refunds, Events) with the documented test cards, 3-D Secure,
-idempotency, signed webhooks and fault injection, so the real ``stripe`` SDK can be tested
-without a network. Pytest users add ``pytest_plugins = ["payment_lib.testing.pytest_plugin"]``
-for the ``stripe_emulator`` and ``stripe_target`` fixtures.
+PaymentIntents, Charges, Refunds, Disputes, Events, and search) with the documented test
+cards, 3-D Secure, disputes, idempotency, signed webhooks and fault injection, so the real
+``stripe`` SDK can be tested without a network. Pytest users add
+``pytest_plugins = ["payment_lib.testing.pytest_plugin"]`` for the ``stripe_emulator`` and
+``stripe_target`` fixtures.
 
 Nothing here imports the ``stripe`` SDK: the emulator stands in for Stripe itself.
 """

@@ -1,7 +1,8 @@
 """Stripe's test cards: numbers, ``pm_card_*`` / ``tok_*`` names and what charging them does.
 
 Sources: STRIPE_TEST_MODE.md and docs.stripe.com/testing. A card either succeeds, declines
-with a fixed code/decline_code/message, or needs 3-D Secure first (and may decline after it).
+with a fixed code/decline_code/message, or needs 3-D Secure first (and may decline after it);
+a dispute card succeeds and is then disputed.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ class Decline:
             decline_code=self.decline_code,
             extra=related,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Disputed:
+    """The dispute that follows a successful charge on the card."""
+
+    reason: str
+    inquiry: bool = False
 
 
 class Authentication(Enum):
@@ -93,6 +102,7 @@ class TestCard:
     authentication: Authentication = Authentication.NEVER
     decline_after_authentication: Decline | None = None
     refund_fails: bool = False
+    dispute: Disputed | None = None
 
     @property
     def last4(self) -> str:
@@ -130,7 +140,13 @@ _NAMED: dict[str, TestCard] = {
     "avsLine1Fail": TestCard("4000000000000028", "visa"),
     "avsZipFail": TestCard("4000000000000036", "visa"),
     "avsUnchecked": TestCard("4000000000000044", "visa"),
-    "createDispute": TestCard("4000000000000259", "visa"),
+    "createDispute": TestCard("4000000000000259", "visa", dispute=Disputed("fraudulent")),
+    "createDisputeProductNotReceived": TestCard(
+        "4000000000002685", "visa", dispute=Disputed("product_not_received")
+    ),
+    "createDisputeInquiry": TestCard(
+        "4000000000001976", "visa", dispute=Disputed("fraudulent", inquiry=True)
+    ),
     "refundFail": TestCard("4000000000005126", "visa", refund_fails=True),
     "visa_chargeDeclined": TestCard("4000000000000002", "visa", decline=GENERIC),
     "visa_chargeDeclinedInsufficientFunds": TestCard(

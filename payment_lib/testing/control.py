@@ -12,23 +12,44 @@ JSON in, JSON out, no API key (it only listens where the emulator does):
 - ``POST /_emulator/webhooks/hold`` / ``release`` ``{"reverse": true, "duplicates": true}``
 - ``POST /_emulator/events/<id>/resend``
 - ``POST /_emulator/payment_intents/<id>/authenticate`` ``{"success": true}``
+- ``POST /_emulator/idempotency/expire``         -> ``{"expired": N}`` keys forgotten
+- ``POST /_emulator/payment_intents/<id>/dispute`` (or ``charges/<id>/dispute``)
+  ``{"reason": "fraudulent", "inquiry": false}`` -> the new Dispute
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from payment_lib.testing.errors import ApiError
 from payment_lib.testing.faults import Faults
-
-if TYPE_CHECKING:
-    from payment_lib.testing.emulator import StripeEmulator
+from payment_lib.testing.webhooks import WebhookDelivery
 
 PREFIX = "/_emulator/"
 
 
-def handle(emulator: StripeEmulator, method: str, path: str, body: bytes) -> tuple[int, Any]:
+class Controlled(Protocol):
+    """What the control endpoint steers: the emulator (named here, not imported, so the
+    emulator can import this module without a cycle)."""
+
+    faults: Faults
+    webhooks: WebhookDelivery
+
+    def reset(self) -> None: ...
+
+    def objects(self, kind: str) -> list[dict[str, Any]]: ...
+
+    def authenticate(self, intent_id: str, *, success: bool = True) -> None: ...
+
+    def expire_idempotency_keys(self) -> int: ...
+
+    def open_dispute(
+        self, charge_or_payment_intent_id: str, *, reason: str = ..., inquiry: bool = ...
+    ) -> dict[str, Any]: ...
+
+
+def handle(emulator: Controlled, method: str, path: str, body: bytes) -> tuple[int, Any]:
     """Answer one control request: (HTTP status, JSON-ready body)."""
     try:
         options = json.loads(body) if body else {}
@@ -48,9 +69,7 @@ def handle(emulator: StripeEmulator, method: str, path: str, body: bytes) -> tup
         }
 
 
-def _dispatch(
-    emulator: StripeEmulator, method: str, parts: list[str], options: dict[str, Any]
-) -> Any:
+def _dispatch(emulator: Controlled, method: str, parts: list[str], options: dict[str, Any]) -> Any:
     match method, parts:
         case "GET", ["health"]:
             return {"ok": True}
@@ -87,4 +106,12 @@ def _dispatch(
         case "POST", ["payment_intents", intent_id, "authenticate"]:
             emulator.authenticate(intent_id, success=bool(options.get("success", True)))
             return {"ok": True}
+        case "POST", ["payment_intents" | "charges", object_id, "dispute"]:
+            return emulator.open_dispute(
+                object_id,
+                reason=str(options.get("reason", "fraudulent")),
+                inquiry=bool(options.get("inquiry")),
+            )
+        case "POST", ["idempotency", "expire"]:
+            return {"expired": emulator.expire_idempotency_keys()}
     raise LookupError(parts)

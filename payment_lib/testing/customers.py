@@ -18,7 +18,7 @@ from payment_lib.testing.cards import (
     passes_luhn,
 )
 from payment_lib.testing.errors import ApiError, invalid
-from payment_lib.testing.lists import LIST_PARAMS, list_object, listed, page
+from payment_lib.testing.lists import LIST_PARAMS, PAGE_PARAMS, list_object, listed, page
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import ANY, accepting, check_known, integer, one_of, text
 
@@ -170,20 +170,25 @@ def detach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
 
 
 def list_payment_methods(store: Store, call: Call) -> Obj:
-    check_known(call.params, {**LIST_PARAMS, "customer": ANY, "type": ANY})
+    # Stripe has no created filter on payment method lists.
+    check_known(call.params, {**PAGE_PARAMS, **accepting("customer type allow_redisplay")})
     return _methods_of(store, call, call.params.get("customer"), "/v1/payment_methods")
 
 
 def list_customer_payment_methods(store: Store, call: Call, customer_id: str) -> Obj:
-    check_known(call.params, {**LIST_PARAMS, "type": ANY, "allow_redisplay": ANY})
+    check_known(call.params, {**PAGE_PARAMS, **accepting("type allow_redisplay")})
     store.find("customer", customer_id)
     return _methods_of(store, call, customer_id, f"/v1/customers/{customer_id}/payment_methods")
 
 
 def _methods_of(store: Store, call: Call, customer_id: object, url: str) -> Obj:
     one_of(call.params, "type", ("card",))
-    methods = [m for m in store.of_kind("payment_method") if m["customer"] == customer_id]
-    chosen, more = page(methods, call.params)
+    chosen, more = page(
+        store.kinds.get("payment_method", []),
+        call.params,
+        position=lambda cursor: store.position("payment_method", cursor),
+        keep=lambda method: method["customer"] == customer_id,
+    )
     return list_object(chosen, more, url)
 
 

@@ -5,6 +5,7 @@ included) and every later request with the key gets that response again, marked
 ``Idempotent-Replayed: true``. Another request (method, path or parameters) with the key is a
 400 idempotency_error; a request while the first is still running is a 409
 idempotency_key_in_use. Requests that fail validation before executing are forgotten.
+Stripe keeps keys at least 24 hours; here they stay until ``expire()`` (or a reset).
 """
 
 from __future__ import annotations
@@ -96,6 +97,17 @@ class IdempotencyKeys:
         with self._changed:
             self._running.pop(key, None)
             self._changed.notify_all()
+
+    def expire(self) -> int:
+        """Forget every finished key, as Stripe does 24 hours after first use.
+
+        Returns:
+            How many keys were forgotten. Keys whose first request is still running stay.
+        """
+        with self._changed:
+            expired = len(self._finished)
+            self._finished.clear()
+            return expired
 
     def wait_for_running(self, count: int, timeout: float) -> bool:
         """Block until at least ``count`` keys are running; False on timeout."""

@@ -1,36 +1,72 @@
 """List endpoints and events: Stripe's cursor pagination (newest first, ``limit``,
-``starting_after``, ``ending_before``, ``created[gte]``...) and the event log endpoints.
+``starting_after``, ``ending_before``), the ``created`` filter, and the event log endpoints.
+
+A page walks the kind's objects in insertion order (which is creation order) from the newest
+or from the cursor's position, keeping those that pass the filters, until it has one more than
+``limit``: a page costs about ``limit`` steps however long the list, when the filters match.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from payment_lib.testing.errors import invalid, no_such
+from payment_lib.testing.errors import invalid, no_such, unknown_param
 from payment_lib.testing.forms import Params
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import ANY, accepting, check_known, integer
 
-LIST_PARAMS = accepting("limit starting_after ending_before created expand")
+T = TypeVar("T")
+
+PAGE_PARAMS = accepting("limit starting_after ending_before expand")
+LIST_PARAMS = {**PAGE_PARAMS, "created": ANY}
 EVENT_LIST_PARAMS = {**LIST_PARAMS, **accepting("type types delivery_success")}
 
-_COMPARE = {
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-}
+_FOREVER = (-(2**63), 2**63)
 
 
 def page(
-    items_oldest_first: list[Any],
+    items_oldest_first: Sequence[T],
     params: Params,
-    id_of: Callable[[Any], str] = lambda item: item["id"],
-    created_of: Callable[[Any], int] = lambda item: item["created"],
-) -> tuple[list[Any], bool]:
-    """One page of a list, newest first, and whether more follow."""
+    *,
+    position: Callable[[str], int | None],
+    created_of: Callable[[T], int] = lambda item: item["created"],  # type: ignore[index]
+    keep: Callable[[T], bool] | None = None,
+) -> tuple[list[T], bool]:
+    """One page of a list, newest first, and whether more follow.
+
+    Args:
+        items_oldest_first: every item of the list, in creation order.
+        params: the request's parameters (``limit``, cursors, ``created``).
+        position: where an id stands in ``items_oldest_first`` (None: not in this list).
+        created_of: an item's creation time.
+        keep: the endpoint's own filters (None: every item).
+
+    Raises:
+        ApiError: 400 for a bad ``limit``, ``created`` or cursor.
+    """
+    limit = page_limit(params)
+    low, high = created_bounds(params)
+
+    def wanted(item: T) -> bool:
+        return low <= created_of(item) <= high and (keep is None or keep(item))
+
+    after, before = params.get("starting_after"), params.get("ending_before")
+    if after:
+        start = _cursor(position, after, "starting_after") - 1
+        found = walk(items_oldest_first, start, -1, wanted, limit + 1)
+    elif before:
+        start = _cursor(position, before, "ending_before") + 1
+        found = walk(items_oldest_first, start, 1, wanted, limit + 1)
+        return found[:limit][::-1], len(found) > limit
+    else:
+        found = walk(items_oldest_first, len(items_oldest_first) - 1, -1, wanted, limit + 1)
+    return found[:limit], len(found) > limit
+
+
+def page_limit(params: Params) -> int:
+    """``limit``: 1 to 100, 10 unless given."""
     limit = integer(params, "limit", minimum=1) or 10
     if limit > 100:
         raise invalid(
@@ -38,44 +74,78 @@ def page(
             code="parameter_invalid_integer",
             param="limit",
         )
-    items = list(reversed(items_oldest_first))
+    return limit
+
+
+def created_bounds(params: Params) -> tuple[int, int]:
+    """The inclusive range ``created`` allows: ``created=N`` or ``created[gt|gte|lt|lte]=N``.
+
+    Raises:
+        ApiError: 400 naming the parameter in full (``created[gte]``) for a value that is not
+            an integer, or an operator Stripe does not know.
+    """
     created = params.get("created")
-    if isinstance(created, dict):
-        for operator, bound in created.items():
-            if operator not in _COMPARE:
-                raise invalid(
-                    f"Received unknown parameter: created[{operator}]",
-                    code="parameter_unknown",
-                    param=f"created[{operator}]",
-                )
-            limit_value = int(bound)
-            items = [item for item in items if _COMPARE[operator](created_of(item), limit_value)]
-    elif created is not None:
-        items = [item for item in items if created_of(item) == int(created)]
-    ids = [id_of(item) for item in items]
-    if params.get("starting_after"):
-        items = items[_position(ids, params["starting_after"], "starting_after") + 1 :]
-        return items[:limit], len(items) > limit
-    if params.get("ending_before"):
-        items = items[: _position(ids, params["ending_before"], "ending_before")]
-        return items[-limit:], len(items) > limit
-    return items[:limit], len(items) > limit
+    if created is None:
+        return _FOREVER
+    if isinstance(created, list):
+        # Stripe reads indexed keys (created[]=1 arrives as created[0]) as keys of the hash,
+        # and no operator is called "0".
+        raise unknown_param("created[0]")
+    if not isinstance(created, dict):
+        exact = integer(params, "created")
+        assert exact is not None
+        return exact, exact
+    low, high = _FOREVER
+    for operator in created:
+        bound = integer(created, operator, param=f"created[{operator}]")
+        assert bound is not None
+        if operator == "gt":
+            low = max(low, bound + 1)
+        elif operator == "gte":
+            low = max(low, bound)
+        elif operator == "lt":
+            high = min(high, bound - 1)
+        elif operator == "lte":
+            high = min(high, bound)
+        else:
+            raise unknown_param(f"created[{operator}]")
+    return low, high
 
 
-def _position(ids: list[str], cursor: str, param: str) -> int:
-    try:
-        return ids.index(cursor)
-    except ValueError:
-        raise invalid(f"No such object: '{cursor}'", code="resource_missing", param=param) from None
+def walk(
+    items: Sequence[T], start: int, step: int, wanted: Callable[[T], bool], count: int
+) -> list[T]:
+    """Up to ``count`` wanted items from ``start`` on, going ``step`` at a time."""
+    found: list[T] = []
+    index = start
+    while 0 <= index < len(items) and len(found) < count:
+        item = items[index]
+        if wanted(item):
+            found.append(item)
+        index += step
+    return found
+
+
+def _cursor(position: Callable[[str], int | None], cursor: object, param: str) -> int:
+    index = position(cursor) if isinstance(cursor, str) else None
+    if index is None:
+        raise invalid(f"No such object: '{cursor}'", code="resource_missing", param=param)
+    return index
 
 
 def listed(store: Store, params: Params, kind: str, url: str, filters: tuple[str, ...] = ()) -> Obj:
     """A page of one kind of object, filtered on equality of the named fields."""
-    items = store.of_kind(kind)
-    for name in filters:
-        if params.get(name):
-            items = [item for item in items if item[name] == params[name]]
-    chosen, more = page(items, params)
+    equal = {name: params[name] for name in filters if params.get(name)}
+
+    def keep(item: Obj) -> bool:
+        return not item.get("deleted") and all(item[name] == value for name, value in equal.items())
+
+    chosen, more = page(
+        store.kinds.get(kind, []),
+        params,
+        position=lambda cursor: store.position(kind, cursor),
+        keep=keep,
+    )
     return list_object(chosen, more, url)
 
 
@@ -91,11 +161,12 @@ def list_events(store: Store, call: Call) -> Obj:
         wanted = {params["type"]}
     elif isinstance(params.get("types"), list):
         wanted = set(params["types"])
-    events = store.events
-    if wanted is not None:
-        events = [event for event in events if _matches(event.type, wanted)]
     chosen, more = page(
-        events, params, id_of=lambda event: event.id, created_of=lambda event: event.created
+        store.events,
+        params,
+        position=store.event_positions.get,
+        created_of=lambda event: event.created,
+        keep=None if wanted is None else lambda event: _matches(event.type, wanted),
     )
     return list_object([json.loads(event.payload) for event in chosen], more, "/v1/events")
 

@@ -6,7 +6,7 @@ answers succeeded and then fails (``refund.failed``), as Stripe documents.
 
 from __future__ import annotations
 
-from payment_lib.testing import objects
+from payment_lib.testing import disputes, objects
 from payment_lib.testing.errors import ApiError, invalid
 from payment_lib.testing.lists import LIST_PARAMS, listed
 from payment_lib.testing.store import Call, Obj, Store
@@ -81,6 +81,11 @@ def _refundable_charge(store: Store, params: Obj) -> Obj:
             f"Charge {charge['id']} has not been captured or has failed; there is "
             "nothing to refund.",
             param="charge",
+        )
+    if disputes.refusing_refunds(store, charge):
+        raise invalid(
+            f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
         )
     return charge
 

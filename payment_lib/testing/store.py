@@ -69,34 +69,60 @@ class Store:
         self.webhooks: WebhookDelivery | None = None
         self.objects: dict[str, Obj] = {}
         self.hidden: dict[str, Obj] = {}
+        # Each kind's objects in insertion order, which is creation order: lists walk these
+        # from a cursor's position instead of sorting everything for every page.
+        self.kinds: dict[str, list[Obj]] = {}
+        self.positions: dict[str, int] = {}
         self.events: list[StoredEvent] = []
         self.events_by_id: dict[str, StoredEvent] = {}
+        self.event_positions: dict[str, int] = {}
 
     def clear(self) -> None:
         with self.lock:
             self.objects.clear()
             self.hidden.clear()
+            self.kinds.clear()
+            self.positions.clear()
             self.events.clear()
             self.events_by_id.clear()
+            self.event_positions.clear()
 
     def add(self, obj: Obj, **hidden: Any) -> Obj:
-        self.objects[obj["id"]] = obj
-        self.hidden[obj["id"]] = hidden
+        object_id = obj["id"]
+        self.objects[object_id] = obj
+        self.hidden[object_id] = hidden
+        same_kind = self.kinds.setdefault(obj["object"], [])
+        self.positions[object_id] = len(same_kind)
+        same_kind.append(obj)
         return obj
+
+    def replace(self, obj: Obj) -> None:
+        """Put ``obj`` where the object with its id was (a deleted customer's stub, say)."""
+        object_id = obj["id"]
+        self.objects[object_id] = obj
+        self.kinds[obj["object"]][self.positions[object_id]] = obj
+
+    def position(self, kind: str, object_id: str) -> int | None:
+        """Where an object of this kind stands in ``kinds[kind]``; None if it is not one."""
+        index = self.positions.get(object_id)
+        same_kind = self.kinds.get(kind)
+        if index is None or same_kind is None or same_kind[index]["id"] != object_id:
+            return None
+        return index
 
     def find(self, kind: str, object_id: object, *, param: str = "id", status: int = 404) -> Obj:
         """The object of this kind, or the error Stripe gives for a missing one."""
         found = self.objects.get(object_id) if isinstance(object_id, str) else None
-        if found is None or found["object"] != kind:
+        if found is None or found["object"] != kind or found.get("deleted"):
             error = errors.no_such(kind, str(object_id), param=param)
             error.status = status
             raise error
         return found
 
     def of_kind(self, kind: str) -> list[Obj]:
-        """Objects of one kind, oldest first."""
+        """Objects of one kind, oldest first (deleted ones left out)."""
         with self.lock:
-            return [obj for obj in self.objects.values() if obj["object"] == kind]
+            return [obj for obj in self.kinds.get(kind, ()) if not obj.get("deleted")]
 
     def record(self, call: Call, event_type: str, obj: Obj, previous: Obj | None = None) -> None:
         """Log the event Stripe would send for a state change (a snapshot of ``obj``)."""
@@ -113,6 +139,7 @@ class Store:
             previous_attributes=previous,
         )
         stored = StoredEvent(event)
+        self.event_positions[stored.id] = len(self.events)
         self.events.append(stored)
         self.events_by_id[stored.id] = stored
         if self.webhooks is not None:

@@ -12,7 +12,7 @@ import html
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from payment_lib.testing import payments
+from payment_lib.testing import charging
 from payment_lib.testing.store import Call, Store
 
 PREFIX = "/3ds/authenticate/"
@@ -37,14 +37,14 @@ def handle(store: Store, path: str, query: str, call: Call) -> PageAnswer:
     if action not in ("", "complete", "fail"):
         return PageAnswer(400, _page("Unknown action", "<p>Choose complete or fail.</p>"))
     if intent["status"] == "requires_action" and action:
-        outcome = payments.authenticate(store, call, intent, success=action == "complete")
+        outcome = charging.authenticate(store, call, intent, success=action == "complete")
     elif action:
         outcome = "succeeded" if intent["status"] == "succeeded" else "failed"
     else:
         return PageAnswer(
             200, _choices(intent_id, secret, intent["amount"], intent["currency"], intent["status"])
         )
-    location = payments.return_url_for(store, intent, outcome)
+    location = charging.return_url_for(store, intent, outcome)
     if location is None:
         return PageAnswer(200, _page("Authentication finished", f"<p>Result: {outcome}.</p>"))
     return PageAnswer(302, "", location)

@@ -62,19 +62,23 @@ def required(params: Params, name: str) -> Any:
     return params[name]
 
 
-def integer(params: Params, name: str, *, minimum: int | None = None) -> int | None:
-    """An integer parameter (None when absent)."""
+def integer(
+    params: Params, name: str, *, minimum: int | None = None, param: str | None = None
+) -> int | None:
+    """An integer parameter (None when absent); errors name it ``param`` (default ``name``),
+    so a nested one can be reported by its full name, ``created[gte]``."""
     raw = params.get(name)
     if raw is None:
         return None
+    shown_as = param or name
     if not isinstance(raw, str) or not _INTEGER.fullmatch(raw):
-        raise invalid(f"Invalid integer: {raw}", code="parameter_invalid_integer", param=name)
+        raise invalid(f"Invalid integer: {raw}", code="parameter_invalid_integer", param=shown_as)
     value = int(raw)
     if minimum is not None and value < minimum:
         raise invalid(
             f"This value must be greater than or equal to {minimum}.",
             code="parameter_invalid_integer",
-            param=name,
+            param=shown_as,
         )
     return value
 

@@ -1,13 +1,15 @@
-"""Idempotency keys: replay, parameter mismatch, concurrent use, validation failures not stored."""
+"""Idempotency keys: replay, parameter mismatch, concurrent use, validation failures not stored,
+expiry."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 
 import pytest
 import stripe
-from emulator_helpers import pay
+from emulator_helpers import http_call, pay
 
 from payment_lib.testing import StripeEmulator
 
@@ -156,3 +158,57 @@ def test_concurrent_requests_with_one_key_create_one_payment_intent(
 def test_a_key_longer_than_255_characters_is_refused(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError):
         pay(client, key="k" * 256)
+
+
+@pytest.mark.emulator_only
+def test_after_keys_expire_the_same_key_creates_a_new_payment_intent(
+    client: stripe.StripeClient, stripe_emulator: StripeEmulator
+) -> None:
+    key = new_key()
+    first = pay(client, key=key)
+
+    stripe_emulator.expire_idempotency_keys()
+
+    assert pay(client, key=key).id != first.id
+
+
+@pytest.mark.emulator_only
+def test_an_expired_key_may_be_used_with_other_parameters(
+    client: stripe.StripeClient, stripe_emulator: StripeEmulator
+) -> None:
+    key = new_key()
+    pay(client, key=key)
+    stripe_emulator.expire_idempotency_keys()
+
+    second = pay(client, key=key, amount=3000)
+
+    assert second.amount == 3000
+
+
+@pytest.mark.emulator_only
+def test_expiring_keys_says_how_many_were_forgotten(
+    client: stripe.StripeClient, stripe_emulator: StripeEmulator
+) -> None:
+    pay(client, key=new_key())
+    pay(client, key=new_key())
+
+    assert (
+        stripe_emulator.expire_idempotency_keys(),
+        stripe_emulator.expire_idempotency_keys(),
+    ) == (
+        2,
+        0,
+    )
+
+
+@pytest.mark.emulator_only
+def test_keys_can_be_expired_over_http(
+    client: stripe.StripeClient, stripe_emulator: StripeEmulator
+) -> None:
+    key = new_key()
+    first = pay(client, key=key)
+
+    status, _, body = http_call("POST", f"{stripe_emulator.url}/_emulator/idempotency/expire")
+
+    assert (status, json.loads(body)) == (200, {"expired": 1})
+    assert pay(client, key=key).id != first.id
