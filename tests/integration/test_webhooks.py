@@ -25,6 +25,7 @@ from webhook_helpers import (  # noqa: F401 (fixtures)
     settings,
     sign,
     smtp,
+    webhook_endpoint,
 )
 
 from payment_lib import InvalidRequest, InvalidSignature, Payments, ProviderUnavailable
@@ -547,31 +548,8 @@ def test_processing_counts_events_by_type_and_logs_the_event_id(payments):
 def test_the_emulators_signed_deliveries_out_of_order_and_twice_converge(
     payments, user_id, stripe_emulator, smtp
 ):
-    import http.server
-    import threading
-
-    class Endpoint(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            try:
-                payments.receive_webhook(body, self.headers.get("Stripe-Signature"))
-                self.send_response(200)
-            except InvalidSignature:
-                self.send_response(401)
-            except InvalidRequest:
-                self.send_response(400)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        stripe_emulator.webhooks.configure(
-            url=f"http://127.0.0.1:{server.server_port}/hook", secret=SECRET, retry_delays=(0.1,)
-        )
+    with webhook_endpoint(payments) as url:
+        stripe_emulator.webhooks.configure(url=url, secret=SECRET, retry_delays=(0.1,))
         stripe_emulator.webhooks.hold()
         lose_stripe_answers(stripe_emulator)
         for method in ["pm_card_visa", "pm_card_chargeDeclined"]:
@@ -580,9 +558,6 @@ def test_the_emulators_signed_deliveries_out_of_order_and_twice_converge(
         stripe_emulator.faults.clear()
         stripe_emulator.webhooks.release(reverse=True, duplicates=True)
         assert stripe_emulator.webhooks.wait_idle(10)
-    finally:
-        server.shutdown()
-        server.server_close()
 
     assert all(a.status == 200 for a in stripe_emulator.webhooks.attempts)
     payments.process_webhooks()

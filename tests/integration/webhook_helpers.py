@@ -3,8 +3,10 @@ signed payloads, settings with webhook secrets, and a way to lose Stripe's answe
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
+import http.server
 import json
 import socket
 import threading
@@ -15,7 +17,7 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 
-from payment_lib import Settings
+from payment_lib import InvalidRequest, InvalidSignature, Settings
 from payment_lib.testing import signature_header
 
 SECRET = "whsec_test_current_0123456789abcdef"
@@ -139,7 +141,7 @@ def deliver(payments, event: dict) -> object:
     return payments.receive_webhook(payload, sign(payload))
 
 
-def pay_for_plan(payments, user_id=None, email="ada@example.com"):
+def pay_for_plan(payments, user_id=None, email="ada@example.com", method="pm_card_visa"):
     """A paid 9.99 USD basic-monthly payment (the plan is added): its subscription is active."""
     payments.add_plan(
         "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
@@ -148,7 +150,7 @@ def pay_for_plan(payments, user_id=None, email="ada@example.com"):
         user_id=user_id or str(uuid.uuid4()),
         amount="9.99",
         currency="usd",
-        payment_method="pm_card_visa",
+        payment_method=method,
         idempotency_key=str(uuid.uuid4()),
         plan_id="basic-monthly",
         customer_email=email,
@@ -180,3 +182,33 @@ def intent_for(emulator, payment_id) -> dict:
         if i["metadata"].get("payment_id") == str(payment_id)
     ]
     return intent
+
+
+@contextlib.contextmanager
+def webhook_endpoint(payments):
+    """A host app's webhook route on loopback: 200 once stored, 401 or 400 when refused.
+    Yields its URL."""
+
+    class Endpoint(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            try:
+                payments.receive_webhook(body, self.headers.get("Stripe-Signature"))
+                self.send_response(200)
+            except InvalidSignature:
+                self.send_response(401)
+            except InvalidRequest:
+                self.send_response(400)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
