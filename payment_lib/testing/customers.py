@@ -29,6 +29,12 @@ PAYMENT_METHOD_PARAMS = accepting(
     card=_CARD,
     billing_details=_BILLING,
 )
+PAYMENT_METHOD_UPDATE_PARAMS = accepting(
+    "metadata expand allow_redisplay",
+    card=accepting("exp_month exp_year networks"),
+    billing_details=accepting("address email name phone tax_id"),
+)
+REDISPLAY = ("always", "limited", "unspecified")
 CUSTOMER_PARAMS = accepting(
     """
     address balance description email expand invoice_prefix metadata name payment_method
@@ -57,8 +63,20 @@ def create_payment_method(store: Store, call: Call) -> Obj:
             )
         return _new_method(store, call, card)
     card = _card_from_number(given)
-    month = integer(given, "exp_month")
-    year = integer(given, "exp_year")
+    exp = _expiry(given)
+    cvc = text(given, "cvc")
+    if cvc is not None and not (cvc.isdigit() and len(cvc) in (3, 4)):
+        raise _card_field_error("invalid_cvc", "Your card's security code is invalid.", "cvc")
+    return _new_method(store, call, card, exp=exp, cvc_given=cvc is not None)
+
+
+def _expiry(given: Obj, month: int | None = None, year: int | None = None) -> tuple[int, int]:
+    """``exp_month`` and ``exp_year`` as given (else ``month``, ``year``), checked as Stripe
+    checks them: a real month, a two-digit year taken as 20xx, not past, not 50 years out."""
+    if "exp_month" in given:
+        month = integer(given, "exp_month")
+    if "exp_year" in given:
+        year = integer(given, "exp_year")
     if month is None or not 1 <= month <= 12:
         raise _card_field_error(
             "invalid_expiry_month", "Your card's expiration month is invalid.", "exp_month"
@@ -70,10 +88,7 @@ def create_payment_method(store: Store, call: Call) -> Obj:
         raise _card_field_error(
             "invalid_expiry_year", "Your card's expiration year is invalid.", "exp_year"
         )
-    cvc = text(given, "cvc")
-    if cvc is not None and not (cvc.isdigit() and len(cvc) in (3, 4)):
-        raise _card_field_error("invalid_cvc", "Your card's security code is invalid.", "cvc")
-    return _new_method(store, call, card, exp=(month, year), cvc_given=cvc is not None)
+    return month, year
 
 
 def _card_from_number(given: Obj) -> TestCard:
@@ -130,6 +145,49 @@ def resolve_method(store: Store, call: Call, method_id: object, param: str) -> O
 def retrieve_payment_method(store: Store, call: Call, method_id: str) -> Obj:
     check_known(call.params, {"expand": ANY})
     return resolve_method(store, call, method_id, "id")
+
+
+def update_payment_method(store: Store, call: Call, method_id: str) -> Obj:
+    """A saved card's expiry, billing details, metadata or redisplay setting."""
+    params = call.params
+    check_known(params, PAYMENT_METHOD_UPDATE_PARAMS)
+    method = store.find("payment_method", method_id)
+    if method["customer"] is None:
+        # (unconfirmed wording) Stripe updates only PaymentMethods saved to a customer.
+        raise invalid(
+            "You must save this PaymentMethod to a customer before you can update it.",
+            code="payment_method_unexpected_state",
+        )
+    changes: Obj = {}
+    given = params.get("card")
+    if isinstance(given, dict) and ("exp_month" in given or "exp_year" in given):
+        card = method["card"]
+        month, year = _expiry(given, card["exp_month"], card["exp_year"])
+        changes["card"] = {**card, "exp_month": month, "exp_year": year}
+    billing = params.get("billing_details")
+    if isinstance(billing, dict):
+        changes["billing_details"] = _updated_billing(method["billing_details"], billing)
+    if "metadata" in params:
+        changes["metadata"] = objects.merged_metadata(method["metadata"], params["metadata"])
+    redisplay = one_of(params, "allow_redisplay", REDISPLAY)
+    if redisplay is not None:
+        changes["allow_redisplay"] = redisplay
+    call.executing = True
+    previous = {name: method[name] for name in changes}
+    method.update(changes)
+    store.record(call, "payment_method.updated", method, previous)
+    return method
+
+
+def _updated_billing(current: Obj, given: Obj) -> Obj:
+    """Billing details with the given fields replaced ("" unsets one) and the address merged."""
+    updated = {**current, **{name: value or None for name, value in given.items()}}
+    address = given.get("address")
+    if isinstance(address, dict):
+        updated["address"] = {**current["address"], **{k: v or None for k, v in address.items()}}
+    elif "address" in given:
+        updated["address"] = objects.billing_details()["address"]
+    return updated
 
 
 def attach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
@@ -243,6 +301,17 @@ def update_customer(store: Store, call: Call, customer_id: str) -> Obj:
     return customer
 
 
+def delete_customer(store: Store, call: Call, customer_id: str) -> Obj:
+    """Delete for good: retrieving answers a ``deleted`` stub, lists leave it out."""
+    check_known(call.params, {})
+    customer = store.find("customer", customer_id)
+    call.executing = True
+    stub = {"id": customer_id, "object": "customer", "deleted": True}
+    store.replace(stub)
+    store.record(call, "customer.deleted", customer)
+    return stub
+
+
 def list_customers(store: Store, call: Call) -> Obj:
     check_known(call.params, {**LIST_PARAMS, **accepting("email test_clock")})
     return listed(store, call.params, "customer", "/v1/customers", ("email",))
@@ -250,4 +319,7 @@ def list_customers(store: Store, call: Call) -> Obj:
 
 def retrieve_customer(store: Store, call: Call, customer_id: str) -> Obj:
     check_known(call.params, {"expand": ANY})
+    found = store.objects.get(customer_id)
+    if found is not None and found["object"] == "customer" and found.get("deleted"):
+        return found
     return store.find("customer", customer_id)

@@ -50,7 +50,7 @@ def page(
     low, high = created_bounds(params)
 
     def wanted(item: T) -> bool:
-        return low <= created_of(item) <= high and (keep is None or keep(item))
+        return (keep is None or keep(item)) and low <= created_of(item) <= high
 
     after, before = params.get("starting_after"), params.get("ending_before")
     if after:

@@ -107,6 +107,8 @@ def _fail(store: Store, call: Call, refund: Obj, charge: Obj) -> None:
     charge["amount_refunded"] -= refund["amount"]
     charge["refunded"] = False
     store.record(call, "refund.updated", refund, {"status": "succeeded"})
+    # Stripe sends charge.refund.updated alongside refund.updated.
+    store.record(call, "charge.refund.updated", refund, {"status": "succeeded"})
     store.record(call, "refund.failed", refund)
 
 

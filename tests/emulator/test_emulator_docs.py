@@ -1,9 +1,13 @@
-"""The Python example in docs/emulator.md runs as written."""
+"""docs/emulator.md: its Python example runs as written, and it names every test card, event
+and resource the emulator has."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from payment_lib.testing.cards import card_names
+from payment_lib.testing.routes import ROUTES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
 
@@ -13,3 +17,33 @@ def test_the_quick_start_example_in_the_emulator_docs_runs() -> None:
     assert example is not None
 
     exec(compile(example.group(1), str(DOC), "exec"), {})  # noqa: S102 - our own docs
+
+
+SOURCE = DOC.parents[1] / "payment_lib" / "testing"
+RECORDED = re.compile(r"""store\.record\(\s*call,\s*"([a-z_.]+)\"""")
+
+
+def test_every_test_card_is_in_the_emulator_docs() -> None:
+    text = DOC.read_text()
+
+    assert [name for name in card_names() if name not in text] == []
+
+
+def test_every_event_the_emulator_records_is_in_the_emulator_docs() -> None:
+    recorded = {
+        event_type
+        for path in SOURCE.glob("*.py")
+        for event_type in RECORDED.findall(path.read_text())
+    }
+    text = DOC.read_text()
+
+    assert recorded and sorted(event for event in recorded if f"`{event}`" not in text) == []
+
+
+def test_every_route_is_in_the_emulator_docs() -> None:
+    text = DOC.read_text()
+
+    missing = sorted(
+        {resource for _, resource, _, _ in ROUTES if resource.replace("_", "") not in text.lower()}
+    )
+    assert missing == []

@@ -6,6 +6,8 @@ import pytest
 import stripe
 from emulator_helpers import pay
 
+from payment_lib.testing import StripeEmulator
+
 
 def refund(
     client: stripe.StripeClient, intent: stripe.PaymentIntent, amount: int | None = None
@@ -180,3 +182,24 @@ def test_a_refund_on_the_refund_fail_card_answers_succeeded_then_fails(
     fetched = client.v1.refunds.retrieve(created.id)
     assert (created.status, fetched.status) == ("succeeded", "failed")
     assert charge_of(client, intent).amount_refunded == 0
+
+
+@pytest.mark.emulator_only
+def test_a_failing_refund_records_refund_and_charge_refund_updates_then_refund_failed(
+    client: stripe.StripeClient, stripe_emulator: StripeEmulator
+) -> None:
+    intent = pay(client, "pm_card_refundFail", amount=1000)
+
+    created = refund(client, intent)
+
+    about_refund = [
+        event["type"]
+        for event in stripe_emulator.events()
+        if event["data"]["object"]["id"] == created.id
+    ]
+    assert about_refund == [
+        "refund.created",
+        "refund.updated",
+        "charge.refund.updated",
+        "refund.failed",
+    ]
