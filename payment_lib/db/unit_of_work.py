@@ -6,8 +6,8 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from payment_lib.db.disputes import DisputeRepository
 from payment_lib.db.repositories import (
-    DisputeRepository,
     Locks,
     NotificationRepository,
     PaymentMethodRepository,
