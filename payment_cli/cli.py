@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from payment_cli.context import Context, pass_context
+from payment_cli.dispute_commands import disputes
 from payment_cli.emulator_command import stripe_emulator
 from payment_cli.output import EXIT_FAILED, emit, guarded, json_option
 from payment_cli.quickstart import run_quickstart
@@ -293,3 +294,4 @@ main.add_command(webhooks)
 main.add_command(replay_webhook)
 main.add_command(worker)
 main.add_command(reconcile)
+main.add_command(disputes)

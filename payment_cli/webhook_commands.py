@@ -13,14 +13,8 @@ from payment_lib import WebhookEventInfo
 
 
 def _event_line(event: WebhookEventInfo) -> str:
-    if event.processed:
-        state = "processed"
-    elif event.parked:
-        state = "parked"
-    else:
-        state = "waiting"
     when = event.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    line = f"{event.stripe_event_id}  {event.event_type:<32} {state:<9} {when}"
+    line = f"{event.stripe_event_id}  {event.event_type:<32} {event.status:<9} {when}"
     if event.attempts:
         line += f"  attempts {event.attempts}"
     if event.last_error:
@@ -68,15 +62,24 @@ def webhooks_receive(context: Context, signature: str, source: BinaryIO, as_json
 
 @webhooks.command("list")
 @click.option("--unprocessed", is_flag=True, help="Only events not processed yet (or parked).")
+@click.option(
+    "--status",
+    help="Only events with this status: pending, processed, ignored (a type the library "
+    "does not act on) or parked.",
+)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
 @json_option
 @pass_context
-def webhooks_list(context: Context, unprocessed: bool, limit: int, as_json: bool) -> None:
-    """List stored events, oldest first.
+def webhooks_list(
+    context: Context, unprocessed: bool, status: str | None, limit: int, as_json: bool
+) -> None:
+    """List stored events, oldest first, with their status.
 
-    Example: payment-cli webhooks list --unprocessed --json
+    Example: payment-cli webhooks list --status parked --json
     """
-    found = context.payments.list_webhook_events(unprocessed=unprocessed, limit=limit)
+    found = context.payments.list_webhook_events(
+        unprocessed=unprocessed, status=status, limit=limit
+    )
     text = "\n".join(_event_line(e) for e in found) if found else "no events"
     emit({"events": [e.to_dict() for e in found]}, text, as_json=as_json)
 

@@ -24,13 +24,15 @@ from payment_lib.facade import Payments
 from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
+from payment_lib.services.disputes import DisputeInfo
 from payment_lib.services.notifications import NotificationInfo, NotificationRun
 from payment_lib.services.payment_results import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.reconcile import Drift, ReconcileReport
 from payment_lib.services.refund_results import RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
-from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
+from payment_lib.services.webhook_events import WebhookEventInfo
+from payment_lib.services.webhooks import ReceivedEvent, WebhookRun
 from payment_lib.worker import WorkerReport
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "AlreadyRefunded",
     "BillingReport",
     "ConfigurationError",
+    "DisputeInfo",
     "Drift",
     "FailureInfo",
     "Forbidden",

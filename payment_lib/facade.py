@@ -15,6 +15,7 @@ from payment_lib.domain.errors import InvalidRequest
 from payment_lib.metrics import Metrics
 from payment_lib.observability import utcnow
 from payment_lib.services import billing as _billing
+from payment_lib.services import disputes as _disputes
 from payment_lib.services import notifications as _notifications
 from payment_lib.services import payment_outcomes as _outcomes
 from payment_lib.services import payment_results as _results
@@ -26,8 +27,10 @@ from payment_lib.services import refund_results as _refund_results
 from payment_lib.services import refunds as _refunds
 from payment_lib.services import settle as _settle
 from payment_lib.services import subscriptions as _subscriptions
+from payment_lib.services import webhook_events as _webhook_events
 from payment_lib.services import webhooks as _webhooks
 from payment_lib.services.billing import BillingReport
+from payment_lib.services.disputes import DisputeInfo, DisputeSettings
 from payment_lib.services.notifications import NotificationInfo, NotificationRun
 from payment_lib.services.payment_requests import validate_payment_request
 from payment_lib.services.payment_results import PaymentResult
@@ -36,7 +39,8 @@ from payment_lib.services.ports import Clock
 from payment_lib.services.reconcile import ReconcileReport
 from payment_lib.services.refund_results import RefundResult
 from payment_lib.services.subscriptions import SubscriptionInfo
-from payment_lib.services.webhooks import ReceivedEvent, WebhookEventInfo, WebhookRun
+from payment_lib.services.webhook_events import WebhookEventInfo
+from payment_lib.services.webhooks import ReceivedEvent, WebhookRun
 from payment_lib.worker import WorkerReport
 
 if TYPE_CHECKING:
@@ -452,6 +456,7 @@ class Payments:
             retry_days=self.settings.renewal_retry_days,
             limit=limit,
             should_stop=should_stop,
+            disputes=self._dispute_settings(),
         )
 
     def replay_webhook(self, event_id: str, *, from_stripe: bool = False) -> WebhookEventInfo:
@@ -469,14 +474,16 @@ class Payments:
             retry_days=self.settings.renewal_retry_days,
             # The gateway (and its API key) only when an event must be fetched.
             fetch=(lambda missing: self.gateway.retrieve_event(missing)) if from_stripe else None,
+            disputes=self._dispute_settings(),
         )
 
     def list_webhook_events(
-        self, *, unprocessed: bool = False, limit: int = 100
+        self, *, unprocessed: bool = False, limit: int = 100, status: str | None = None
     ) -> list[WebhookEventInfo]:
-        """Stored webhook events, oldest first; only those not processed when asked."""
-        return _webhooks.list_events(
-            new_uow=self.database.unit_of_work, unprocessed=unprocessed, limit=limit
+        """Stored webhook events, oldest first; only those not processed when asked, only
+        those with ``status`` (pending, processed, ignored or parked) when given."""
+        return _webhook_events.list_events(
+            new_uow=self.database.unit_of_work, unprocessed=unprocessed, limit=limit, status=status
         )
 
     def send_notifications(
@@ -512,3 +519,26 @@ class Payments:
         """Worker passes ``interval`` seconds apart until ``stop`` is set (a signal handler
         sets it): the current item finishes first. Returns the number of passes."""
         return _worker.run_forever(self, interval=interval, stop=stop)
+
+    # Disputes
+
+    def list_disputes(self, status: str | None = None, limit: int = 100) -> list[DisputeInfo]:
+        """Disputes (chargebacks and inquiries) learned from webhooks, newest first; only
+        those in ``status`` (e.g. ``needs_response``, ``lost``) when given.
+
+        Raises:
+            InvalidRequest: an unknown status.
+        """
+        return _disputes.list_disputes(
+            new_uow=self.database.unit_of_work, status=status, limit=limit
+        )
+
+    def get_dispute(self, id_or_stripe_id: object) -> DisputeInfo:
+        """One dispute by its id or Stripe's (``dp_...``); NotFound if unknown."""
+        return _disputes.get_dispute(id_or_stripe_id, new_uow=self.database.unit_of_work)
+
+    def _dispute_settings(self) -> DisputeSettings:
+        return DisputeSettings(
+            admin_email=self.settings.admin_email,
+            ends_subscription=self.settings.dispute_ends_subscription,
+        )

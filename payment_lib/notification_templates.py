@@ -99,6 +99,18 @@ KINDS: dict[str, EmailTemplate] = {
         "payment $payment_id could not be completed by the card network, so the money was not "
         "returned to your card. We will contact you to refund it another way.</p>",
     ),
+    # To the shop's admin_email, not to a customer.
+    "dispute_opened": EmailTemplate(
+        subject="Dispute opened: $amount $currency ($reason)",
+        text="A payment is disputed: $amount $currency, reason: $reason (status $status).\n\n"
+        "Payment: $payment_id\nStripe dispute: $stripe_dispute_id (charge $stripe_charge_id)\n"
+        "Evidence due by: $evidence_due_by\n\n"
+        "Respond in Stripe's Dashboard before the deadline, or the dispute is lost.",
+        html="<p>A payment is disputed: <strong>$amount $currency</strong>, reason: $reason "
+        "(status $status).</p><p>Payment: $payment_id<br>Stripe dispute: $stripe_dispute_id "
+        "(charge $stripe_charge_id)<br>Evidence due by: <strong>$evidence_due_by</strong></p>"
+        "<p>Respond in Stripe's Dashboard before the deadline, or the dispute is lost.</p>",
+    ),
 }
 
 _PAGE = Template(

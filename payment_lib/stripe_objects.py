@@ -1,4 +1,5 @@
-"""Stripe's objects (PaymentIntents, Charges) read into what the services need, without the SDK.
+"""Stripe's objects (PaymentIntents, Charges, Disputes) read into what the services need, without
+the SDK.
 
 The gateway reads its API answers through these functions and the webhook handlers read event
 payloads through the same ones, so a synchronous result and its webhook mean the same thing.
@@ -118,3 +119,46 @@ def _decline_code(outcome: Mapping[str, Any]) -> str | None:
         return "fraudulent"
     reason = outcome.get("reason")
     return reason if isinstance(reason, str) else None
+
+
+@dataclass(frozen=True)
+class DisputeSnapshot:
+    """A Dispute as one event carries it: the dispute as it was when the event was made."""
+
+    dispute_id: str
+    status: str
+    amount: int
+    currency: str
+    reason: str | None
+    charge_id: str | None
+    intent_id: str | None
+    # Our payment's id from the disputed charge's metadata, when the charge is expanded.
+    payment_id: str | None
+    evidence_due_by: int | None
+    # The amounts of its balance transactions (negative: withdrawn); None when not given.
+    balance: tuple[int, ...] | None
+
+
+def dispute_snapshot(dispute: Mapping[str, Any]) -> DisputeSnapshot:
+    """A Dispute object (its ``charge`` and ``payment_intent`` ids or expanded objects)."""
+    charge = dispute.get("charge")
+    charge = charge if isinstance(charge, Mapping) else {"id": charge}
+    intent = dispute.get("payment_intent") or charge.get("payment_intent")
+    intent_id = intent.get("id") if isinstance(intent, Mapping) else intent
+    transactions = dispute.get("balance_transactions")
+    balance = None
+    if isinstance(transactions, list):
+        balance = tuple(int(t.get("amount") or 0) for t in transactions if isinstance(t, Mapping))
+    due_by = (dispute.get("evidence_details") or {}).get("due_by")
+    return DisputeSnapshot(
+        dispute_id=str(dispute["id"]),
+        status=str(dispute.get("status")),
+        amount=int(dispute.get("amount") or 0),
+        currency=str(dispute.get("currency") or ""),
+        reason=dispute.get("reason"),
+        charge_id=charge.get("id") if isinstance(charge.get("id"), str) else None,
+        intent_id=intent_id if isinstance(intent_id, str) else None,
+        payment_id=(charge.get("metadata") or {}).get("payment_id"),
+        evidence_due_by=due_by if isinstance(due_by, int) else None,
+        balance=balance,
+    )

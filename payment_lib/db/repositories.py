@@ -176,6 +176,25 @@ class PaymentMethodRepository:
         )
         return self.session.scalars(query).first()
 
+    def lock_by_stripe_id(self, stripe_id: str) -> PaymentMethod | None:
+        """The card with this Stripe id, locked until the transaction ends."""
+        query = (
+            select(PaymentMethod)
+            .where(PaymentMethod.stripe_payment_method_id == stripe_id)
+            .with_for_update()
+        )
+        return self.session.scalars(query).first()
+
+    def lock_for_customer(self, stripe_customer_id: str) -> list[PaymentMethod]:
+        """The cards saved with a Stripe Customer, locked until the transaction ends."""
+        query = (
+            select(PaymentMethod)
+            .where(PaymentMethod.stripe_customer_id == stripe_customer_id)
+            .order_by(PaymentMethod.created_at, PaymentMethod.id)
+            .with_for_update()
+        )
+        return list(self.session.scalars(query))
+
 
 class Locks:
     """Locks that serialise work across processes and machines.
@@ -371,6 +390,16 @@ class SubscriptionRepository:
         )
         return list(self.session.scalars(query))
 
+    def lock_using_method(self, method_id: uuid.UUID) -> list[Subscription]:
+        """The subscriptions whose renewals go to this card, locked."""
+        query = (
+            select(Subscription)
+            .where(Subscription.payment_method_id == method_id)
+            .order_by(Subscription.created_at, Subscription.id)
+            .with_for_update()
+        )
+        return list(self.session.scalars(query))
+
 
 class WebhookEventRepository:
     """The webhook inbox: each Stripe event stored once, claimed by one worker at a time."""
@@ -407,11 +436,16 @@ class WebhookEventRepository:
         )
         return list(self.session.scalars(query))
 
-    def listing(self, *, unprocessed: bool, limit: int) -> list[WebhookEvent]:
-        """Events oldest first; only those not processed yet when ``unprocessed``."""
+    def listing(
+        self, *, unprocessed: bool, limit: int, status: str | None = None
+    ) -> list[WebhookEvent]:
+        """Events oldest first; only those not processed yet when ``unprocessed``, only those
+        with ``status`` when given."""
         query = select(WebhookEvent)
         if unprocessed:
             query = query.where(WebhookEvent.processed.is_(False))
+        if status is not None:
+            query = query.where(WebhookEvent.status == status)
         query = query.order_by(WebhookEvent.created_at, WebhookEvent.id).limit(limit)
         return list(self.session.scalars(query))
 

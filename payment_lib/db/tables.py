@@ -67,6 +67,12 @@ class PaymentMethod(Base):
     exp_month: Mapped[int | None] = mapped_column(Integer)
     exp_year: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When Stripe detached the card (or deleted its customer): it is never charged again, and
+    # no late event links it to a subscription again.
+    detached_at: Mapped[dt.datetime | None]
+    # Stripe's ``created`` of the newest payment_method.updated applied: older ones change
+    # nothing.
+    stripe_updated: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Subscription(Base):

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from payment_lib.db.disputes import DisputeRepository
 from payment_lib.db.repositories import (
     Locks,
     NotificationRepository,
@@ -58,3 +59,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+    @property
+    def disputes(self) -> DisputeRepository:
+        """Disputes, in this unit of work's transaction."""
+        return DisputeRepository(self.session)

@@ -39,6 +39,8 @@ class PaymentResult:
     error: FailureInfo | None
     created_at: dt.datetime
     replayed: bool = False
+    dispute_status: str | None = None  # the status of the payment's dispute, if it has one
+    amount_lost: Money | None = None  # lost to a dispute: its amount once lost
 
     @classmethod
     def of(cls, payment: Payment, *, replayed: bool = False) -> PaymentResult:
@@ -59,6 +61,8 @@ class PaymentResult:
             error=error,
             created_at=payment.created_at,
             replayed=replayed,
+            dispute_status=payment.dispute_status,
+            amount_lost=Money(payment.amount_lost or 0, payment.currency),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -76,6 +80,8 @@ class PaymentResult:
             "error": self.error.to_dict() if self.error else None,
             "created_at": self.created_at.isoformat(),
             "replayed": self.replayed,
+            "dispute_status": self.dispute_status,
+            "amount_lost": self.amount_lost.amount if self.amount_lost is not None else None,
         }
 
 

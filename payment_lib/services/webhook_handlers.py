@@ -12,36 +12,62 @@ outcome. That keeps the worker free of Stripe calls (no API key needed, no rate 
 network inside a transaction) and makes processing deterministic. Should a host app ever
 confirm one PaymentIntent several times, a failed charge still fails our payment, as the
 synchronous path does: FAILED is final in our state machine.
+
+Events about stored cards and customers go to ``services.cards`` and dispute events to
+``services.disputes``. A type not in ``HANDLERS`` is stored and marked ignored.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from payment_lib.db.tables import Payment, Refund
+from payment_lib.db.tables import Payment
 from payment_lib.db.unit_of_work import UnitOfWork
+from payment_lib.domain.disputes import Funds, funds_of
 from payment_lib.domain.states import PaymentStatus
+from payment_lib.services.cards import card_detached, card_updated, customer_deleted
+from payment_lib.services.disputes import DisputeSettings, apply_dispute
+from payment_lib.services.outside_refunds import record_outside_refund
 from payment_lib.services.payment_outcomes import OutcomePolicy, apply_outcome, remember_card
 from payment_lib.services.refund_outcomes import (
     PENDING,
     SUCCEEDED,
     apply_refund_failure,
-    apply_refund_success,
     stripe_key_for,
 )
-from payment_lib.stripe_objects import IntentOutcome, charge_outcome, intent_outcome
+from payment_lib.stripe_objects import (
+    IntentOutcome,
+    card_details,
+    charge_outcome,
+    dispute_snapshot,
+    intent_outcome,
+)
+
+if TYPE_CHECKING:
+    from payment_lib.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
 Event = Mapping[str, Any]
-Handler = Callable[[UnitOfWork, Event, OutcomePolicy], bool]
 
-# Who a refund made outside the library (Stripe's Dashboard, the API) is recorded as.
-OUTSIDE = "stripe"
+
+@dataclass(frozen=True, kw_only=True)
+class EventPolicy(OutcomePolicy):
+    """What applying an event needs besides the event: the time and retry schedule of every
+    outcome, the dispute settings, and the metrics to count once the transaction commits."""
+
+    disputes: DisputeSettings
+    after_commit: list[Callable[[Metrics], None]] = field(default_factory=list)
+
+
+Handler = Callable[[UnitOfWork, Event, EventPolicy], bool]
+
 
 
 def payment_intent_changed(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
@@ -88,22 +114,9 @@ def charge_refunded(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> boo
     amount = min(amount, payment.amount - known)
     if amount <= 0:
         return False
-    refund = Refund(
-        id=uuid.uuid4(),
-        payment_id=payment.id,
-        amount=amount,
-        currency=payment.currency,
-        status=PENDING,
-        idempotency_key=f"payment_lib-outside-refund-{charge['id']}-{total}",
-        note="Refunded outside payment_lib (Stripe's Dashboard or API).",
-        requested_by=OUTSIDE,
-        created_at=policy.now,
-        updated_at=policy.now,
+    return record_outside_refund(
+        uow, payment, charge_id=charge["id"], total=total, amount=amount, now=policy.now
     )
-    if not uow.refunds.add(refund):
-        return False  # this refund is recorded already
-    apply_refund_success(uow, payment, refund, now=policy.now)
-    return True
 
 
 def refund_failed(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
@@ -129,20 +142,83 @@ def refund_failed(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
     )
 
 
+def payment_method_detached(uow: UnitOfWork, event: Event, policy: EventPolicy) -> bool:
+    """payment_method.detached: the stored card is never charged again; the subscriptions
+    renewing with it need a new card."""
+    method_id = str(event["data"]["object"].get("id"))
+    return card_detached(uow, method_id, when=_created(event, policy), now=policy.now)
+
+
+def payment_method_updated(uow: UnitOfWork, event: Event, policy: EventPolicy) -> bool:
+    """payment_method.updated: the stored card keeps its new expiry (brand, last4)."""
+    card = card_details(event["data"]["object"])
+    return card is not None and card_updated(uow, card, version=int(event.get("created") or 0))
+
+
+def customer_was_deleted(uow: UnitOfWork, event: Event, policy: EventPolicy) -> bool:
+    """customer.deleted: no card saved with the customer is charged again."""
+    customer_id = str(event["data"]["object"].get("id"))
+    return customer_deleted(uow, customer_id, when=_created(event, policy), now=policy.now)
+
+
+def dispute_changed(uow: UnitOfWork, event: Event, policy: EventPolicy) -> bool:
+    """charge.dispute.created / .updated / .closed / .funds_withdrawn / .funds_reinstated."""
+    dispute = dispute_snapshot(event["data"]["object"])
+    if dispute.balance is not None:
+        funds: Funds | None = funds_of(dispute.balance)
+    else:  # a dispute without its balance transactions: the event type says where funds are
+        funds = _FUNDS_BY_EVENT.get(str(event.get("type")))
+    change = apply_dispute(
+        uow,
+        dispute,
+        seen=int(event.get("created") or 0),
+        funds=funds,
+        now=policy.now,
+        settings=policy.disputes,
+    )
+    status = change.status_reached
+    if status is not None:
+        policy.after_commit.append(lambda metrics: metrics.disputes_total.labels(status).inc())
+    return change.changed
+
+
+_FUNDS_BY_EVENT = {
+    "charge.dispute.funds_withdrawn": Funds.WITHDRAWN,
+    "charge.dispute.funds_reinstated": Funds.REINSTATED,
+}
+
+# The event types the library acts on (docs/webhooks.md lists them); any other is stored and
+# marked ignored.
 HANDLERS: dict[str, Handler] = {
     "payment_intent.succeeded": payment_intent_changed,
     "payment_intent.payment_failed": payment_intent_changed,
     "payment_intent.requires_action": payment_intent_changed,
     "payment_intent.canceled": payment_intent_changed,
+    # Undecided: only the PaymentIntent's id is recorded (apply_outcome changes no state).
+    "payment_intent.processing": payment_intent_changed,
     "charge.succeeded": charge_changed,
     "charge.failed": charge_changed,
     "charge.refunded": charge_refunded,
     "refund.failed": refund_failed,
     "refund.updated": refund_failed,
+    "charge.refund.updated": refund_failed,
+    "payment_method.detached": payment_method_detached,
+    "payment_method.updated": payment_method_updated,
+    "customer.deleted": customer_was_deleted,
+    "charge.dispute.created": dispute_changed,
+    "charge.dispute.updated": dispute_changed,
+    "charge.dispute.closed": dispute_changed,
+    "charge.dispute.funds_withdrawn": dispute_changed,
+    "charge.dispute.funds_reinstated": dispute_changed,
 }
 
 
-def handle_event(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
+def handles(event_type: str) -> bool:
+    """Whether the library acts on events of this type (others are ignored)."""
+    return event_type in HANDLERS
+
+
+def handle_event(uow: UnitOfWork, event: Event, policy: EventPolicy) -> bool:
     """Run ``event`` through its handler; an unknown type changes nothing. True if it did."""
     handler = HANDLERS.get(str(event.get("type")))
     if handler is None:
@@ -166,8 +242,10 @@ def _apply_to(
     to carry the card (a charge after its PaymentIntent's event), keep the card too."""
     changed = apply_outcome(uow, payment, outcome, policy=policy)
     if not changed and outcome.card is not None and payment.payment_method_id is None:
-        payment.payment_method_id = remember_card(uow, payment, outcome).id
-        if payment.subscription_id is not None:
+        method = remember_card(uow, payment, outcome)
+        payment.payment_method_id = method.id
+        # A card Stripe detached since (the event is late) is never given back to renewals.
+        if payment.subscription_id is not None and method.detached_at is None:
             subscription = uow.subscriptions.get(payment.subscription_id, for_update=True)
             if subscription is not None and subscription.payment_method_id is None:
                 subscription.payment_method_id = payment.payment_method_id
@@ -201,3 +279,9 @@ def _request(event: Event) -> Mapping[str, Any]:
 
 def _request_id(event: Event) -> str | None:
     return _request(event).get("id")
+
+
+def _created(event: Event, policy: EventPolicy) -> dt.datetime:
+    """When Stripe made the event (the time of what it reports); now if it does not say."""
+    created = event.get("created")
+    return dt.datetime.fromtimestamp(created, dt.UTC) if isinstance(created, int) else policy.now

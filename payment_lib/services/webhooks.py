@@ -6,9 +6,10 @@ and changes nothing. Nothing is processed inline: the host app answers 200 at on
 
 Processing (the worker) claims due events in batches (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so workers never wait on each other's claims) and leases them; then each event is
-applied in a transaction of its own, with the state it changes, and marked processed. A
-failing handler is retried with exponential backoff and parked after ``MAX_ATTEMPTS`` with its
-last error (``next_attempt_at`` NULL): ``replay_event`` runs it again once it is fixed.
+applied in a transaction of its own, with the state it changes, and marked processed (status
+``processed``, or ``ignored`` for a type without a handler). A failing handler is retried with
+exponential backoff (status ``pending``) and parked after ``MAX_ATTEMPTS`` with its last error
+(status ``parked``, ``next_attempt_at`` NULL): ``replay_event`` runs it again once it is fixed.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from payment_lib.db.tables import WebhookEvent
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.observability import trace
-from payment_lib.services.payment_outcomes import OutcomePolicy
+from payment_lib.services.disputes import DisputeSettings
 from payment_lib.services.ports import Clock, NewUnitOfWork
-from payment_lib.services.webhook_handlers import handle_event
+from payment_lib.services.webhook_events import WebhookEventInfo
+from payment_lib.services.webhook_handlers import EventPolicy, handle_event, handles
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
@@ -64,57 +65,6 @@ class ReceivedEvent:
             "stripe_event_id": self.stripe_event_id,
             "event_type": self.event_type,
             "duplicate": self.duplicate,
-        }
-
-
-@dataclass(frozen=True)
-class WebhookEventInfo:
-    """A stored event as callers see it (never its payload)."""
-
-    stripe_event_id: str
-    event_type: str
-    processed: bool
-    processed_at: dt.datetime | None
-    attempts: int
-    last_error: str | None
-    created_at: dt.datetime
-    next_attempt_at: dt.datetime | None
-    signature_verified: bool
-
-    @property
-    def parked(self) -> bool:
-        """Given up on after repeated failures; waits for a replay."""
-        return not self.processed and self.next_attempt_at is None
-
-    @classmethod
-    def of(cls, event: WebhookEvent) -> WebhookEventInfo:
-        return cls(
-            stripe_event_id=event.stripe_event_id,
-            event_type=event.event_type,
-            processed=event.processed,
-            processed_at=event.processed_at,
-            attempts=event.attempts,
-            last_error=event.last_error,
-            created_at=event.created_at,
-            next_attempt_at=event.next_attempt_at,
-            signature_verified=event.signature_verified,
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        def iso(moment: dt.datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
-
-        return {
-            "stripe_event_id": self.stripe_event_id,
-            "event_type": self.event_type,
-            "processed": self.processed,
-            "processed_at": iso(self.processed_at),
-            "attempts": self.attempts,
-            "last_error": self.last_error,
-            "created_at": iso(self.created_at),
-            "next_attempt_at": iso(self.next_attempt_at),
-            "parked": self.parked,
-            "signature_verified": self.signature_verified,
         }
 
 
@@ -198,6 +148,7 @@ def _store(
                 "event_type": event["type"],
                 "payload": event,
                 "processed": False,
+                "status": "pending",
                 "signature_verified": verified,
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -216,6 +167,7 @@ def process_events(
     retry_days: tuple[int, ...],
     limit: int = 100,
     should_stop: ShouldStop | None = None,
+    disputes: DisputeSettings,
 ) -> WebhookRun:
     """Claim up to ``limit`` due events and apply each in a transaction of its own.
 
@@ -240,6 +192,7 @@ def process_events(
             metrics=metrics,
             retry_days=retry_days,
             replay=False,
+            disputes=disputes,
         )
         if outcome is not None:
             setattr(run, outcome, getattr(run, outcome) + 1)
@@ -254,6 +207,7 @@ def replay_event(
     metrics: Metrics,
     retry_days: tuple[int, ...],
     fetch: Fetcher | None = None,
+    disputes: DisputeSettings,
 ) -> WebhookEventInfo:
     """Run a stored event through its handler again, processed or not (parked, say).
 
@@ -275,23 +229,18 @@ def replay_event(
             assert stored is not None
             event_id = stored.id
     _run(
-        event_id, new_uow=new_uow, clock=clock, metrics=metrics, retry_days=retry_days, replay=True
+        event_id,
+        new_uow=new_uow,
+        clock=clock,
+        metrics=metrics,
+        retry_days=retry_days,
+        replay=True,
+        disputes=disputes,
     )
     with new_uow() as uow:
         stored = uow.webhook_events.get(stripe_event_id)
         assert stored is not None
         return WebhookEventInfo.of(stored)
-
-
-def list_events(
-    *, new_uow: NewUnitOfWork, unprocessed: bool = False, limit: int = 100
-) -> list[WebhookEventInfo]:
-    """Stored events, oldest first; only those not processed yet when ``unprocessed``."""
-    with new_uow() as uow:
-        return [
-            WebhookEventInfo.of(e)
-            for e in uow.webhook_events.listing(unprocessed=unprocessed, limit=limit)
-        ]
 
 
 def _run(
@@ -302,9 +251,11 @@ def _run(
     metrics: Metrics,
     retry_days: tuple[int, ...],
     replay: bool,
+    disputes: DisputeSettings,
 ) -> str | None:
     """Apply one event in one transaction; returns "processed", "retried", "parked", or None
-    when another worker (or a replay) processed it first."""
+    when another worker (or a replay) processed it first. An event of a type without a
+    handler is processed with status ``ignored``."""
     failure: Exception | None = None
     with trace(), new_uow() as uow:
         event = uow.webhook_events.lock(event_id)
@@ -314,13 +265,16 @@ def _run(
         event_type = event.event_type
         context = {"stripe_event_id": event.stripe_event_id, "event_type": event_type}
         with structlog.contextvars.bound_contextvars(**context):
+            policy = EventPolicy(
+                now=now, retry_days=retry_days, metrics=metrics, disputes=disputes
+            )
             try:
-                policy = OutcomePolicy(now=now, retry_days=retry_days, metrics=metrics)
                 changed = handle_event(uow, event.payload, policy)
             except Exception as error:
                 failure = error
             else:
                 event.processed = True
+                event.status = "processed" if handles(event_type) else "ignored"
                 event.processed_at = now
                 event.attempts += 1
                 event.last_error = None
@@ -332,6 +286,8 @@ def _run(
         return _failed(event_id, failure, new_uow=new_uow, now=now, replay=replay, context=context)
     metrics.webhooks_processed_total.labels(event_type=event_type).inc()
     metrics.webhook_lag_seconds.observe(lag)
+    for count in policy.after_commit:
+        count(metrics)
     return "processed"
 
 
@@ -352,6 +308,8 @@ def _failed(
         event.last_error = f"{type(error).__name__}: {error}"[:2000]
         parked = event.attempts >= MAX_ATTEMPTS or (replay and event.next_attempt_at is None)
         event.next_attempt_at = None if parked else now + backoff(event.attempts)
+        if not event.processed:  # a processed event's replay failing leaves what it did
+            event.status = "parked" if parked else "pending"
         attempts = event.attempts
         uow.commit()
     log.error(

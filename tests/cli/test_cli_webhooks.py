@@ -118,3 +118,24 @@ def test_worker_once_drains_the_inbox(cli):
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["webhooks"]["processed"] == 1
+
+
+def test_list_filters_by_status_and_shows_each_events_status(cli):
+    for n, event_type in enumerate(["customer.created", "charge.succeeded"]):
+        payload = event(f"evt_cli_{n}", event_type)
+        cli("webhooks", "receive", "--signature", signed(payload), input=payload)
+    assert cli("replay-webhook", "evt_cli_0").exit_code == 0
+
+    ignored = json.loads(cli("webhooks", "list", "--status", "ignored", "--json").stdout)
+    pending = cli("webhooks", "list", "--status", "pending").stdout
+
+    assert [(e["stripe_event_id"], e["status"]) for e in ignored["events"]] == [
+        ("evt_cli_0", "ignored")
+    ]
+    assert "evt_cli_1" in pending and "pending" in pending and "evt_cli_0" not in pending
+
+
+def test_list_refuses_an_unknown_status(cli):
+    result = cli("webhooks", "list", "--status", "done")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output

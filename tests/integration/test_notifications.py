@@ -64,6 +64,16 @@ PAYLOADS = {
         "currency": "usd",
         "failure_reason": "declined",
     },
+    "dispute_opened": {
+        "stripe_dispute_id": "dp_1",
+        "payment_id": "p-1",
+        "stripe_charge_id": "ch_1",
+        "amount": "20.00",
+        "currency": "usd",
+        "reason": "fraudulent",
+        "status": "needs_response",
+        "evidence_due_by": "2030-03-17 17:46 UTC",
+    },
 }
 
 

@@ -21,9 +21,11 @@ from webhook_helpers import (  # noqa: F401 (fixtures)
     intent_events,
     intent_for,
     lose_stripe_answers,
+    pay_for_plan,
     settings,
     sign,
     smtp,
+    webhook_endpoint,
 )
 
 from payment_lib import InvalidRequest, InvalidSignature, Payments, ProviderUnavailable
@@ -212,18 +214,7 @@ def test_a_duplicate_delivery_is_acknowledged_and_processed_once(
 
 @pytest.fixture
 def subscribed(payments, user_id):
-    payments.add_plan(
-        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
-    )
-    paid = payments.pay(
-        user_id=user_id,
-        amount="9.99",
-        currency="usd",
-        payment_method="pm_card_visa",
-        idempotency_key=str(uuid.uuid4()),
-        plan_id="basic-monthly",
-        customer_email=EMAIL,
-    )
+    paid = pay_for_plan(payments, user_id, EMAIL)
     payments.send_notifications()  # the first payment's confirmation is not under test
     return payments.get_subscription(paid.subscription_id)
 
@@ -424,13 +415,18 @@ def test_a_refund_made_through_the_library_is_not_recorded_again_by_its_webhook(
     ]
 
 
-def test_an_unknown_event_type_is_stored_and_marked_processed_with_no_effect(payments):
+def test_an_unknown_event_type_is_stored_and_marked_ignored_with_no_effect(payments):
     payload = event_payload("customer.created", {"id": "cus_1", "object": "customer"})
     payments.receive_webhook(payload, sign(payload))
 
     payments.process_webhooks()
 
-    assert [e[1:3] for e in stored_events(payments)] == [("customer.created", True)]
+    assert rows(payments, "SELECT event_type, processed, status FROM webhook_events") == [
+        ("customer.created", True, "ignored")
+    ]  # processed, so nothing claims it again; ignored, so nobody thinks it acted
+    [event] = payments.list_webhook_events()
+    assert (event.processed, event.status) == (True, "ignored")
+    assert event.to_dict()["status"] == "ignored"
     assert rows(payments, "SELECT count(*) FROM payments") == [(0,)]
 
 
@@ -553,31 +549,8 @@ def test_processing_counts_events_by_type_and_logs_the_event_id(payments):
 def test_the_emulators_signed_deliveries_out_of_order_and_twice_converge(
     payments, user_id, stripe_emulator, smtp
 ):
-    import http.server
-    import threading
-
-    class Endpoint(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            try:
-                payments.receive_webhook(body, self.headers.get("Stripe-Signature"))
-                self.send_response(200)
-            except InvalidSignature:
-                self.send_response(401)
-            except InvalidRequest:
-                self.send_response(400)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        stripe_emulator.webhooks.configure(
-            url=f"http://127.0.0.1:{server.server_port}/hook", secret=SECRET, retry_delays=(0.1,)
-        )
+    with webhook_endpoint(payments) as url:
+        stripe_emulator.webhooks.configure(url=url, secret=SECRET, retry_delays=(0.1,))
         stripe_emulator.webhooks.hold()
         lose_stripe_answers(stripe_emulator)
         for method in ["pm_card_visa", "pm_card_chargeDeclined"]:
@@ -586,9 +559,6 @@ def test_the_emulators_signed_deliveries_out_of_order_and_twice_converge(
         stripe_emulator.faults.clear()
         stripe_emulator.webhooks.release(reverse=True, duplicates=True)
         assert stripe_emulator.webhooks.wait_idle(10)
-    finally:
-        server.shutdown()
-        server.server_close()
 
     assert all(a.status == 200 for a in stripe_emulator.webhooks.attempts)
     payments.process_webhooks()

@@ -3,8 +3,10 @@ signed payloads, settings with webhook secrets, and a way to lose Stripe's answe
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
+import http.server
 import json
 import socket
 import threading
@@ -15,7 +17,7 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 
-from payment_lib import Settings
+from payment_lib import InvalidRequest, InvalidSignature, Settings
 from payment_lib.testing import signature_header
 
 SECRET = "whsec_test_current_0123456789abcdef"
@@ -67,9 +69,8 @@ def smtp():
     sink.controller.stop()
 
 
-@pytest.fixture
-def settings(database_url, stripe_target, smtp):
-    """The integration settings plus a webhook secret and the loopback SMTP server."""
+def webhook_settings(database_url, stripe_target, smtp, **extra) -> Settings:
+    """The integration settings plus a webhook secret, the loopback SMTP server and ``extra``."""
     return Settings(
         database_url=database_url,
         stripe_api_key=stripe_target.api_key,
@@ -80,7 +81,14 @@ def settings(database_url, stripe_target, smtp):
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         smtp_from="billing@shop.example",
+        **extra,
     )
+
+
+@pytest.fixture
+def settings(database_url, stripe_target, smtp):
+    """The integration settings plus a webhook secret and the loopback SMTP server."""
+    return webhook_settings(database_url, stripe_target, smtp)
 
 
 def sign(payload: bytes, *secrets: str, timestamp: int | None = None) -> str:
@@ -90,27 +98,63 @@ def sign(payload: bytes, *secrets: str, timestamp: int | None = None) -> str:
     )
 
 
-def event_payload(event_type: str, obj: dict, event_id: str | None = None) -> bytes:
+def event_of(
+    event_type: str,
+    obj: dict,
+    event_id: str | None = None,
+    *,
+    created: int | None = None,
+    previous: dict | None = None,
+) -> dict:
+    """A Stripe event about ``obj`` (created now unless given), as Stripe would send it."""
+    data: dict = {"object": obj}
+    if previous is not None:
+        data["previous_attributes"] = previous
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()) if created is None else created,
+        "data": data,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+
+
+def event_payload(event_type: str, obj: dict, event_id: str | None = None, **fields) -> bytes:
     """A Stripe event's JSON, as Stripe would POST it."""
-    return json.dumps(
-        {
-            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-            "object": "event",
-            "api_version": "2026-10-28.endive",
-            "created": int(time.time()),
-            "data": {"object": obj},
-            "livemode": False,
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "type": event_type,
-        }
-    ).encode()
+    return json.dumps(event_of(event_type, obj, event_id, **fields)).encode()
+
+
+def stripe_client(target):
+    """The real SDK pointed where the tests' Stripe is (the emulator, or test mode)."""
+    import stripe
+
+    return stripe.StripeClient(target.api_key, base_addresses={"api": target.api_base})
 
 
 def deliver(payments, event: dict) -> object:
     """Receive one event recorded by the emulator, signed now."""
     payload = json.dumps(event).encode()
     return payments.receive_webhook(payload, sign(payload))
+
+
+def pay_for_plan(payments, user_id=None, email="ada@example.com", method="pm_card_visa"):
+    """A paid 9.99 USD basic-monthly payment (the plan is added): its subscription is active."""
+    payments.add_plan(
+        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
+    )
+    return payments.pay(
+        user_id=user_id or str(uuid.uuid4()),
+        amount="9.99",
+        currency="usd",
+        payment_method=method,
+        idempotency_key=str(uuid.uuid4()),
+        plan_id="basic-monthly",
+        customer_email=email,
+    )
 
 
 def lose_stripe_answers(emulator) -> None:
@@ -138,3 +182,33 @@ def intent_for(emulator, payment_id) -> dict:
         if i["metadata"].get("payment_id") == str(payment_id)
     ]
     return intent
+
+
+@contextlib.contextmanager
+def webhook_endpoint(payments):
+    """A host app's webhook route on loopback: 200 once stored, 401 or 400 when refused.
+    Yields its URL."""
+
+    class Endpoint(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            try:
+                payments.receive_webhook(body, self.headers.get("Stripe-Signature"))
+                self.send_response(200)
+            except InvalidSignature:
+                self.send_response(401)
+            except InvalidRequest:
+                self.send_response(400)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
