@@ -178,3 +178,20 @@ def _all_payments(payments):
     with payments.database.engine.connect() as connection:
         ids = [row[0] for row in connection.execute(sa.text("SELECT id FROM payments"))]
     return [payments.get_payment(str(uuid.UUID(str(i)))) for i in ids]
+
+
+def test_a_dispute_only_stripe_knows_is_found_and_recorded_by_fix(payments, stripe_emulator):
+    paid = pay(payments)
+    dispute = stripe_emulator.open_dispute(paid.stripe_transaction_id)  # its events never came
+
+    found = payments.reconcile()
+    fixed = payments.reconcile(fix=True)
+
+    assert [(d.kind, d.stripe_id, d.payment_id) for d in found.drifts] == [
+        ("dispute_unknown_here", dispute["id"], paid.id)
+    ]
+    assert [d.fixed for d in fixed.drifts] == [True]
+    [recorded] = payments.list_disputes()
+    assert (recorded.stripe_dispute_id, recorded.status) == (dispute["id"], "needs_response")
+    assert payments.get_payment(paid.id).dispute_status == "needs_response"
+    assert payments.reconcile().drifts == []
