@@ -342,6 +342,7 @@ class Payments:
             new_uow=self.database.unit_of_work,
             gateway=self.gateway,
             policy=self._outcome_policy,
+            disputes=self._dispute_settings(),
             fix=fix,
             progress=progress,
         )

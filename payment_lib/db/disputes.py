@@ -4,6 +4,7 @@ first (``insert_once``), locked while an event is applied."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -44,3 +45,10 @@ class DisputeRepository:
             query = query.where(Dispute.status == status)
         query = query.order_by(Dispute.created_at.desc(), Dispute.id.desc()).limit(limit)
         return list(self.session.scalars(query))
+
+    def known(self, stripe_dispute_ids: Sequence[str]) -> set[str]:
+        """Which of these Stripe disputes are recorded here."""
+        query = select(Dispute.stripe_dispute_id).where(
+            Dispute.stripe_dispute_id.in_(stripe_dispute_ids)
+        )
+        return set(self.session.scalars(query))

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from payment_lib.db.tables import (
     Base,
-    Dispute,
     Notification,
     Payment,
     PaymentMethod,
@@ -448,11 +447,3 @@ class WebhookEventRepository:
             query = query.where(WebhookEvent.status == status)
         query = query.order_by(WebhookEvent.created_at, WebhookEvent.id).limit(limit)
         return list(self.session.scalars(query))
-
-
-def known_dispute_ids(session: Session, stripe_dispute_ids: Sequence[str]) -> set[str]:
-    """Which of these Stripe disputes are recorded here."""
-    query = select(Dispute.stripe_dispute_id).where(
-        Dispute.stripe_dispute_id.in_(stripe_dispute_ids)
-    )
-    return set(session.scalars(query))

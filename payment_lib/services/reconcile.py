@@ -20,15 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from payment_lib.db.repositories import known_dispute_ids
 from payment_lib.db.tables import Payment
+from payment_lib.domain.disputes import funds_of
 from payment_lib.domain.errors import NotFound
 from payment_lib.domain.states import UNSETTLED, PaymentStatus
 from payment_lib.observability import trace
+from payment_lib.services.disputes import DisputeSettings, apply_dispute
 from payment_lib.services.outside_refunds import record_stripe_refunds
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome, status_for
 from payment_lib.services.ports import NewUnitOfWork
-from payment_lib.stripe_objects import intent_outcome
+from payment_lib.stripe_objects import dispute_snapshot, intent_outcome
 
 if TYPE_CHECKING:
     from payment_lib.stripe_gateway import StripeGateway
@@ -145,6 +146,7 @@ class _Run:
     policy: Callable[[], OutcomePolicy]
     report: ReconcileReport
     progress: Progress | None
+    disputes: DisputeSettings
     seen: SeenIds = field(default_factory=SeenIds)
     refunds_recorded: set[str] = field(default_factory=set)
 
@@ -165,11 +167,13 @@ def reconcile(
     new_uow: NewUnitOfWork,
     gateway: StripeGateway,
     policy: Callable[[], OutcomePolicy],
+    disputes: DisputeSettings,
     fix: bool = False,
     progress: Progress | None = None,
 ) -> ReconcileReport:
     """Compare both ledgers over [since, until); with ``fix``, apply Stripe's truth."""
-    run = _Run(new_uow, gateway, policy, ReconcileReport(since, until, fix), progress)
+    report = ReconcileReport(since, until, fix)
+    run = _Run(new_uow, gateway, policy, report, progress, disputes)
     with trace(), structlog.contextvars.bound_contextvars(reconcile_since=since.isoformat()):
         log.info("reconcile started", until=until.isoformat(), fix=fix)
         for page in run.walk("payment_intents", "payment_intents"):
@@ -325,7 +329,7 @@ def _covered_by_total(run: _Run, payment: Payment, intent_id: str) -> bool:
 
 def _disputes(run: _Run, page: list[dict[str, Any]]) -> None:
     with run.new_uow() as uow:
-        known = known_dispute_ids(uow.session, [d["id"] for d in page])
+        known = uow.disputes.known([d["id"] for d in page])
         payments = uow.payments.by_intents(
             [d["payment_intent"] for d in page if isinstance(d.get("payment_intent"), str)]
         )
@@ -333,6 +337,7 @@ def _disputes(run: _Run, page: list[dict[str, Any]]) -> None:
         if dispute["id"] in known:
             continue
         payment = payments.get(str(dispute.get("payment_intent")))
+        fixed = run.report.fix and _record_dispute(run, dispute)
         run.report.add(
             Drift(
                 "dispute_unknown_here",
@@ -340,8 +345,29 @@ def _disputes(run: _Run, page: list[dict[str, Any]]) -> None:
                 payment.id if payment else None,
                 None,
                 dispute.get("status"),
+                fixed,
             )
         )
+
+
+def _record_dispute(run: _Run, dispute: dict[str, Any]) -> bool:
+    """Record a dispute as its webhooks would have: Stripe's current state, as of now (so
+    none of its older events, arriving late, can take it back)."""
+    snapshot = dispute_snapshot(dispute)
+    policy = run.policy()
+    with run.new_uow() as uow:
+        change = apply_dispute(
+            uow,
+            snapshot,
+            seen=int(policy.now.timestamp()),
+            funds=funds_of(snapshot.balance) if snapshot.balance is not None else None,
+            now=policy.now,
+            settings=run.disputes,
+        )
+        uow.commit()
+    if change.status_reached is not None and policy.metrics is not None:
+        policy.metrics.disputes_total.labels(change.status_reached).inc()
+    return True
 
 
 def _ours_unknown_at_stripe(run: _Run) -> None:
