@@ -48,6 +48,21 @@ def test_an_injected_500_charges_nothing(
     assert stripe_emulator.count("payment_intent") == 0
 
 
+def test_an_injected_unclassified_error_is_an_api_error_not_to_retry(
+    client: stripe.StripeClient, stripe_emulator: StripeEmulator
+) -> None:
+    """An error no SDK class names (here a 418): the outcome is unknown to the caller."""
+    stripe_emulator.faults.set(error_status=418)
+
+    with pytest.raises(stripe.APIError) as caught:
+        pay(client)
+
+    assert caught.value.http_status == 418
+    assert caught.value.headers.get("Stripe-Should-Retry") == "false"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="error_status"):
+        stripe_emulator.faults.set(error_status=404)
+
+
 def test_an_injected_429_is_a_rate_limit_error(
     client: stripe.StripeClient, stripe_emulator: StripeEmulator
 ) -> None:
