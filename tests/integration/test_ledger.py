@@ -256,3 +256,19 @@ def test_one_bad_row_does_not_stop_recovery_of_the_others(payments, user_id, str
     assert [r.id for r in recovered] == [good.id]
     assert payments.get_payment(good.id).status == "succeeded"
     assert any(e["event"] == "payment not settled" and e["log_level"] == "error" for e in logs)
+
+
+def test_where_search_is_unavailable_a_bounded_list_finds_the_payment(
+    payments, user_id, stripe_emulator
+):
+    lost = lost_payment(payments, user_id, stripe_emulator)
+    later(payments, 25 * dt.timedelta(hours=1))
+    forget_keys(stripe_emulator)
+    stripe_emulator.faults.set(error_status=400, path_prefix="/v1/payment_intents/search")
+
+    with capture_logs() as logs:
+        [settled] = payments.recover_stale_payments(older_than_seconds=0)
+
+    assert (settled.id, settled.status) == (lost.id, "succeeded")
+    assert any(e["event"] == "stripe search unavailable; listing" for e in logs)
+    assert stripe_emulator.count("payment_intent") == 1
