@@ -17,7 +17,8 @@ from payment_lib.testing.errors import ApiError
 
 # 429 and 5xx as Stripe sends them (retry with the same key); 418, an error no SDK class
 # names, stands for the unclassified ones: nothing says whether it executed, nor to retry.
-ERROR_STATUSES = frozenset({418, 429, 500, 502, 503, 504})
+# 400 stands for Stripe refusing a request outright (e.g. search where it is not offered).
+ERROR_STATUSES = frozenset({400, 418, 429, 500, 502, 503, 504})
 
 
 class Fault(Enum):
@@ -34,8 +35,8 @@ class FaultPlan:
 
     Attributes:
         latency: seconds added before each matching request executes.
-        error_status: answer with this status (429, 500, 502, 503, 504, or 418 for an
-            error no SDK class names) instead.
+        error_status: answer with this status (429, 500, 502, 503, 504; 400 for a request
+            refused outright; 418 for an error no SDK class names) instead.
         hang: hold the request this many seconds (longer than the client timeout), then run it.
         drop_connection: close the connection before executing anything.
         drop_response: execute, then close the connection instead of answering.
@@ -182,6 +183,8 @@ def injected_error(status: int) -> ApiError:
         )
         error.headers["Stripe-Rate-Limited-Reason"] = "global-rate"
         return error
+    if status == 400:
+        return ApiError(400, "This feature is not available to your account.")
     error = ApiError(status, "An unknown error occurred", type="api_error")
     # A 5xx executed nothing, so a retry with the same key is safe: say so as Stripe does.
     error.headers["Stripe-Should-Retry"] = "true" if status >= 500 else "false"
