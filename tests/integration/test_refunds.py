@@ -417,3 +417,26 @@ def test_without_a_key_a_request_stripe_refused_before_is_tried_afresh(payments,
     assert [r.status for r in payments.list_refunds(payment.id)] == ["failed", "succeeded"]
     [(old_key,)] = rows(payments, "SELECT idempotency_key FROM refunds WHERE status = 'failed'")
     assert old_key.startswith(derived_key(payment.id, 500) + "-failed-")
+
+
+@pytest.mark.emulator_only
+def test_a_charged_back_payment_is_not_refunded_and_nothing_is_recorded(
+    payments, user_id, stripe_emulator
+):
+    """Stripe refuses to refund a disputed charge (charge_disputed): the dispute settles it."""
+    paid = payments.pay(
+        user_id=user_id,
+        amount="20.00",
+        currency="usd",
+        payment_method="pm_card_visa",
+        idempotency_key="order-1",
+    )
+    stripe_emulator.open_dispute(paid.stripe_transaction_id)
+    payments.reconcile(fix=True)  # records the dispute, as its webhook would
+
+    with pytest.raises(InvalidRequest, match="dispute") as caught:
+        payments.refund(paid.id, actor=ADMIN)
+
+    assert caught.value.param == "payment_id"
+    assert rows(payments, "SELECT count(*) FROM refunds") == [(0,)]
+    assert stripe_emulator.count("refund") == 0
