@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from payment_lib.stripe_gateway import StripeGateway
 
 from payment_lib.domain.actors import Actor
+from payment_lib.domain.disputes import CHARGEBACK
 from payment_lib.domain.money import refund_minor_units
 from payment_lib.services.refund_calls import resolve_refund, send_refund
 from payment_lib.services.refund_outcomes import PENDING, SUCCEEDED, PendingRefund
@@ -239,6 +240,12 @@ def _refundable(uow: UnitOfWork, payment: Payment, minor: int | None) -> int:
     if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
         raise InvalidRequest(
             f"Only a succeeded payment can be refunded; payment {payment.id} is {payment.status}.",
+            param="payment_id",
+        )
+    if payment.dispute_status in CHARGEBACK:
+        raise InvalidRequest(
+            f"Payment {payment.id} is charged back (dispute {payment.dispute_status}): Stripe "
+            "refunds no disputed charge; the dispute decides where the money goes.",
             param="payment_id",
         )
     if minor is not None and minor > payment.amount:
