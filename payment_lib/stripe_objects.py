@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+# The kinds of Stripe object reconcile lists.
+Listable = Literal["payment_intents", "charges", "refunds", "disputes"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,18 @@ class IntentOutcome:
     error_message: str | None = None
     card: CardDetails | None = None
     customer: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    """A Stripe Refund as the services need it."""
+
+    refund_id: str
+    status: str  # pending, requires_action, succeeded, failed or canceled
+    amount: int
+    currency: str
+    failure_reason: str | None = None
     request_id: str | None = None
 
 

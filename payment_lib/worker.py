@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -22,11 +22,39 @@ from payment_lib.services.notifications import NotificationRun
 from payment_lib.services.webhooks import WebhookRun
 
 if TYPE_CHECKING:
-    from payment_lib.facade import Payments
+    from payment_lib.config import Settings
+    from payment_lib.services.billing import BillingReport
+    from payment_lib.services.payment_results import PaymentResult
+    from payment_lib.services.reconcile import ReconcileReport
+    from payment_lib.services.refund_results import RefundResult
 
 log = structlog.get_logger(__name__)
 
 ShouldStop = Callable[[], bool]
+
+
+class WorkerHost(Protocol):
+    """What a worker pass drives: the facade's methods it calls (the facade passes itself)."""
+
+    settings: Settings
+
+    def process_webhooks(
+        self, limit: int = 100, *, should_stop: ShouldStop | None = None
+    ) -> WebhookRun: ...
+
+    def send_notifications(
+        self, limit: int = 50, *, should_stop: ShouldStop | None = None
+    ) -> NotificationRun: ...
+
+    def run_billing(self, now: dt.datetime | None = None) -> BillingReport: ...
+
+    def recover_stale_payments(self) -> list[PaymentResult]: ...
+
+    def recover_pending_refunds(self) -> list[RefundResult]: ...
+
+    def reconcile(self, *, fix: bool) -> ReconcileReport: ...
+
+
 BATCH = 100
 
 
@@ -57,7 +85,7 @@ class WorkerReport:
 
 
 def run_once(
-    payments: Payments,
+    payments: WorkerHost,
     *,
     now: dt.datetime | None = None,
     should_stop: ShouldStop | None = None,
@@ -121,7 +149,7 @@ def run_once(
     return report
 
 
-def run_forever(payments: Payments, *, interval: float, stop: threading.Event) -> int:
+def run_forever(payments: WorkerHost, *, interval: float, stop: threading.Event) -> int:
     """Pass after pass, ``interval`` seconds apart, until ``stop`` is set; returns passes.
 
     Every ``settings.reconcile_interval_seconds`` (the first time one interval after start; 0

@@ -7,13 +7,13 @@ from types import TracebackType
 from sqlalchemy.orm import Session, sessionmaker
 
 from payment_lib.db.disputes import DisputeRepository
+from payment_lib.db.payment_repository import PaymentRepository
+from payment_lib.db.refund_repository import RefundRepository
 from payment_lib.db.repositories import (
     Locks,
     NotificationRepository,
     PaymentMethodRepository,
-    PaymentRepository,
     PlanRepository,
-    RefundRepository,
     SubscriptionRepository,
     WebhookEventRepository,
 )

@@ -68,20 +68,21 @@ DECLINES: dict[str, Decline] = {
     # Stripe refused the request itself (a PaymentMethod or Customer that no longer exists,
     # ...): nothing was charged, and retrying the same thing cannot help.
     "payment_refused": Decline(
-        "payment_refused", "The payment was refused. Please use a different payment method",
-        False, hard=True,
+        "payment_refused",
+        "The payment was refused. Please use a different payment method",
+        False,
+        hard=True,
     ),
     # Asked after Stripe's idempotency window, Stripe has no PaymentIntent for the payment: it
     # never reached Stripe and nothing was charged. Trying again is safe.
     "not_charged": Decline(
-        "not_charged", "The payment did not go through and nothing was charged. Please try again",
+        "not_charged",
+        "The payment did not go through and nothing was charged. Please try again",
         True,
     ),
     # Our own stand-in while an attempt's outcome is unknown: counts as a soft failure for a
     # renewal's retry schedule, never shown as a payment's failure.
-    "outcome_unknown": Decline(
-        "outcome_unknown", "The payment's outcome is not known yet", True
-    ),
+    "outcome_unknown": Decline("outcome_unknown", "The payment's outcome is not known yet", True),
     "lost_card": _NO_DETAIL,
     "stolen_card": _NO_DETAIL,
     "fraudulent": _NO_DETAIL,

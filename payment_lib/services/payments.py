@@ -40,7 +40,7 @@ from payment_lib.services.subscriptions import refuse_second_purchase
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
-    from payment_lib.stripe_gateway import StripeGateway
+    from payment_lib.services.ports import StripeGateway
 
 log = structlog.get_logger(__name__)
 

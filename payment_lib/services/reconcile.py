@@ -32,7 +32,7 @@ from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.stripe_objects import dispute_snapshot, intent_outcome
 
 if TYPE_CHECKING:
-    from payment_lib.stripe_gateway import StripeGateway
+    from payment_lib.services.ports import StripeGateway
 
 log = structlog.get_logger(__name__)
 

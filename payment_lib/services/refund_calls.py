@@ -19,7 +19,8 @@ from payment_lib.services.settle import SAFE_RESUME_WINDOW
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
-    from payment_lib.stripe_gateway import RefundOutcome, StripeGateway
+    from payment_lib.services.ports import StripeGateway
+    from payment_lib.stripe_objects import RefundOutcome
 
 from payment_lib.services.refund_outcomes import (
     PendingRefund,

@@ -29,7 +29,7 @@ from payment_lib.services.subscriptions import move_subscription
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
-    from payment_lib.stripe_gateway import RefundOutcome
+    from payment_lib.stripe_objects import RefundOutcome
 
 from payment_lib.services.refund_results import RefundResult, refund_result
 

@@ -61,7 +61,7 @@ from payment_lib.services.ports import Clock, NewUnitOfWork
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
-    from payment_lib.stripe_gateway import StripeGateway
+    from payment_lib.services.ports import StripeGateway
 
 from payment_lib.domain.actors import Actor
 from payment_lib.domain.disputes import CHARGEBACK

@@ -26,7 +26,7 @@ from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.stripe_objects import IntentOutcome
 
 if TYPE_CHECKING:
-    from payment_lib.stripe_gateway import StripeGateway
+    from payment_lib.services.ports import StripeGateway
 
 # Stripe keeps idempotency keys for 24 hours; past 23 a resent call could charge again.
 SAFE_RESUME_WINDOW = dt.timedelta(hours=23)

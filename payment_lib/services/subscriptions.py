@@ -23,7 +23,7 @@ from payment_lib.services.payment_requests import parse_uuid
 from payment_lib.services.ports import NewUnitOfWork
 
 if TYPE_CHECKING:
-    from payment_lib.stripe_gateway import StripeGateway
+    from payment_lib.services.ports import StripeGateway
 
 log = structlog.get_logger(__name__)
 

@@ -69,7 +69,6 @@ class EventPolicy(OutcomePolicy):
 Handler = Callable[[UnitOfWork, Event, EventPolicy], bool]
 
 
-
 def payment_intent_changed(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
     """payment_intent.succeeded / .payment_failed / .requires_action / .canceled."""
     intent = event["data"]["object"]

@@ -265,9 +265,7 @@ def _run(
         event_type = event.event_type
         context = {"stripe_event_id": event.stripe_event_id, "event_type": event_type}
         with structlog.contextvars.bound_contextvars(**context):
-            policy = EventPolicy(
-                now=now, retry_days=retry_days, metrics=metrics, disputes=disputes
-            )
+            policy = EventPolicy(now=now, retry_days=retry_days, metrics=metrics, disputes=disputes)
             try:
                 changed = handle_event(uow, event.payload, policy)
             except Exception as error:

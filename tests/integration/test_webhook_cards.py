@@ -50,7 +50,7 @@ def pay(payments, method="pm_card_visa", **extra):
 
 
 def pending_payment(payments, emulator, method="pm_card_visa"):
-    """A payment whose PaymentIntent Stripe made but whose answer was lost: pending."""
+    """A payment whose PaymentIntent Stripe made but whose answer was lost: unknown."""
     lose_stripe_answers(emulator)
     with pytest.raises(ProviderUnavailable):
         pay(payments, method)
@@ -117,7 +117,7 @@ def test_payment_intent_processing_records_the_intent_and_changes_nothing_else(
     process(payments, processing)
 
     after = payments.get_payment(payment.id)
-    assert (after.status, after.stripe_transaction_id, after.error) == ("pending", intent_id, None)
+    assert (after.status, after.stripe_transaction_id, after.error) == ("unknown", intent_id, None)
     assert status_of(payments, processing["id"]) == "processed"
     assert rows(payments, "SELECT count(*) FROM notifications") == [(0,)]
 
@@ -236,7 +236,7 @@ def test_a_late_charge_event_does_not_give_a_detached_card_back_to_the_subscript
     lose_stripe_answers(stripe_emulator)
     payments.run_billing(now=subscribed.next_billing_date)
     stripe_emulator.faults.clear()
-    [renewal] = [p for p in payments.list_payments(subscribed.user_id) if p.status == "pending"]
+    [renewal] = [p for p in payments.list_payments(subscribed.user_id) if p.status == "unknown"]
     intent = intent_for(stripe_emulator, renewal.id)
     process(payments, *intent_events(stripe_emulator, intent["id"], "payment_intent.succeeded"))
     card, _customer = card_of(payments, subscribed.id)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import stripe
 import structlog
@@ -20,123 +19,23 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from payment_lib.circuit_breaker import CircuitBreaker, CircuitOpen
 from payment_lib.config import Settings
 from payment_lib.domain.errors import (
-    AlreadyRefunded,
     ConfigurationError,
-    IdempotencyConflict,
-    InvalidRequest,
-    InvalidSignature,
     NotFound,
-    PaymentError,
-    ProviderError,
-    ProviderUnavailable,
 )
 from payment_lib.metrics import Metrics
+from payment_lib.stripe_gateway.errors import transient, translate
 from payment_lib.stripe_objects import CardDetails as CardDetails
 from payment_lib.stripe_objects import IntentOutcome as IntentOutcome
+from payment_lib.stripe_objects import Listable, RefundOutcome
 from payment_lib.stripe_objects import card_details as _card
 from payment_lib.stripe_objects import intent_outcome as _outcome
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-Listable = Literal["payment_intents", "charges", "refunds", "disputes"]
 
 BREAKER_FAILURES = 5
 BREAKER_RESET_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class RefundOutcome:
-    """A Stripe Refund as the services need it."""
-
-    refund_id: str
-    status: str  # pending, requires_action, succeeded, failed or canceled
-    amount: int
-    currency: str
-    failure_reason: str | None = None
-    request_id: str | None = None
-
-
-# Stripe error codes that mean something specific to our callers; other invalid requests
-# become InvalidRequest.
-_ERRORS_BY_CODE: dict[str, type[PaymentError]] = {
-    "charge_already_refunded": AlreadyRefunded,
-}
-
-
-def _transient(error: BaseException) -> bool:
-    """Worth retrying with the same key: network trouble, 409 in flight, 429, 5xx."""
-    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError):
-        return True
-    if isinstance(error, stripe.APIError):
-        status = error.http_status
-        return status is None or status == 409 or status >= 500
-    return False
-
-
-def _translate(error: Exception) -> PaymentError:
-    """Stripe's exceptions, through one explicit table, into ours."""
-    request_id = getattr(error, "request_id", None)
-    if isinstance(error, CircuitOpen):
-        return ProviderUnavailable(
-            "Stripe is failing repeatedly; calls are paused for a minute. Please try again."
-        )
-    if _transient(error):
-        return ProviderUnavailable(stripe_request_id=request_id)
-    if isinstance(error, stripe.IdempotencyError):
-        return IdempotencyConflict(stripe_request_id=request_id)
-    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
-        return ConfigurationError(
-            "PAYMENT_STRIPE_API_KEY: Stripe rejected the API key.", stripe_request_id=request_id
-        )
-    if isinstance(error, stripe.CardError):
-        return InvalidRequest(
-            f"The card was declined: {error.user_message or 'no reason given'}",
-            param="payment_method",
-            stripe_request_id=request_id,
-        )
-    if isinstance(error, stripe.InvalidRequestError) and error.code in _ERRORS_BY_CODE:
-        return _ERRORS_BY_CODE[error.code](error.user_message, stripe_request_id=request_id)
-    if isinstance(error, stripe.InvalidRequestError):
-        return InvalidRequest(
-            error.user_message or "Stripe refused the request.",
-            param=error.param,
-            stripe_request_id=request_id,
-        )
-    return ProviderError(stripe_request_id=request_id)
-
-
-def verify_webhook(
-    payload: bytes, header: str | None, secrets: Sequence[str], tolerance: int
-) -> None:
-    """Check a webhook's ``Stripe-Signature`` header with the SDK's verifier.
-
-    Any one of ``secrets`` may have signed it (several during a rotation). Needs no API key.
-
-    Raises:
-        InvalidSignature: no secret configured, no header, a signature none of the secrets
-            made, or a timestamp older than ``tolerance`` seconds (refused as a replay).
-    """
-    if not secrets:
-        raise InvalidSignature(
-            "PAYMENT_WEBHOOK_SECRETS: no webhook secret is configured; no event can be verified."
-        )
-    if not header:
-        raise InvalidSignature("No Stripe-Signature header: the request is not from Stripe.")
-    for secret in secrets:
-        try:
-            stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
-        except stripe.SignatureVerificationError as error:
-            if "tolerance" in str(error):
-                raise InvalidSignature(
-                    f"The signature is more than {tolerance} seconds old (outside the "
-                    "tolerance): refused as a possible replay."
-                ) from None
-            continue
-        except ValueError:  # not UTF-8: Stripe never signed it
-            break
-        return
-    raise InvalidSignature("The Stripe-Signature header matches none of the webhook secrets.")
 
 
 class StripeGateway:
@@ -182,7 +81,7 @@ class StripeGateway:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=self.backoff_seconds, max=8),
-            retry=retry_if_exception(_transient),
+            retry=retry_if_exception(transient),
             reraise=True,
         )
         try:
@@ -191,7 +90,7 @@ class StripeGateway:
                     number = attempt.retry_state.attempt_number
                     log.info("stripe call", operation=operation, attempt=number)
                     try:
-                        return self.breaker.call(function, is_failure=_transient)
+                        return self.breaker.call(function, is_failure=transient)
                     except stripe.StripeError as error:
                         log.error(
                             "stripe call failed",
@@ -203,7 +102,7 @@ class StripeGateway:
                         )
                         raise
         except (stripe.StripeError, CircuitOpen) as error:
-            raise _translate(error) from error
+            raise translate(error) from error
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def confirm_payment(

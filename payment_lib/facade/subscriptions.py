@@ -1,0 +1,109 @@
+"""Plans, subscriptions and billing runs: the facade's subscription methods."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from payment_lib.domain.errors import InvalidRequest
+from payment_lib.services import billing as _billing
+from payment_lib.services import plans as _plans
+from payment_lib.services import subscriptions as _subscriptions
+from payment_lib.services.billing import BillingReport
+from payment_lib.services.plans import PlanInfo
+from payment_lib.services.subscriptions import SubscriptionInfo
+
+if TYPE_CHECKING:
+    pass
+
+
+from payment_lib.facade.wiring import Wiring
+
+
+class SubscriptionsApi(Wiring):
+    """Plans, subscriptions and billing runs: the facade's subscription methods."""
+
+    def add_plan(
+        self,
+        plan_id: str,
+        *,
+        name: str,
+        amount: str,
+        currency: str,
+        interval: str,
+        interval_count: int = 1,
+    ) -> PlanInfo:
+        """Add a plan, e.g. ``add_plan("basic-monthly", name="Basic", amount="9.99",
+        currency="usd", interval="month")``.
+
+        Raises:
+            InvalidRequest: bad id, name, amount, currency or interval, or the id exists.
+        """
+        plan = _plans.validate_plan(plan_id, name, amount, currency, interval, interval_count)
+        return _plans.add_plan(plan, uow=self.database.unit_of_work())
+
+    def list_plans(self) -> list[PlanInfo]:
+        """All plans, by id."""
+        return _plans.list_plans(uow=self.database.unit_of_work())
+
+    def seed_demo_plans(self) -> list[PlanInfo]:
+        """Add the demo plans (basic-monthly, pro-yearly, ...) that are missing."""
+        return _plans.seed_demo_plans(uow=self.database.unit_of_work())
+
+    def list_subscriptions(self, user_id: object) -> list[SubscriptionInfo]:
+        """A user's subscriptions, oldest first."""
+        return _subscriptions.list_subscriptions(user_id, new_uow=self.database.unit_of_work)
+
+    def get_subscription(self, subscription_id: object) -> SubscriptionInfo:
+        """One subscription (NotFound if unknown)."""
+        return _subscriptions.get_subscription(subscription_id, new_uow=self.database.unit_of_work)
+
+    def cancel_subscription(
+        self, subscription_id: object, *, at_period_end: bool = False
+    ) -> SubscriptionInfo:
+        """Cancel now (access ends now), or at the end of the paid period (not renewed).
+
+        Raises:
+            IllegalTransition: the subscription has already ended; nothing changes.
+        """
+        return _subscriptions.cancel_subscription(
+            subscription_id,
+            at_period_end=at_period_end,
+            new_uow=self.database.unit_of_work,
+            now=self.clock(),
+        )
+
+    def change_payment_method(
+        self, subscription_id: object, payment_method: object
+    ) -> SubscriptionInfo:
+        """Charge the subscription's renewals to another card (pm_...) from now on."""
+        return _subscriptions.change_payment_method(
+            subscription_id,
+            payment_method,
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            now=self.clock(),
+        )
+
+    def run_billing(
+        self,
+        now: dt.datetime | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> BillingReport:
+        """Renew, retry or end every subscription due at ``now`` (default: the clock).
+
+        Safe to run on several workers at once, and to repeat: one charge per attempt.
+        """
+        when = now or self.clock()
+        if when.tzinfo is None:
+            raise InvalidRequest("now must be an aware datetime (UTC).", param="now")
+        return _billing.run_billing(
+            when,
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            metrics=self.metrics,
+            retry_days=self.settings.renewal_retry_days,
+            progress=progress,
+        )
