@@ -65,7 +65,7 @@ def parse_uuid(value: object, param: str) -> uuid.UUID:
         raise InvalidRequest(f"{param} must be a UUID.", param=param) from None
 
 
-def _refuse_card_numbers(fields: Mapping[str, Any]) -> None:
+def refuse_card_numbers(fields: Mapping[str, Any]) -> None:
     for name, value in fields.items():
         texts = [value] if isinstance(value, str) else []
         if isinstance(value, Mapping):
@@ -93,7 +93,7 @@ def check_idempotency_key(value: object) -> str:
     return value
 
 
-def _optional_text(value: object, param: str, limit: int) -> str | None:
+def optional_text(value: object, param: str, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > limit or not value.isprintable():
@@ -146,7 +146,7 @@ def validate_payment_request(
 
     A card number anywhere is refused before anything else, and never echoed back.
     """
-    _refuse_card_numbers(
+    refuse_card_numbers(
         {
             "idempotency_key": idempotency_key,
             "description": description,
@@ -164,10 +164,10 @@ def validate_payment_request(
             "payment_method must be a Stripe PaymentMethod id such as pm_1Abc...",
             param="payment_method",
         )
-    email = _optional_text(customer_email, "customer_email", 320)
+    email = optional_text(customer_email, "customer_email", 320)
     if email is not None and not _EMAIL.fullmatch(email):
         raise InvalidRequest("customer_email must be an email address.", param="customer_email")
-    url = _optional_text(return_url, "return_url", 2000)
+    url = optional_text(return_url, "return_url", 2000)
     if url is not None and not url.startswith(("https://", "http://")):
         raise InvalidRequest("return_url must be an http(s) URL.", param="return_url")
     return PaymentRequest(
@@ -175,10 +175,10 @@ def validate_payment_request(
         money=money,
         payment_method=payment_method,
         idempotency_key=key,
-        plan_id=_optional_text(plan_id, "plan_id", 64),
+        plan_id=optional_text(plan_id, "plan_id", 64),
         customer_email=email,
         return_url=url,
-        description=_optional_text(description, "description", MAX_DESCRIPTION),
+        description=optional_text(description, "description", MAX_DESCRIPTION),
         metadata=_metadata(metadata),
         off_session=bool(off_session),
     )

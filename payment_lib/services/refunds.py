@@ -52,8 +52,8 @@ from payment_lib.domain.states import (
 )
 from payment_lib.observability import trace
 from payment_lib.services.payment_requests import (
-    _optional_text,
-    _refuse_card_numbers,
+    optional_text,
+    refuse_card_numbers,
     check_idempotency_key,
     parse_uuid,
 )
@@ -102,8 +102,8 @@ def validate_refund_request(
         name = actor.name if isinstance(actor, Actor) else None
         log.warning("refund forbidden", actor=name, payment_id=str(payment_id))
         raise Forbidden("Only an admin may refund a payment.")
-    _refuse_card_numbers({"note": note, "idempotency_key": idempotency_key})
-    requested_by = _optional_text(actor.name, "actor", 255)
+    refuse_card_numbers({"note": note, "idempotency_key": idempotency_key})
+    requested_by = optional_text(actor.name, "actor", 255)
     if not requested_by:
         raise InvalidRequest("actor must have a name.", param="actor")
     if reason is not None and reason not in REASONS:
@@ -118,7 +118,7 @@ def validate_refund_request(
         actor=actor,
         amount=amount,
         reason=reason,
-        note=_optional_text(note, "note", MAX_NOTE),
+        note=optional_text(note, "note", MAX_NOTE),
         idempotency_key=None if idempotency_key is None else check_idempotency_key(idempotency_key),
     )
 
