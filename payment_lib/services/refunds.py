@@ -52,10 +52,10 @@ from payment_lib.domain.states import (
 )
 from payment_lib.observability import trace
 from payment_lib.services.payment_requests import (
-    optional_text,
-    refuse_card_numbers,
     check_idempotency_key,
+    optional_text,
     parse_uuid,
+    refuse_card_numbers,
 )
 from payment_lib.services.ports import Clock, NewUnitOfWork
 
