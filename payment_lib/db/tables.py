@@ -208,6 +208,7 @@ class WebhookEvent(Base):
         Index(None, "event_type"),
         Index(None, "processed"),
         Index(None, "status"),
+        Index(None, "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -233,6 +234,8 @@ class Notification(Base):
     __table_args__ = (
         Index(None, "dedupe_key", unique=True),
         Index(None, "status", "next_attempt_at"),
+        Index(None, "recipient"),
+        Index(None, "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
