@@ -440,3 +440,40 @@ def test_a_charged_back_payment_is_not_refunded_and_nothing_is_recorded(
     assert caught.value.param == "payment_id"
     assert rows(payments, "SELECT count(*) FROM refunds") == [(0,)]
     assert stripe_emulator.count("refund") == 0
+
+
+def test_listing_a_payments_refunds_costs_the_same_queries_however_many_there_are(
+    payments, user_id
+):
+    import sqlalchemy as sa
+
+    paid = payments.pay(
+        user_id=user_id,
+        amount="20.00",
+        currency="usd",
+        payment_method="pm_card_visa",
+        idempotency_key="order-1",
+    )
+
+    def queries_to_list():
+        count = 0
+
+        def tick(*_args):
+            nonlocal count
+            count += 1
+
+        sa.event.listen(payments.database.engine, "before_cursor_execute", tick)
+        try:
+            listed = payments.list_refunds(paid.id)
+        finally:
+            sa.event.remove(payments.database.engine, "before_cursor_execute", tick)
+        return count, listed
+
+    payments.refund(paid.id, actor=ADMIN, amount="1.00", idempotency_key="r1")
+    one, _ = queries_to_list()
+    for n in (2, 3, 4):
+        payments.refund(paid.id, actor=ADMIN, amount="1.00", idempotency_key=f"r{n}")
+    four, listed = queries_to_list()
+
+    assert four == one
+    assert [r.remaining_refundable.amount for r in listed] == ["16.00"] * 4
