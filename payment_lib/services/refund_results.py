@@ -71,14 +71,34 @@ class RefundResult:
         }
 
 
+@dataclass(frozen=True)
+class _PaymentSide:
+    """What every refund of one payment shows of it, read once."""
+
+    held: int
+    subscription_status: str | None
+
+    @classmethod
+    def read(cls, uow: UnitOfWork, payment: Payment) -> _PaymentSide:
+        subscription = None
+        if payment.subscription_id is not None:
+            subscription = uow.subscriptions.get(payment.subscription_id)
+        return cls(
+            held=uow.refunds.pending_amount(payment.id),
+            subscription_status=subscription.status if subscription is not None else None,
+        )
+
+
 def refund_result(
-    uow: UnitOfWork, refund: Refund, payment: Payment, *, replayed: bool = False
+    uow: UnitOfWork,
+    refund: Refund,
+    payment: Payment,
+    *,
+    replayed: bool = False,
+    side: _PaymentSide | None = None,
 ) -> RefundResult:
-    subscription = None
-    if payment.subscription_id is not None:
-        subscription = uow.subscriptions.get(payment.subscription_id)
-    held = uow.refunds.pending_amount(payment.id)
-    remaining = max(0, payment.amount - payment.amount_refunded - held)
+    side = side or _PaymentSide.read(uow, payment)
+    remaining = max(0, payment.amount - payment.amount_refunded - side.held)
     return RefundResult(
         id=refund.id,
         payment_id=payment.id,
@@ -94,7 +114,7 @@ def refund_result(
         amount_refunded=Money(payment.amount_refunded, payment.currency),
         remaining_refundable=Money(remaining, payment.currency),
         subscription_id=payment.subscription_id,
-        subscription_status=subscription.status if subscription is not None else None,
+        subscription_status=side.subscription_status,
         replayed=replayed,
     )
 
@@ -117,4 +137,6 @@ def list_refunds(payment_id: object, *, new_uow: NewUnitOfWork) -> list[RefundRe
         payment = uow.payments.get(wanted)
         if payment is None:
             raise NotFound(f"No payment {wanted}.")
-        return [refund_result(uow, refund, payment) for refund in uow.refunds.for_payment(wanted)]
+        side = _PaymentSide.read(uow, payment)
+        refunds = uow.refunds.for_payment(wanted)
+        return [refund_result(uow, refund, payment, side=side) for refund in refunds]
