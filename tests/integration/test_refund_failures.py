@@ -71,3 +71,30 @@ def test_a_refund_failure_for_a_refund_we_do_not_know_changes_nothing(payments, 
     deliver(payments, event)
     payments.process_webhooks()
     assert payments.get_payment(payment.id).status == "succeeded"
+
+
+def test_a_refund_failure_locks_the_payment_before_the_refund_as_refunds_do(
+    payments, stripe_emulator
+):
+    """One lock order everywhere (payment, then refund): no deadlock against a refund."""
+    import sqlalchemy as sa
+
+    payment = paid(payments)
+    refund = payments.refund(payment.id, actor=ADMIN, amount="5.00")
+    for event in refund_events(stripe_emulator, refund.stripe_refund_id):
+        deliver(payments, event)
+    locked = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FOR UPDATE" in statement:
+            locked.extend(t for t in ("payments", "refunds") if f"\nFROM {t} \n" in statement)
+
+    sa.event.listen(payments.database.engine, "before_cursor_execute", capture)
+    try:
+        payments.process_webhooks()
+    finally:
+        sa.event.remove(payments.database.engine, "before_cursor_execute", capture)
+
+    assert payments.get_refund(refund.id).status == "failed"
+    if payments.database.engine.dialect.name == "postgresql":  # SQLite takes no row locks
+        assert locked[:2] == ["payments", "refunds"], locked
