@@ -33,6 +33,16 @@ class RefundRepository:
     def get(self, refund_id: uuid.UUID) -> Refund | None:
         return self.session.get(Refund, refund_id)
 
+    def lock(self, refund_id: uuid.UUID) -> Refund | None:
+        """The refund, locked until the transaction ends (read afresh)."""
+        query = (
+            select(Refund)
+            .where(Refund.id == refund_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalars(query).first()
+
     def by_stripe_id(self, stripe_refund_id: str, *, for_update: bool = False) -> Refund | None:
         query = select(Refund).where(Refund.stripe_refund_id == stripe_refund_id)
         if for_update:

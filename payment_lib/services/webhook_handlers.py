@@ -125,15 +125,17 @@ def refund_failed(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
     obj = event["data"]["object"]
     if obj.get("status") != "failed":
         return False
-    refund = uow.refunds.by_stripe_id(str(obj.get("id")), for_update=True)
-    if refund is None:
+    found = uow.refunds.by_stripe_id(str(obj.get("id")))
+    if found is None:
         try:
             ours = uuid.UUID(str((obj.get("metadata") or {}).get("refund_id")))
         except ValueError:
             log.warning("failed refund is not one of ours", stripe_refund_id=obj.get("id"))
             return False
-        refund = uow.refunds.get(ours)
-    payment = uow.payments.get(refund.payment_id, for_update=True) if refund else None
+        found = uow.refunds.get(ours)
+    # Payment first, then refund: the order refunds lock them in, so the two never deadlock.
+    payment = uow.payments.get(found.payment_id, for_update=True) if found else None
+    refund = uow.refunds.lock(found.id) if found else None
     if refund is None or payment is None:
         return False
     return apply_refund_failure(
