@@ -114,3 +114,45 @@ def test_concurrent_payments_reach_stripe_at_the_same_time(payments, stripe_emul
         running = [pool.submit(attempt, n) for n in range(4)]
         assert stripe_emulator.wait_for_in_flight(4, timeout=5)
         assert [r.result().status for r in running] == ["succeeded"] * 4
+
+
+def test_one_key_used_at_once_by_two_users_is_a_conflict_not_a_database_error(
+    payments, stripe_emulator
+):
+    """The first user's payment is being inserted (not committed yet) when the second user's
+    arrives with the same key: the second is an idempotency conflict, never a raw error."""
+    import datetime as dt
+    import threading
+    import time
+
+    from payment_lib import IdempotencyConflict
+    from payment_lib.db.tables import Payment
+
+    now = dt.datetime.now(dt.UTC)
+    holder = payments.database.engine.connect()
+    transaction = holder.begin()
+    holder.execute(sa.insert(Payment.__table__).values(
+        id=uuid.uuid4(), user_id=uuid.uuid4(), amount=2000, currency="usd", status="pending",
+        kind="payment", idempotency_key="shared-key", request_fingerprint="x" * 64,
+        amount_refunded=0, amount_lost=0, details={}, created_at=now, updated_at=now,
+    ))
+    outcome = []
+
+    def second_user():
+        try:
+            outcome.append(payments.pay(
+                user_id=str(uuid.uuid4()), amount="20.00", currency="usd",
+                payment_method="pm_card_visa", idempotency_key="shared-key"))
+        except Exception as error:  # the test looks at what was raised
+            outcome.append(error)
+
+    thread = threading.Thread(target=second_user)
+    thread.start()
+    time.sleep(0.5)  # the second user's insert now waits on the first's
+    transaction.commit()
+    holder.close()
+    thread.join(timeout=20)
+
+    [raised] = outcome
+    assert isinstance(raised, IdempotencyConflict), repr(raised)
+    assert stripe_emulator.count("payment_intent") == 0
