@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from payment_lib.db.tables import (
@@ -20,10 +21,15 @@ class PaymentRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, payment: Payment) -> Payment:
-        self.session.add(payment)
-        self.session.flush()
-        return payment
+    def add(self, payment: Payment) -> bool:
+        """Insert a payment; False, adding nothing, when its idempotency key is taken (by a
+        request another transaction committed meanwhile)."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(payment)
+        except IntegrityError:
+            return False
+        return True
 
     def get(self, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment | None:
         query = select(Payment).where(Payment.id == payment_id)

@@ -173,24 +173,29 @@ def _begin(
         now = clock()
         if rate_limit is not None:
             _check_rate(uow, request.user_id, now, rate_limit)
-        payment = uow.payments.add(
-            Payment(
-                user_id=request.user_id,
-                amount=request.money.minor,
-                currency=request.money.currency,
-                status=PaymentStatus.PENDING,
-                kind="renewal" if renewal else "payment",
-                idempotency_key=request.idempotency_key,
-                request_fingerprint=request.fingerprint(),
-                plan_id=request.plan_id,
-                subscription_id=renewal.subscription_id if renewal else None,
-                customer_email=request.customer_email,
-                description=request.description,
-                details=details,
-                created_at=now,
-                updated_at=now,
-            )
+        payment = Payment(
+            id=uuid.uuid4(),
+            user_id=request.user_id,
+            amount=request.money.minor,
+            currency=request.money.currency,
+            status=PaymentStatus.PENDING,
+            kind="renewal" if renewal else "payment",
+            idempotency_key=request.idempotency_key,
+            request_fingerprint=request.fingerprint(),
+            plan_id=request.plan_id,
+            subscription_id=renewal.subscription_id if renewal else None,
+            customer_email=request.customer_email,
+            description=request.description,
+            details=details,
+            created_at=now,
+            updated_at=now,
         )
+        if not uow.payments.add(payment):
+            # Another user's request took the key between our look-up and our insert (the
+            # user lock serialises one user's requests, not two users').
+            raise IdempotencyConflict(
+                "This idempotency key was already used for a different payment request."
+            )
         uow.commit()
         return payment, "new"
 
