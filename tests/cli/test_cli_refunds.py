@@ -93,3 +93,16 @@ def test_refunding_an_unknown_payment_exits_6_and_a_bad_amount_exits_2(run_pay):
     bad = run_pay("process-refund", payment["id"], "--amount", "5.001", "--json")
     assert bad.exit_code == 2
     assert json.loads(bad.stdout)["error"]["code"] == "invalid_request"
+
+
+def test_the_same_refund_command_later_says_it_was_made_before_and_how_to_refund_again(run_pay):
+    payment = paid(run_pay)
+    first = run_pay("process-refund", payment["id"], "--amount", "5.00")
+    again = run_pay("process-refund", payment["id"], "--amount", "5.00")
+
+    assert (first.exit_code, again.exit_code) == (0, 0), again.output
+    made = json.loads(run_pay("process-refund", payment["id"], "--amount", "5.00", "--json").stdout)
+    assert made["replayed"] is True
+    assert f"made {made['created_at'][:10]}" in again.stdout
+    assert "--idempotency-key" in again.stdout
+    assert "15.00 remains refundable" in again.stdout
