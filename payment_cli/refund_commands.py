@@ -28,7 +28,11 @@ def _refund_text(refund: RefundResult) -> str:
     if refund.stripe_refund_id:
         line += f"  {refund.stripe_refund_id}"
     if refund.replayed:
-        line += "  (made earlier: nothing new refunded)"
+        line += (
+            f"  (made {refund.created_at:%Y-%m-%d %H:%M} UTC by {refund.requested_by}: nothing "
+            "new refunded; to refund this amount again, give the new refund a key of its own "
+            "with --idempotency-key)"
+        )
     subscription = "none"
     if refund.subscription_id is not None:
         subscription = f"{refund.subscription_id} {refund.subscription_status}"

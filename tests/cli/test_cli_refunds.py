@@ -105,4 +105,4 @@ def test_the_same_refund_command_later_says_it_was_made_before_and_how_to_refund
     assert made["replayed"] is True
     assert f"made {made['created_at'][:10]}" in again.stdout
     assert "--idempotency-key" in again.stdout
-    assert "15.00 remains refundable" in again.stdout
+    assert "15.00 USD remains refundable" in again.stdout
