@@ -20,6 +20,7 @@ from payment_lib.domain.errors import PaymentError
 from payment_lib.domain.money import Money
 from payment_lib.domain.states import SubscriptionStatus
 from payment_lib.observability import trace
+from payment_lib.services.notify import notify
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.payments import Renewal, process_payment
@@ -199,18 +200,14 @@ def _end(
         if subscription is None or subscription.status not in ("active", "past_due"):
             return False  # another run got here first
         move_subscription(subscription, target, now=now, reason="period ended")
-        if target == SubscriptionStatus.EXPIRED and subscription.customer_email:
-            uow.notifications.enqueue(
-                {
-                    "recipient": subscription.customer_email,
-                    "kind": "expiry",
-                    "payload": {
-                        "subscription_id": str(subscription.id),
-                        "plan_id": subscription.plan_id,
-                    },
-                    "dedupe_key": f"expiry:{subscription.id}",
-                    "created_at": now,
-                }
+        if target == SubscriptionStatus.EXPIRED:
+            notify(
+                uow,
+                "expiry",
+                recipient=subscription.customer_email,
+                about=subscription.id,
+                payload={"subscription_id": str(subscription.id), "plan_id": subscription.plan_id},
+                now=now,
             )
         uow.commit()
         return True

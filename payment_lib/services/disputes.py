@@ -38,6 +38,7 @@ from payment_lib.domain.disputes import (
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.domain.money import Money, format_amount
 from payment_lib.domain.states import SubscriptionStatus
+from payment_lib.services.notify import notify
 from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.services.subscriptions import LIVE, move_subscription
 from payment_lib.stripe_objects import DisputeSnapshot
@@ -238,26 +239,23 @@ def _opened(
         **details,
         **context,
     )
-    if settings.admin_email is None:
-        return
     due = row.evidence_due_by
-    uow.notifications.enqueue(
-        {
-            "recipient": settings.admin_email,
-            "kind": "dispute_opened",
-            "payload": {
-                "stripe_dispute_id": row.stripe_dispute_id,
-                "payment_id": str(payment.id) if payment else "(not made by this library)",
-                "stripe_charge_id": row.stripe_charge_id,
-                "amount": format_amount(row.amount, row.currency),
-                "currency": row.currency,
-                "reason": row.reason or "not given",
-                "status": row.status,
-                "evidence_due_by": due.strftime("%Y-%m-%d %H:%M UTC") if due else "none",
-            },
-            "dedupe_key": f"dispute_opened:{row.stripe_dispute_id}",
-            "created_at": now,
-        }
+    notify(
+        uow,
+        "dispute_opened",
+        recipient=settings.admin_email,
+        about=row.stripe_dispute_id,
+        payload={
+            "stripe_dispute_id": row.stripe_dispute_id,
+            "payment_id": str(payment.id) if payment else "(not made by this library)",
+            "stripe_charge_id": row.stripe_charge_id,
+            "amount": format_amount(row.amount, row.currency),
+            "currency": row.currency,
+            "reason": row.reason or "not given",
+            "status": row.status,
+            "evidence_due_by": due.strftime("%Y-%m-%d %H:%M UTC") if due else "none",
+        },
+        now=now,
     )
 
 

@@ -18,6 +18,7 @@ from payment_lib.domain.declines import Decline, explain_decline
 from payment_lib.domain.errors import NotFound
 from payment_lib.domain.money import format_amount
 from payment_lib.domain.states import LEDGER_CORRECTIONS, PAYMENT_TRANSITIONS, PaymentStatus
+from payment_lib.services.notify import notify
 from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.services.subscriptions import (
@@ -155,15 +156,14 @@ def apply_outcome(
             stripe_request_id=outcome.request_id,
         )
     kind = _follow_up(uow, payment, target, decline, policy)
-    if kind and payment.customer_email:
-        uow.notifications.enqueue(
-            {
-                "recipient": payment.customer_email,
-                "kind": kind,
-                "payload": _notification_payload(payment),
-                "dedupe_key": f"{kind}:{payment.id}",
-                "created_at": policy.now,
-            }
+    if kind:
+        notify(
+            uow,
+            kind,
+            recipient=payment.customer_email,
+            about=payment.id,
+            payload=_notification_payload(payment),
+            now=policy.now,
         )
     return True
 

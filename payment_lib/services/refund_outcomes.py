@@ -24,6 +24,7 @@ from payment_lib.domain.states import (
     check_payment_transition,
     check_refund_reversal,
 )
+from payment_lib.services.notify import notify
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.subscriptions import move_subscription
 
@@ -161,22 +162,14 @@ def apply_refund_failure(
         check_refund_reversal(PaymentStatus(payment.status), target)
         payment.status = target
         payment.updated_at = now
-    if payment.customer_email:
-        uow.notifications.enqueue(
-            {
-                "recipient": payment.customer_email,
-                "kind": "refund_failed",
-                "payload": {
-                    "refund_id": str(refund.id),
-                    "payment_id": str(payment.id),
-                    "amount": format_amount(refund.amount, refund.currency),
-                    "currency": refund.currency,
-                    "failure_reason": reason,
-                },
-                "dedupe_key": f"refund_failed:{refund.id}",
-                "created_at": now,
-            }
-        )
+    notify(
+        uow,
+        "refund_failed",
+        recipient=payment.customer_email,
+        about=refund.id,
+        payload={**_payload(refund, payment), "failure_reason": reason},
+        now=now,
+    )
     log.error(
         "refund failed at stripe",
         refund_id=str(refund.id),
@@ -209,23 +202,18 @@ def apply_refund_success(
             move_subscription(
                 subscription, SubscriptionStatus.CANCELLED, now=now, reason="payment refunded"
             )
-    if payment.customer_email:
-        uow.notifications.enqueue(
-            {
-                "recipient": payment.customer_email,
-                "kind": "refund_confirmation",
-                "payload": {
-                    "refund_id": str(refund.id),
-                    "payment_id": str(payment.id),
-                    "amount": format_amount(refund.amount, refund.currency),
-                    "currency": refund.currency,
-                    "amount_refunded": format_amount(payment.amount_refunded, payment.currency),
-                    "fully_refunded": full,
-                },
-                "dedupe_key": f"refund_confirmation:{refund.id}",
-                "created_at": now,
-            }
-        )
+    notify(
+        uow,
+        "refund_confirmation",
+        recipient=payment.customer_email,
+        about=refund.id,
+        payload={
+            **_payload(refund, payment),
+            "amount_refunded": format_amount(payment.amount_refunded, payment.currency),
+            "fully_refunded": full,
+        },
+        now=now,
+    )
     log.info(
         "refund succeeded",
         refund_id=str(refund.id),
@@ -236,3 +224,13 @@ def apply_refund_success(
         payment_status=target.value,
         stripe_refund_id=refund.stripe_refund_id,
     )
+
+
+def _payload(refund: Refund, payment: Payment) -> dict[str, object]:
+    """What every email about a refund says."""
+    return {
+        "refund_id": str(refund.id),
+        "payment_id": str(payment.id),
+        "amount": format_amount(refund.amount, refund.currency),
+        "currency": refund.currency,
+    }
