@@ -56,3 +56,51 @@ def test_the_repository_layer_never_imports_services_or_the_gateway():
 def test_the_library_never_imports_the_cli_or_the_test_emulator(forbidden):
     library = {n: p for n, p in ALL.items() if not n.startswith("payment_lib.testing")}
     assert offenders(library, [forbidden]) == []
+
+
+def test_services_see_stripe_only_through_the_port():
+    services = {n: p for n, p in ALL.items() if n.startswith("payment_lib.services")}
+    assert offenders(services, ["payment_lib.stripe_gateway", "payment_lib.facade"]) == []
+
+
+def _graph():
+    """Every import between payment_lib's modules, at any depth (TYPE_CHECKING too)."""
+    def target(imported):
+        while imported and imported not in ALL:
+            imported = imported.rpartition(".")[0]
+        return imported
+    return {
+        name: {t for t in map(target, imports_of(path)) if t and t != name}
+        for name, path in ALL.items()
+    }
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    cycles = []
+
+    def visit(node, stack, done):
+        if node in stack:
+            cycles.append(" -> ".join([*stack[stack.index(node):], node]))
+            return
+        if node in done:
+            return
+        for nxt in sorted(graph.get(node, ())):
+            # A package's __init__ re-exporting its own modules is not a cycle of the code.
+            if not (nxt.startswith(node + ".") or node.startswith(nxt + ".")):
+                visit(nxt, [*stack, node], done)
+        done.add(node)
+
+    done: set[str] = set()
+    for module in sorted(graph):
+        visit(module, [], done)
+    assert cycles == []
+
+
+def test_every_email_is_queued_through_the_one_helper():
+    callers = sorted(
+        name
+        for name, path in ALL.items()
+        if ".notifications.enqueue(" in path.read_text() and name != "payment_lib.services.notify"
+    )
+    assert callers == []
