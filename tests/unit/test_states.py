@@ -80,3 +80,38 @@ def test_only_a_failed_refund_leads_out_of_refunded_and_only_back_to_paid_states
     with pytest.raises(IllegalTransition):
         check_refund_reversal(PaymentStatus.SUCCEEDED, PaymentStatus.SUCCEEDED)
     assert PAYMENT_TRANSITIONS[PaymentStatus.REFUNDED] == frozenset()
+
+
+def test_refund_and_notification_lifecycles_are_tables_too():
+    from payment_lib.domain.states import (
+        NOTIFICATION_TRANSITIONS,
+        REFUND_TRANSITIONS,
+        NotificationStatus,
+        RefundStatus,
+        check_notification_transition,
+        check_refund_transition,
+    )
+
+    assert set(REFUND_TRANSITIONS) == set(RefundStatus)
+    assert set(NOTIFICATION_TRANSITIONS) == set(NotificationStatus)
+    # A refund Stripe answered succeeded may still fail later (refund.failed); failed is final.
+    for current, target in [
+        ("pending", "succeeded"),
+        ("pending", "failed"),
+        ("succeeded", "failed"),
+    ]:
+        check_refund_transition(RefundStatus(current), RefundStatus(target))
+    for current, target in [
+        ("failed", "succeeded"),
+        ("succeeded", "pending"),
+        ("failed", "pending"),
+    ]:
+        with pytest.raises(IllegalTransition):
+            check_refund_transition(RefundStatus(current), RefundStatus(target))
+    # An email is leased while it is sent; a lease that ended sends it again (at least once).
+    path = ["pending", "sending", "pending", "sending", "sent"]
+    for current, target in itertools.pairwise(path):
+        check_notification_transition(NotificationStatus(current), NotificationStatus(target))
+    with pytest.raises(IllegalTransition):
+        check_notification_transition(NotificationStatus.SENT, NotificationStatus.SENDING)
+    check_notification_transition(NotificationStatus.FAILED, NotificationStatus.PENDING)  # resend
