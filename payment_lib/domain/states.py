@@ -21,6 +21,19 @@ class PaymentStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # leased to one sender until next_attempt_at
+    SENT = "sent"
+    FAILED = "failed"  # parked after repeated failures; an operator may resend it
+
+
 class SubscriptionStatus(StrEnum):
     ACTIVE = "active"
     PAST_DUE = "past_due"
@@ -68,6 +81,24 @@ SUBSCRIPTION_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]
 }
 
 
+_R = RefundStatus
+REFUND_TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
+    _R.PENDING: frozenset({_R.SUCCEEDED, _R.FAILED}),
+    # Stripe may fail a refund it answered as succeeded (refund.failed), for some cards.
+    _R.SUCCEEDED: frozenset({_R.FAILED}),
+    _R.FAILED: frozenset(),
+}
+
+_N = NotificationStatus
+NOTIFICATION_TRANSITIONS: dict[NotificationStatus, frozenset[NotificationStatus]] = {
+    _N.PENDING: frozenset({_N.SENDING}),
+    # Sent, retried later, parked; or back to pending when the sender stops before sending.
+    _N.SENDING: frozenset({_N.SENT, _N.PENDING, _N.FAILED}),
+    _N.SENT: frozenset(),
+    _N.FAILED: frozenset({_N.PENDING}),  # an operator's resend
+}
+
+
 def check_payment_transition(current: PaymentStatus, target: PaymentStatus) -> None:
     """Raise IllegalTransition unless a payment may move from ``current`` to ``target``."""
     _check("payment", PAYMENT_TRANSITIONS, current, target)
@@ -86,7 +117,17 @@ def check_subscription_transition(current: SubscriptionStatus, target: Subscript
     _check("subscription", SUBSCRIPTION_TRANSITIONS, current, target)
 
 
-S = TypeVar("S", PaymentStatus, SubscriptionStatus)
+def check_refund_transition(current: RefundStatus, target: RefundStatus) -> None:
+    """Raise IllegalTransition unless a refund may move from ``current`` to ``target``."""
+    _check("refund", REFUND_TRANSITIONS, current, target)
+
+
+def check_notification_transition(current: NotificationStatus, target: NotificationStatus) -> None:
+    """Raise IllegalTransition unless an email may move from ``current`` to ``target``."""
+    _check("notification", NOTIFICATION_TRANSITIONS, current, target)
+
+
+S = TypeVar("S", PaymentStatus, SubscriptionStatus, RefundStatus, NotificationStatus)
 
 
 def _check(kind: str, table: dict[S, frozenset[S]], current: S, target: S) -> None:

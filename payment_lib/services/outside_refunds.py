@@ -17,8 +17,9 @@ import structlog
 
 from payment_lib.db.tables import Payment, Refund
 from payment_lib.db.unit_of_work import UnitOfWork
+from payment_lib.domain.states import RefundStatus
 from payment_lib.services.ports import NewUnitOfWork
-from payment_lib.services.refund_outcomes import PENDING, apply_refund_success, stripe_key_for
+from payment_lib.services.refund_outcomes import apply_refund_success, stripe_key_for
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +52,7 @@ def record_outside_refund(
         payment_id=payment.id,
         amount=amount,
         currency=payment.currency,
-        status=PENDING,
+        status=RefundStatus.PENDING,
         stripe_refund_id=stripe_refund_id,
         idempotency_key=outside_refund_key(charge_id, total),
         note=NOTE,

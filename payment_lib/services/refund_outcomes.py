@@ -20,9 +20,11 @@ from payment_lib.domain.errors import (
 from payment_lib.domain.money import format_amount
 from payment_lib.domain.states import (
     PaymentStatus,
+    RefundStatus,
     SubscriptionStatus,
     check_payment_transition,
     check_refund_reversal,
+    check_refund_transition,
 )
 from payment_lib.services.notify import notify
 from payment_lib.services.ports import Clock, NewUnitOfWork
@@ -35,8 +37,6 @@ if TYPE_CHECKING:
 from payment_lib.services.refund_results import RefundResult, refund_result
 
 log = structlog.get_logger(__name__)
-
-PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,10 @@ def record_refund_outcome(
 
     def change(uow: UnitOfWork, payment: Payment, refund: Refund, now: dt.datetime) -> bool:
         refund.stripe_refund_id = outcome.refund_id
-        if outcome.status == SUCCEEDED:
+        if outcome.status == RefundStatus.SUCCEEDED:
             apply_refund_success(uow, payment, refund, now=now)
             return True
-        if outcome.status in (FAILED, "canceled"):
+        if outcome.status in (RefundStatus.FAILED, "canceled"):
             reason = outcome.failure_reason or "no reason given"
             _mark_failed(refund, f"Stripe reports the refund {outcome.status}: {reason}.", now)
             return True
@@ -122,7 +122,7 @@ def _settle(
         refund = uow.refunds.get(pending.refund_id)
         if payment is None or refund is None:
             raise NotFound(f"No refund {pending.refund_id}.")
-        changed = refund.status == PENDING and change(uow, payment, refund, clock())
+        changed = refund.status == RefundStatus.PENDING and change(uow, payment, refund, clock())
         result = refund_result(uow, refund, payment)
         uow.commit()
     if changed:
@@ -130,10 +130,16 @@ def _settle(
     return result
 
 
-def _mark_failed(refund: Refund, message: str, now: dt.datetime) -> None:
-    refund.status = FAILED
-    refund.failure_message = message[:500]
+def move_refund(refund: Refund, target: RefundStatus, *, now: dt.datetime) -> None:
+    """One step of the refund state machine (IllegalTransition changes nothing)."""
+    check_refund_transition(RefundStatus(refund.status), target)
+    refund.status = target
     refund.updated_at = now
+
+
+def _mark_failed(refund: Refund, message: str, now: dt.datetime) -> None:
+    move_refund(refund, RefundStatus.FAILED, now=now)
+    refund.failure_message = message[:500]
     log.error("refund failed", refund_id=str(refund.id), actor=refund.requested_by, reason=message)
 
 
@@ -146,12 +152,11 @@ def apply_refund_failure(
     A subscription a full refund cancelled stays cancelled (an ended subscription never comes
     back); the error log tells a person to offer the customer a new one.
     """
-    if refund.status == FAILED:
+    if refund.status == RefundStatus.FAILED:
         return False
-    counted = refund.status == SUCCEEDED
-    refund.status = FAILED
+    counted = refund.status == RefundStatus.SUCCEEDED
+    move_refund(refund, RefundStatus.FAILED, now=now)
     refund.failure_message = f"Stripe failed the refund: {reason or 'no reason given'}"[:500]
-    refund.updated_at = now
     if counted:
         payment.amount_refunded -= refund.amount
         target = (
@@ -187,8 +192,7 @@ def apply_refund_success(
 ) -> None:
     """Count a refund Stripe made: the payment's refunded total and status, and a full refund
     cancelling its subscription, in the caller's transaction."""
-    refund.status = SUCCEEDED
-    refund.updated_at = now
+    move_refund(refund, RefundStatus.SUCCEEDED, now=now)
     payment.amount_refunded += refund.amount
     full = payment.amount_refunded >= payment.amount
     target = PaymentStatus.REFUNDED if full else PaymentStatus.PARTIALLY_REFUNDED

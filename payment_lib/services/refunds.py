@@ -49,6 +49,7 @@ from payment_lib.domain.errors import (
 from payment_lib.domain.money import Money
 from payment_lib.domain.states import (
     PaymentStatus,
+    RefundStatus,
 )
 from payment_lib.observability import trace
 from payment_lib.services.payment_requests import (
@@ -67,7 +68,7 @@ from payment_lib.domain.actors import Actor
 from payment_lib.domain.disputes import CHARGEBACK
 from payment_lib.domain.money import refund_minor_units
 from payment_lib.services.refund_calls import resolve_refund, send_refund
-from payment_lib.services.refund_outcomes import PENDING, SUCCEEDED, PendingRefund
+from payment_lib.services.refund_outcomes import PendingRefund
 from payment_lib.services.refund_results import RefundResult, refund_result
 
 log = structlog.get_logger(__name__)
@@ -188,9 +189,9 @@ def _begin(
         existing = uow.refunds.by_idempotency_key(key)
         if existing is not None:
             _check_same_request(existing, request, minor)
-            if existing.status == PENDING:
+            if existing.status == RefundStatus.PENDING:
                 return PendingRefund.of(existing, payment), True
-            if existing.status == SUCCEEDED or request.idempotency_key is not None:
+            if existing.status == RefundStatus.SUCCEEDED or request.idempotency_key is not None:
                 return refund_result(uow, existing, payment, replayed=True)
             # A derived key stands for "this request unless Stripe refused it": free it.
             existing.idempotency_key = f"{key}-failed-{existing.id}"
@@ -202,7 +203,7 @@ def _begin(
             payment_id=payment.id,
             amount=amount,
             currency=payment.currency,
-            status=PENDING,
+            status=RefundStatus.PENDING,
             idempotency_key=key,
             reason=request.reason,
             note=request.note,

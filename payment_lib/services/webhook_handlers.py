@@ -30,14 +30,12 @@ import structlog
 from payment_lib.db.tables import Payment
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.disputes import Funds, funds_of
-from payment_lib.domain.states import PaymentStatus
+from payment_lib.domain.states import PaymentStatus, RefundStatus
 from payment_lib.services.cards import card_detached, card_updated, customer_deleted
 from payment_lib.services.disputes import DisputeSettings, apply_dispute
 from payment_lib.services.outside_refunds import record_outside_refund
 from payment_lib.services.payment_outcomes import OutcomePolicy, apply_outcome, remember_card
 from payment_lib.services.refund_outcomes import (
-    PENDING,
-    SUCCEEDED,
     apply_refund_failure,
     stripe_key_for,
 )
@@ -102,7 +100,11 @@ def charge_refunded(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> boo
     _apply_to(uow, payment, outcome, policy)
     if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
         return False
-    refunds = [r for r in uow.refunds.for_payment(payment.id) if r.status in (PENDING, SUCCEEDED)]
+    refunds = [
+        r
+        for r in uow.refunds.for_payment(payment.id)
+        if r.status in (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
+    ]
     key = _request(event).get("idempotency_key")
     if any(stripe_key_for(r.id) == key for r in refunds):
         return False
