@@ -26,10 +26,13 @@ from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.disputes import DisputeInfo
 from payment_lib.services.notifications import NotificationInfo, NotificationRun
+from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import FailureInfo, PaymentResult
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.reconcile import Drift, ReconcileReport
 from payment_lib.services.refund_results import RefundResult
+from payment_lib.services.refunds import RefundRequest
+from payment_lib.services.request_fields import PayFields, RefundFields
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhooks import ReceivedEvent, WebhookRun
@@ -53,7 +56,9 @@ __all__ = [
     "NotFound",
     "NotificationInfo",
     "NotificationRun",
+    "PayFields",
     "PaymentError",
+    "PaymentRequest",
     "PaymentResult",
     "Payments",
     "PlanInfo",
@@ -62,6 +67,8 @@ __all__ = [
     "RateLimited",
     "ReceivedEvent",
     "ReconcileReport",
+    "RefundFields",
+    "RefundRequest",
     "RefundResult",
     "Settings",
     "SubscriptionInfo",

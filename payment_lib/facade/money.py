@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from payment_lib.domain.actors import Actor
 from payment_lib.domain.errors import InvalidRequest
@@ -17,10 +17,12 @@ from payment_lib.services import refund_results as _refund_results
 from payment_lib.services import refunds as _refunds
 from payment_lib.services import settle as _settle
 from payment_lib.services.disputes import DisputeInfo
-from payment_lib.services.payment_requests import validate_payment_request
+from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.reconcile import ReconcileReport
 from payment_lib.services.refund_results import RefundResult
+from payment_lib.services.refunds import RefundRequest
+from payment_lib.services.request_fields import PayFields, RefundFields
 
 if TYPE_CHECKING:
     pass
@@ -32,22 +34,8 @@ from payment_lib.facade.wiring import Wiring
 class MoneyApi(Wiring):
     """Payments, refunds, disputes and the ledger of record: the facade's money methods."""
 
-    def pay(
-        self,
-        *,
-        user_id: object,
-        amount: object,
-        currency: object,
-        payment_method: object,
-        idempotency_key: object,
-        plan_id: object = None,
-        customer_email: object = None,
-        return_url: object = None,
-        description: object = None,
-        metadata: object = None,
-        off_session: bool = False,
-    ) -> PaymentResult:
-        """Charge a card once per idempotency key.
+    def pay(self, **fields: Unpack[PayFields]) -> PaymentResult:
+        """Charge a card once per idempotency key (the fields: ``PayFields``).
 
         Example:
             ``payments.pay(user_id=user, amount="20.00", currency="usd",
@@ -62,19 +50,7 @@ class MoneyApi(Wiring):
             InvalidRequest, IdempotencyConflict, RateLimited (``retry_after``),
             ProviderUnavailable (safe to retry with the same key).
         """
-        request = validate_payment_request(
-            user_id=user_id,
-            amount=amount,
-            currency=currency,
-            payment_method=payment_method,
-            idempotency_key=idempotency_key,
-            plan_id=plan_id,
-            customer_email=customer_email,
-            return_url=return_url,
-            description=description,
-            metadata=metadata,
-            off_session=off_session,
-        )
+        request = PaymentRequest.build(**fields)
         return _payments.process_payment(
             request,
             new_uow=self.database.unit_of_work,
@@ -150,14 +126,7 @@ class MoneyApi(Wiring):
         )
 
     def refund(
-        self,
-        payment_id: object,
-        *,
-        actor: Actor,
-        amount: object = None,
-        reason: object = None,
-        note: object = None,
-        idempotency_key: object = None,
+        self, payment_id: object, *, actor: Actor, **fields: Unpack[RefundFields]
     ) -> RefundResult:
         """Refund a payment, in full (``amount=None``: everything that remains) or in part.
 
@@ -184,14 +153,7 @@ class MoneyApi(Wiring):
             IdempotencyConflict, ProviderUnavailable (the refund stays pending; the same
             request later asks Stripe what became of it and never refunds twice).
         """
-        request = _refunds.validate_refund_request(
-            payment_id=payment_id,
-            actor=actor,
-            amount=amount,
-            reason=reason,
-            note=note,
-            idempotency_key=idempotency_key,
-        )
+        request = RefundRequest.build(payment_id, actor, **fields)
         return _refunds.refund_payment(
             request,
             new_uow=self.database.unit_of_work,

@@ -8,11 +8,12 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from payment_lib.domain.card_data import contains_card_number
 from payment_lib.domain.errors import InvalidRequest
 from payment_lib.domain.money import Money, parse_money
+from payment_lib.services.request_fields import PayFields
 
 MAX_KEY_LENGTH = 255
 MAX_DESCRIPTION = 500
@@ -53,6 +54,11 @@ class PaymentRequest:
             "off_session": self.off_session,
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    @classmethod
+    def build(cls, **fields: Unpack[PayFields]) -> PaymentRequest:
+        """A request from a caller's fields, every one checked (InvalidRequest naming it)."""
+        return validate_payment_request(**fields)
 
 
 def parse_uuid(value: object, param: str) -> uuid.UUID:

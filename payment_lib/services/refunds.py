@@ -33,7 +33,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import structlog
 
@@ -59,6 +59,7 @@ from payment_lib.services.payment_requests import (
     refuse_card_numbers,
 )
 from payment_lib.services.ports import Clock, NewUnitOfWork
+from payment_lib.services.request_fields import RefundFields
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
@@ -87,6 +88,13 @@ class RefundRequest:
     reason: str | None = None
     note: str | None = None
     idempotency_key: str | None = None
+
+    @classmethod
+    def build(
+        cls, payment_id: object, actor: Actor, **fields: Unpack[RefundFields]
+    ) -> RefundRequest:
+        """A request from a caller's fields: the actor checked first, then every field."""
+        return validate_refund_request(payment_id=payment_id, actor=actor, **fields)
 
 
 def validate_refund_request(

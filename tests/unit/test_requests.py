@@ -4,7 +4,7 @@ import inspect
 import typing
 
 import payment_lib
-from payment_lib import PayFields, Payments, PaymentRequest, RefundFields, RefundRequest
+from payment_lib import PayFields, PaymentRequest, Payments, RefundFields, RefundRequest
 from payment_lib.services.payment_requests import validate_payment_request
 from payment_lib.services.refunds import validate_refund_request
 
