@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import ColumnElement, and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -201,18 +201,44 @@ class SubscriptionRepository:
         query = select(Subscription).where(Subscription.user_id == user_id)
         return list(self.session.scalars(query.order_by(Subscription.created_at)))
 
-    def due(self, now: dt.datetime, *, limit: int) -> list[Subscription]:
-        """Live subscriptions with something to do at ``now``: a renewal, a retry, an ending."""
-        query = (
-            select(Subscription)
-            .where(
-                Subscription.status.in_(("active", "past_due")),
-                Subscription.next_billing_date <= now,
-            )
-            .order_by(Subscription.next_billing_date)
-            .limit(limit)
+    @staticmethod
+    def _due(now: dt.datetime, grace: dt.timedelta) -> ColumnElement[bool]:
+        """Exactly the live subscriptions with something to do at ``now``: a renewal, an ending
+        at the period's end, a retry whose time came, an expiry after a hard decline nobody
+        fixed within ``grace``. A past-due one waiting for its retry is not due."""
+        s = Subscription
+        return or_(
+            and_(s.status == "active", s.next_billing_date <= now),
+            and_(s.status == "past_due", s.next_retry_at <= now),
+            and_(
+                s.status == "past_due",
+                s.next_retry_at.is_(None),
+                s.next_billing_date <= now - grace,
+            ),
+            and_(
+                s.status.in_(("active", "past_due")),
+                s.cancel_at_period_end.is_(True),
+                s.next_billing_date <= now,
+            ),
         )
-        return list(self.session.scalars(query))
+
+    def due(
+        self,
+        now: dt.datetime,
+        *,
+        grace: dt.timedelta,
+        after: uuid.UUID | None = None,
+        limit: int,
+    ) -> list[Subscription]:
+        """The due subscriptions (see ``_due``), a batch at a time in id order after ``after``."""
+        query = select(Subscription).where(self._due(now, grace))
+        if after is not None:
+            query = query.where(Subscription.id > after)
+        return list(self.session.scalars(query.order_by(Subscription.id).limit(limit)))
+
+    def count_due(self, now: dt.datetime, *, grace: dt.timedelta) -> int:
+        query = select(func.count()).select_from(Subscription).where(self._due(now, grace))
+        return int(self.session.scalar(query) or 0)
 
     def lock_using_method(self, method_id: uuid.UUID) -> list[Subscription]:
         """The subscriptions whose renewals go to this card, locked."""

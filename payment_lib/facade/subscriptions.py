@@ -105,5 +105,6 @@ class SubscriptionsApi(Wiring):
             gateway=self.gateway,
             metrics=self.metrics,
             retry_days=self.settings.renewal_retry_days,
+            clock=self.clock,
             progress=progress,
         )

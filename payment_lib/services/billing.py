@@ -24,7 +24,7 @@ from payment_lib.services.notify import notify
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.payments import Renewal, process_payment
-from payment_lib.services.ports import NewUnitOfWork
+from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.subscriptions import move_subscription
 
 if TYPE_CHECKING:
@@ -69,77 +69,114 @@ def run_billing(
     gateway: StripeGateway,
     metrics: Metrics,
     retry_days: tuple[int, ...],
+    clock: Clock,
     limit: int = 500,
     progress: Callable[[int, int], None] | None = None,
 ) -> BillingReport:
-    """Renew, retry or end every subscription due at ``now``.
+    """Renew, retry or end every subscription due at ``now``, ``limit`` at a time.
 
-    ``progress(done, total)`` is called after each subscription (a terminal shows a bar).
+    ``now`` decides what is due; ``clock`` tells when things happen (a payment's creation time
+    is never a run's simulated time). ``progress(done, total)`` is called after each
+    subscription (a terminal shows a bar).
     """
     report = BillingReport(now=now)
+    grace = dt.timedelta(days=max(retry_days, default=0))
     with trace():
-        work = _plan(now, new_uow=new_uow, retry_days=retry_days, limit=limit)
-        log.info("billing run", due=len(work), now=now.isoformat())
-        for done, item in enumerate(work, start=1):
-            if item.ending is not None:
-                if _end(item.subscription_id, item.ending, now=now, new_uow=new_uow):
-                    report.ended.append(item.subscription_id)
-            elif item.request is not None:
-                try:
-                    result = process_payment(
-                        item.request,
-                        new_uow=new_uow,
-                        gateway=gateway,
-                        clock=lambda: now,
-                        metrics=metrics,
-                        rate_limit=None,
-                        retry_days=retry_days,
-                        renewal=item.renewal,
-                    )
-                except PaymentError as error:  # this one waits for the next run; go on
-                    log.error(
-                        "renewal not attempted",
-                        subscription_id=str(item.subscription_id),
-                        code=error.code,
-                        error=error.message,
-                    )
-                    report.errors.append(
-                        {
-                            "subscription_id": str(item.subscription_id),
-                            "code": error.code,
-                            "message": error.message,
-                        }
-                    )
-                    metrics.renewals_total.labels(outcome="error").inc()
-                    continue
-                metrics.renewals_total.labels(outcome=result.status).inc()
-                if not result.replayed:
-                    report.charged.append(result)
-            if progress is not None:
-                progress(done, len(work))
-    return report
+        with new_uow() as uow:
+            total = uow.subscriptions.count_due(now, grace=grace)
+        log.info("billing run", due=total, now=now.isoformat())
+        done, after = 0, None
+        while True:
+            work, after = _plan(now, new_uow=new_uow, grace=grace, after=after, limit=limit)
+            if after is None:
+                return report
+            for item in work:
+                _bill(
+                    item,
+                    report,
+                    gateway=gateway,
+                    metrics=metrics,
+                    retry_days=retry_days,
+                    new_uow=new_uow,
+                    clock=clock,
+                )
+                done += 1
+                if progress is not None:
+                    progress(done, max(total, done))
+
+
+def _bill(
+    item: _Due,
+    report: BillingReport,
+    *,
+    new_uow: NewUnitOfWork,
+    gateway: StripeGateway,
+    metrics: Metrics,
+    retry_days: tuple[int, ...],
+    clock: Clock,
+) -> None:
+    """Renew, retry or end one subscription; what happened goes into ``report``."""
+    if item.ending is not None:
+        if _end(item.subscription_id, item.ending, now=report.now, new_uow=new_uow):
+            report.ended.append(item.subscription_id)
+        return
+    assert item.request is not None
+    try:
+        result = process_payment(
+            item.request,
+            new_uow=new_uow,
+            gateway=gateway,
+            clock=clock,
+            metrics=metrics,
+            rate_limit=None,
+            retry_days=retry_days,
+            renewal=item.renewal,
+        )
+    except PaymentError as error:  # this one waits for the next run; go on
+        log.error(
+            "renewal not attempted",
+            subscription_id=str(item.subscription_id),
+            code=error.code,
+            error=error.message,
+        )
+        report.errors.append(
+            {
+                "subscription_id": str(item.subscription_id),
+                "code": error.code,
+                "message": error.message,
+            }
+        )
+        metrics.renewals_total.labels(outcome="error").inc()
+        return
+    metrics.renewals_total.labels(outcome=result.status).inc()
+    if not result.replayed:
+        report.charged.append(result)
 
 
 def _plan(
-    now: dt.datetime, *, new_uow: NewUnitOfWork, retry_days: tuple[int, ...], limit: int
-) -> list[_Due]:
-    """Decide, from one consistent read, what each due subscription needs."""
-    grace = dt.timedelta(days=max(retry_days, default=0))
+    now: dt.datetime,
+    *,
+    new_uow: NewUnitOfWork,
+    grace: dt.timedelta,
+    after: uuid.UUID | None,
+    limit: int,
+) -> tuple[list[_Due], uuid.UUID | None]:
+    """Decide, from one consistent read, what each subscription of the next batch needs; and
+    the last id of the batch (None: nothing more is due)."""
     work = []
     with new_uow() as uow:
-        for subscription in uow.subscriptions.due(now, limit=limit):
+        batch = uow.subscriptions.due(now, grace=grace, after=after, limit=limit)
+        for subscription in batch:
             due = subscription.next_billing_date
             assert due is not None
             if subscription.cancel_at_period_end:
                 work.append(_Due(subscription.id, None, None, SubscriptionStatus.CANCELLED))
                 continue
-            if subscription.status == SubscriptionStatus.PAST_DUE:
-                if subscription.next_retry_at is None:
-                    if due + grace <= now:  # a hard decline nobody fixed in time
-                        work.append(_Due(subscription.id, None, None, SubscriptionStatus.EXPIRED))
-                    continue
-                if subscription.next_retry_at > now:
-                    continue
+            if subscription.status == SubscriptionStatus.PAST_DUE and (
+                subscription.next_retry_at is None
+            ):  # a hard decline nobody fixed in time
+                work.append(_Due(subscription.id, None, None, SubscriptionStatus.EXPIRED))
+                continue
             plan = uow.plans.get(subscription.plan_id)
             method = (
                 uow.payment_methods.get(subscription.payment_method_id)
@@ -167,7 +204,7 @@ def _plan(
             )
             renewal = Renewal(subscription.id, method.stripe_customer_id, due)
             work.append(_Due(subscription.id, request, renewal))
-    return work
+    return work, batch[-1].id if batch else None
 
 
 def _earlier_attempt_unsettled(uow: UnitOfWork, subscription_id: uuid.UUID, key: str) -> bool:

@@ -31,6 +31,9 @@ QUERIES = {
     "webhook events by status": lambda uow: uow.webhook_events.listing(
         unprocessed=False, status="parked", limit=100
     ),
+    "subscriptions due": lambda uow: uow.subscriptions.due(
+        NOW, grace=dt.timedelta(days=5), after=uuid.uuid4(), limit=500
+    ),
     "a user's payments": lambda uow: uow.payments.for_user(uuid.uuid4()),
     "a payment's refunds": lambda uow: uow.refunds.for_payment(uuid.uuid4()),
     "a subscription's unsettled payments": lambda uow: uow.payments.unsettled_for_subscription(
