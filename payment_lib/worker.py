@@ -52,6 +52,8 @@ class WorkerHost(Protocol):
 
     def recover_pending_refunds(self) -> list[RefundResult]: ...
 
+    def refund_duplicate_purchases(self) -> list[RefundResult]: ...
+
     def reconcile(self, *, fix: bool) -> ReconcileReport: ...
 
 
@@ -68,6 +70,7 @@ class WorkerReport:
     ended_subscriptions: int = 0
     recovered_payments: int = 0
     recovered_refunds: int = 0
+    duplicate_purchases_refunded: int = 0
     drifts_found: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -79,6 +82,7 @@ class WorkerReport:
             "ended_subscriptions": self.ended_subscriptions,
             "recovered_payments": self.recovered_payments,
             "recovered_refunds": self.recovered_refunds,
+            "duplicate_purchases_refunded": self.duplicate_purchases_refunded,
             "drifts_found": self.drifts_found,
             "errors": self.errors,
         }
@@ -132,6 +136,7 @@ def run_once(
     def recovery() -> None:
         report.recovered_payments += len(payments.recover_stale_payments())
         report.recovered_refunds += len(payments.recover_pending_refunds())
+        report.duplicate_purchases_refunded += len(payments.refund_duplicate_purchases())
 
     def reconciling() -> None:
         report.drifts_found += sum(payments.reconcile(fix=True).counts.values())

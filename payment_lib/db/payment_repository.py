@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -115,6 +115,31 @@ class PaymentRepository:
             query = query.where(tuple_(Payment.created_at, Payment.id) > tuple_(*after))
         query = query.order_by(Payment.created_at, Payment.id).limit(limit)
         return [(row[0], row[1], row[2] or "") for row in self.session.execute(query)]
+
+    def purchases_in_progress(self, user_id: uuid.UUID, plan_id: str) -> int:
+        """The user's purchases of the plan still authenticating or not settled yet."""
+        query = select(func.count()).where(
+            Payment.user_id == user_id,
+            Payment.plan_id == plan_id,
+            Payment.kind == "payment",
+            Payment.status.in_((*UNSETTLED, "requires_action")),
+        )
+        return int(self.session.scalar(query) or 0)
+
+    def duplicate_purchases(self, *, limit: int) -> list[uuid.UUID]:
+        """Succeeded plan purchases that started no subscription (the user had one already)."""
+        query = (
+            select(Payment.id)
+            .where(
+                Payment.status == "succeeded",
+                Payment.kind == "payment",
+                Payment.plan_id.is_not(None),
+                Payment.subscription_id.is_(None),
+            )
+            .order_by(Payment.created_at)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
 
     def unsettled_for_subscription(self, subscription_id: uuid.UUID) -> list[Payment]:
         """The subscription's payments whose outcome is not known yet."""

@@ -186,10 +186,15 @@ class SubscriptionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, subscription: Subscription) -> Subscription:
-        self.session.add(subscription)
-        self.session.flush()
-        return subscription
+    def add(self, subscription: Subscription) -> bool:
+        """Insert a subscription; False, adding nothing, when the user already has a live one
+        to the plan (the database's unique index says so, races included)."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(subscription)
+        except IntegrityError:
+            return False
+        return True
 
     def get(self, subscription_id: uuid.UUID, *, for_update: bool = False) -> Subscription | None:
         query = select(Subscription).where(Subscription.id == subscription_id)

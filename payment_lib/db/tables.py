@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, Text, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from payment_lib.db.types import JsonDocument, UtcDateTime
@@ -75,6 +75,9 @@ class PaymentMethod(Base):
     stripe_updated: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+LIVE_SUBSCRIPTION = "status IN ('active', 'past_due')"
+
+
 class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -82,6 +85,15 @@ class Subscription(Base):
         Index(None, "status"),
         Index(None, "next_billing_date"),
         Index(None, "next_retry_at"),
+        # One live subscription per user and plan, whatever races past the purchase check.
+        Index(
+            "uq_subscriptions_live_user_plan",
+            "user_id",
+            "plan_id",
+            unique=True,
+            postgresql_where=text(LIVE_SUBSCRIPTION),
+            sqlite_where=text(LIVE_SUBSCRIPTION),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Unpack
 from payment_lib.domain.actors import Actor
 from payment_lib.domain.errors import InvalidRequest
 from payment_lib.services import disputes as _disputes
+from payment_lib.services import duplicates as _duplicates
 from payment_lib.services import payment_results as _results
 from payment_lib.services import payments as _payments
 from payment_lib.services import reconcile as _reconcile
@@ -169,6 +170,16 @@ class MoneyApi(Wiring):
     def list_refunds(self, payment_id: object) -> list[RefundResult]:
         """A payment's refunds, oldest first."""
         return _refund_results.list_refunds(payment_id, new_uow=self.database.unit_of_work)
+
+    def refund_duplicate_purchases(self) -> list[RefundResult]:
+        """Refund plan payments that succeeded while the user already had the plan (the
+        worker calls this); each once, with its own key."""
+        return _duplicates.refund_duplicate_purchases(
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
 
     def recover_pending_refunds(self, older_than_seconds: float = 120) -> list[RefundResult]:
         """Resolve refunds whose Stripe outcome was lost, by asking Stripe (the worker calls

@@ -103,7 +103,9 @@ def move_subscription(
 
 
 def refuse_second_purchase(uow: UnitOfWork, user_id: uuid.UUID, plan_id: str) -> None:
-    """A user holds at most one live subscription per plan: buying it again is refused.
+    """A user holds at most one live subscription per plan: buying it again is refused, and so
+    is buying it while an earlier purchase is still in progress (authenticating, or its
+    outcome not known yet). The caller holds the user's lock.
 
     Refusing (rather than extending) means a double click can never pay twice for the same
     period; a user who wants more time renews, or cancels and buys again.
@@ -112,25 +114,44 @@ def refuse_second_purchase(uow: UnitOfWork, user_id: uuid.UUID, plan_id: str) ->
         raise InvalidRequest(
             f"This user is already subscribed to plan {plan_id!r}.", param="plan_id"
         )
+    if uow.payments.purchases_in_progress(user_id, plan_id):
+        raise InvalidRequest(
+            f"A purchase of plan {plan_id!r} by this user is still in progress (waiting for "
+            "authentication or for Stripe): finish it, or wait for it to fail.",
+            param="plan_id",
+        )
 
 
-def start_subscription(uow: UnitOfWork, payment: Payment, *, now: dt.datetime) -> Subscription:
-    """Create the subscription a succeeded plan payment pays for, and link the payment."""
+def start_subscription(
+    uow: UnitOfWork, payment: Payment, *, now: dt.datetime
+) -> Subscription | None:
+    """Create the subscription a succeeded plan payment pays for, and link the payment.
+
+    None when the user already has a live subscription to the plan (a second payment that
+    succeeded anyway): the payment stays unlinked, and ``duplicates`` refunds it.
+    """
     plan = uow.plans.get(payment.plan_id or "")
     assert plan is not None
-    subscription = uow.subscriptions.add(
-        Subscription(
-            user_id=payment.user_id,
-            customer_email=payment.customer_email,
-            plan_id=plan.id,
-            status=SubscriptionStatus.ACTIVE,
-            payment_method_id=payment.payment_method_id,
-            start_date=now,
-            next_billing_date=billing_date(now, plan.interval, plan.interval_count, 1),
-            created_at=now,
-            updated_at=now,
-        )
+    subscription = Subscription(
+        user_id=payment.user_id,
+        customer_email=payment.customer_email,
+        plan_id=plan.id,
+        status=SubscriptionStatus.ACTIVE,
+        payment_method_id=payment.payment_method_id,
+        start_date=now,
+        next_billing_date=billing_date(now, plan.interval, plan.interval_count, 1),
+        created_at=now,
+        updated_at=now,
     )
+    if not uow.subscriptions.add(subscription):
+        log.error(
+            "second live subscription refused",
+            payment_id=str(payment.id),
+            user_id=str(payment.user_id),
+            plan_id=plan.id,
+            action="the payment is refunded automatically (reason duplicate)",
+        )
+        return None
     payment.subscription_id = subscription.id
     log.info("subscription started", subscription_id=str(subscription.id), plan_id=plan.id)
     return subscription

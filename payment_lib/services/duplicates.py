@@ -1,0 +1,62 @@
+"""Refunding second purchases: a plan payment that succeeded while the user already had a
+live subscription to the plan (it raced past the purchase check, or Stripe charged a purchase
+we had recorded as failed) started no subscription, and is refunded in full.
+
+Each refund has its own key (``payment_lib-duplicate-purchase-<payment id>``), so however many
+workers find the payment, and however often, it is refunded once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from payment_lib.domain.actors import Actor
+from payment_lib.domain.errors import PaymentError
+from payment_lib.observability import trace
+from payment_lib.services.ports import Clock, NewUnitOfWork
+from payment_lib.services.refund_results import RefundResult
+from payment_lib.services.refunds import RefundRequest, refund_payment
+
+if TYPE_CHECKING:
+    from payment_lib.metrics import Metrics
+    from payment_lib.services.ports import StripeGateway
+
+log = structlog.get_logger(__name__)
+
+LIBRARY = Actor.admin("payment_lib")
+
+
+def refund_duplicate_purchases(
+    *,
+    new_uow: NewUnitOfWork,
+    gateway: StripeGateway,
+    clock: Clock,
+    metrics: Metrics,
+    limit: int = 50,
+) -> list[RefundResult]:
+    """Refund every second purchase found (see the module docstring); returns the refunds."""
+    with new_uow() as uow:
+        found = uow.payments.duplicate_purchases(limit=limit)
+    refunded = []
+    for payment_id in found:
+        with trace(), structlog.contextvars.bound_contextvars(payment_id=str(payment_id)):
+            request = RefundRequest(
+                payment_id=payment_id,
+                actor=LIBRARY,
+                reason="duplicate",
+                note="A second purchase of a plan the user already had: refunded automatically.",
+                idempotency_key=f"payment_lib-duplicate-purchase-{payment_id}",
+            )
+            try:
+                refund = refund_payment(
+                    request, new_uow=new_uow, gateway=gateway, clock=clock, metrics=metrics
+                )
+            except PaymentError as error:
+                log.error("second purchase not refunded", code=error.code, reason=error.message)
+                continue
+            if not refund.replayed:
+                log.warning("second purchase refunded", refund_id=str(refund.id))
+                refunded.append(refund)
+    return refunded
