@@ -8,7 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from payment_lib import IllegalTransition, InvalidRequest
+from payment_lib import IllegalTransition, InvalidRequest, ProviderUnavailable
 from payment_lib.db.tables import PaymentMethod
 from payment_lib.domain.billing import billing_date
 
@@ -236,3 +236,40 @@ def test_stripe_failing_for_one_subscription_does_not_stop_the_billing_run(
     assert code == "provider_unavailable"
     renewed = payments.get_subscription(charged)
     assert renewed.next_billing_date > second.next_billing_date
+
+
+@pytest.mark.emulator_only
+def test_changing_the_card_again_after_a_lost_answer_attaches_it_once(
+    payments, plan, user_id, stripe_emulator
+):
+    subscription_id = subscribe(payments, user_id).subscription_id
+    stripe_emulator.faults.set(drop_response=True, path_prefix="/v1/payment_methods", times=3)
+    with pytest.raises(ProviderUnavailable):
+        payments.change_payment_method(subscription_id, "pm_card_mastercard")
+    stripe_emulator.faults.clear()
+
+    payments.change_payment_method(subscription_id, "pm_card_mastercard")  # the retry
+
+    attached = [e for e in stripe_emulator.events() if e["type"] == "payment_method.attached"]
+    assert len([e for e in attached if e["data"]["object"]["card"]["brand"] == "mastercard"]) == 1
+
+
+@pytest.mark.emulator_only
+def test_a_late_renewal_failure_sends_no_past_due_email_for_a_cancelled_subscription(
+    payments, plan, user_id, stripe_emulator
+):
+    from webhook_helpers import lose_stripe_answers
+
+    subscription_id = subscribe(payments, user_id).subscription_id
+    due = payments.get_subscription(subscription_id).next_billing_date
+    payments.change_payment_method(subscription_id, "pm_card_chargeCustomerFail")
+    lose_stripe_answers(stripe_emulator)
+    payments.run_billing(now=due)  # declined at Stripe; we never heard
+    stripe_emulator.faults.clear()
+    payments.cancel_subscription(subscription_id)
+
+    payments.clock = lambda: due + dt.timedelta(hours=1)
+    payments.recover_stale_payments(older_than_seconds=0)  # learns of the decline, late
+
+    assert "past_due" not in kinds_sent(payments)
+    assert payments.get_subscription(subscription_id).status == "cancelled"
