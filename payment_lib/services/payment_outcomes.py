@@ -22,6 +22,7 @@ from payment_lib.services.notify import notify
 from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.services.subscriptions import (
+    LIVE,
     renewal_failed,
     renewal_succeeded,
     start_subscription,
@@ -210,8 +211,9 @@ def _follow_up(
                 _paid_for_nothing(payment, subscription.status, policy)
             return "renewal"
         if target == PaymentStatus.FAILED and decline is not None:
-            if _attempt_counted(payment):
-                return "past_due"  # counted when the attempt ended unknown
+            if _attempt_counted(payment):  # counted when the attempt ended unknown
+                live = subscription.status in LIVE and subscription.next_billing_date == due
+                return "past_due" if live else None
             return renewal_failed(
                 subscription, due, decline, now=policy.now, retry_days=policy.retry_days
             )

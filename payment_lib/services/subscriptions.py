@@ -186,14 +186,15 @@ def renewal_failed(
     *,
     now: dt.datetime,
     retry_days: tuple[int, ...],
-) -> str:
+) -> str | None:
     """Record a failed renewal; returns the notification kind it calls for.
 
     past_due with a retry scheduled, no retry after a hard decline (until the card changes),
-    or expired once the schedule is exhausted.
+    or expired once the schedule is exhausted. A failure that comes too late to count (the
+    period was paid, or the subscription ended) changes nothing and tells nobody.
     """
     if subscription.next_billing_date != due or subscription.status not in LIVE:
-        return "past_due"
+        return None
     if subscription.status == SubscriptionStatus.ACTIVE:
         move_subscription(
             subscription,
@@ -291,7 +292,8 @@ def change_payment_method(
     card = gateway.attach_payment_method(
         payment_method,
         customer=customer,
-        idempotency_key=f"payment_lib-attach-{wanted}-{payment_method}-{now.isoformat()}",
+        # Attaching one card to one customer is the same request however often it is retried.
+        idempotency_key=f"payment_lib-attach-{customer}-{payment_method}",
     )
     with new_uow() as uow:
         subscription = uow.subscriptions.get(wanted, for_update=True)
