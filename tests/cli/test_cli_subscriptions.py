@@ -77,3 +77,46 @@ def test_billing_run_takes_naive_times_as_utc(cli):
     result = cli("billing", "run", "--now", dt.datetime(2030, 1, 1).isoformat(), "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["now"] == "2030-01-01T00:00:00+00:00"
+
+
+def _due_of(cli, user):
+    [subscription] = json.loads(cli("subscriptions", "show", "--user", user, "--json").stdout)[
+        "subscriptions"]
+    return subscription["id"], subscription["next_billing_date"]
+
+
+def test_billing_run_dry_run_says_what_it_would_do_and_changes_nothing(cli, stripe_emulator):
+    users = [str(uuid.uuid4()) for _ in range(2)]
+    for user in users:
+        subscribe(cli, user)
+    first, due = _due_of(cli, users[0])
+    later = (dt.datetime.fromisoformat(due) + dt.timedelta(days=2)).isoformat()
+    intents = stripe_emulator.count("payment_intent")
+
+    planned = json.loads(cli("billing", "run", "--now", later, "--dry-run", "--json").stdout)
+    text = cli("billing", "run", "--now", later, "--dry-run")
+
+    assert planned["dry_run"] is True and planned["charged"] == []
+    assert sorted(p["action"] for p in planned["planned"]) == ["renew", "renew"]
+    assert {p["amount"] for p in planned["planned"]} == {"9.99"}
+    assert "would renew" in text.stdout and "9.99" in text.stdout
+    assert stripe_emulator.count("payment_intent") == intents
+    assert _due_of(cli, users[0]) == (first, due)
+
+
+def test_billing_run_can_be_scoped_to_a_subscription_or_a_user(cli):
+    users = [str(uuid.uuid4()) for _ in range(3)]
+    for user in users:
+        subscribe(cli, user)
+    first, due = _due_of(cli, users[0])
+    later = (dt.datetime.fromisoformat(due) + dt.timedelta(days=2)).isoformat()
+
+    one = json.loads(cli("billing", "run", "--now", later, "--subscription", first, "--json").stdout)
+    user = json.loads(cli("billing", "run", "--now", later, "--user", users[1], "--json").stdout)
+
+    assert [c["subscription_id"] for c in one["charged"]] == [first]
+    assert [c["user_id"] for c in user["charged"]] == [users[1]]
+    rest = json.loads(cli("billing", "run", "--now", later, "--json").stdout)
+    assert [c["user_id"] for c in rest["charged"]] == [users[2]]
+    bad = cli("billing", "run", "--subscription", "nope")
+    assert bad.exit_code == 2
