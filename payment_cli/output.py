@@ -100,8 +100,7 @@ def parse_time(text: str | None, option: str) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise InvalidRequest(
-            f"--{option} must be an ISO 8601 time such as 2027-01-31T00:00:00Z, "
-            f"got {text[:40]!r}.",
+            f"--{option} must be an ISO 8601 time such as 2027-01-31T00:00:00Z, got {text[:40]!r}.",
             param=option,
         ) from None
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

@@ -82,19 +82,32 @@ def billing() -> None:
 
 @billing.command("run")
 @click.option("--now", "now_text", help="Bill as if it were this ISO 8601 time (UTC if no zone).")
+@click.option("--dry-run", is_flag=True, help="Say what would be charged or ended; change nothing.")
+@click.option("--subscription", "subscription_id", help="Only this subscription.")
+@click.option("--user", "user_id", help="Only this user's subscriptions.")
 @json_option
 @pass_context
-def billing_run(context: Context, now_text: str | None, as_json: bool) -> None:
+def billing_run(
+    context: Context,
+    now_text: str | None,
+    dry_run: bool,
+    subscription_id: str | None,
+    user_id: str | None,
+    as_json: bool,
+) -> None:
     """Renew, retry or end every subscription that is due.
 
-    Safe to run on several machines at once and to repeat: one charge per period and attempt.
-    A bar shows progress on a terminal.
+    --now decides what is due (payments are still made, and dated, now). --dry-run prints what
+    a run would charge, retry or end, with amounts, and changes nothing. Safe to run on
+    several machines at once and to repeat: one charge per period and attempt. A bar shows
+    progress on a terminal.
 
-    Example: payment-cli billing run --now 2027-02-28T00:00:00Z --json
+    Example: payment-cli billing run --now 2027-02-28T00:00:00Z --dry-run --json
     """
     now = parse_time(now_text, "now")
+    scope = {"dry_run": dry_run, "subscription_id": subscription_id, "user_id": user_id}
     if as_json or not sys.stderr.isatty():
-        report = context.payments.run_billing(now)
+        report = context.payments.run_billing(now, **scope)
     else:
         with click.progressbar(length=1, label="billing", file=sys.stderr) as bar:
 
@@ -102,8 +115,13 @@ def billing_run(context: Context, now_text: str | None, as_json: bool) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
 
-            report = context.payments.run_billing(now, progress=progress)
-    lines = [f"{p.id}  {p.status:<10} {p.amount}" for p in report.charged]
+            report = context.payments.run_billing(now, progress=progress, **scope)
+    lines = [
+        f"{p['subscription_id']}  would {p['action']}"
+        + (f"  {p['amount']} {str(p['currency']).upper()}" if p["amount"] else "")
+        for p in report.planned
+    ]
+    lines += [f"{p.id}  {p.status:<10} {p.amount}" for p in report.charged]
     lines += [f"{s}  ended" for s in report.ended]
     lines += [
         f"{e['subscription_id']}  not billed: {e['message']} [{e['code']}]" for e in report.errors

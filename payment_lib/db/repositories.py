@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -207,12 +207,21 @@ class SubscriptionRepository:
         return list(self.session.scalars(query.order_by(Subscription.created_at)))
 
     @staticmethod
-    def _due(now: dt.datetime, grace: dt.timedelta) -> ColumnElement[bool]:
+    def _due(
+        now: dt.datetime,
+        grace: dt.timedelta,
+        subscription_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+    ) -> ColumnElement[bool]:
         """Exactly the live subscriptions with something to do at ``now``: a renewal, an ending
         at the period's end, a retry whose time came, an expiry after a hard decline nobody
         fixed within ``grace``. A past-due one waiting for its retry is not due."""
         s = Subscription
-        return or_(
+        scope = and_(
+            s.id == subscription_id if subscription_id is not None else true(),
+            s.user_id == user_id if user_id is not None else true(),
+        )
+        return scope & or_(
             and_(s.status == "active", s.next_billing_date <= now),
             and_(s.status == "past_due", s.next_retry_at <= now),
             and_(
@@ -234,15 +243,26 @@ class SubscriptionRepository:
         grace: dt.timedelta,
         after: uuid.UUID | None = None,
         limit: int,
+        subscription_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
     ) -> list[Subscription]:
-        """The due subscriptions (see ``_due``), a batch at a time in id order after ``after``."""
-        query = select(Subscription).where(self._due(now, grace))
+        """The due subscriptions (see ``_due``), a batch at a time in id order after ``after``;
+        only one, or one user's, when given."""
+        query = select(Subscription).where(self._due(now, grace, subscription_id, user_id))
         if after is not None:
             query = query.where(Subscription.id > after)
         return list(self.session.scalars(query.order_by(Subscription.id).limit(limit)))
 
-    def count_due(self, now: dt.datetime, *, grace: dt.timedelta) -> int:
-        query = select(func.count()).select_from(Subscription).where(self._due(now, grace))
+    def count_due(
+        self,
+        now: dt.datetime,
+        *,
+        grace: dt.timedelta,
+        subscription_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+    ) -> int:
+        due = self._due(now, grace, subscription_id, user_id)
+        query = select(func.count()).select_from(Subscription).where(due)
         return int(self.session.scalar(query) or 0)
 
     def lock_using_method(self, method_id: uuid.UUID) -> list[Subscription]:

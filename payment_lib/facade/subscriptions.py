@@ -11,6 +11,7 @@ from payment_lib.services import billing as _billing
 from payment_lib.services import plans as _plans
 from payment_lib.services import subscriptions as _subscriptions
 from payment_lib.services.billing import BillingReport
+from payment_lib.services.payment_requests import parse_uuid
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.subscriptions import SubscriptionInfo
 
@@ -91,14 +92,25 @@ class SubscriptionsApi(Wiring):
         now: dt.datetime | None = None,
         *,
         progress: Callable[[int, int], None] | None = None,
+        dry_run: bool = False,
+        subscription_id: object = None,
+        user_id: object = None,
     ) -> BillingReport:
-        """Renew, retry or end every subscription due at ``now`` (default: the clock).
+        """Renew, retry or end every subscription due at ``now`` (default: the clock): ``now``
+        decides what is due, never what is stored as a time. ``dry_run`` changes nothing and
+        reports what a run would do (``planned``); ``subscription_id`` or ``user_id`` scope it.
 
         Safe to run on several workers at once, and to repeat: one charge per attempt.
         """
         when = now or self.clock()
         if when.tzinfo is None:
             raise InvalidRequest("now must be an aware datetime (UTC).", param="now")
+        scope = _billing.BillingScope(
+            subscription_id=None
+            if subscription_id is None
+            else parse_uuid(subscription_id, "subscription_id"),
+            user_id=None if user_id is None else parse_uuid(user_id, "user_id"),
+        )
         return _billing.run_billing(
             when,
             new_uow=self.database.unit_of_work,
@@ -107,4 +119,6 @@ class SubscriptionsApi(Wiring):
             retry_days=self.settings.renewal_retry_days,
             clock=self.clock,
             progress=progress,
+            dry_run=dry_run,
+            scope=scope,
         )

@@ -39,24 +39,39 @@ class BillingReport:
     """What one billing run did."""
 
     now: dt.datetime
+    dry_run: bool = False
     charged: list[PaymentResult] = field(default_factory=list)
     ended: list[uuid.UUID] = field(default_factory=list)
     # Subscriptions that could not be billed this time (Stripe unavailable, ...): the next
     # run tries them again with the same idempotency key.
     errors: list[dict[str, str]] = field(default_factory=list)
+    # A dry run's plan: what a real run would do, subscription by subscription.
+    planned: list[dict[str, str | None]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
             "charged": [p.to_dict() for p in self.charged],
             "ended": [str(s) for s in self.ended],
             "errors": self.errors,
+            "planned": self.planned,
         }
+
+
+@dataclass(frozen=True)
+class BillingScope:
+    """Which subscriptions a run may touch: one, one user's, or (both None) all."""
+
+    subscription_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
 class _Due:
     subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    action: str  # renew, retry, cancel (at the period's end) or expire
     request: PaymentRequest | None  # None: the subscription ends instead of renewing
     renewal: Renewal | None
     ending: SubscriptionStatus | None = None
@@ -72,25 +87,37 @@ def run_billing(
     clock: Clock,
     limit: int = 500,
     progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
+    scope: BillingScope | None = None,
 ) -> BillingReport:
     """Renew, retry or end every subscription due at ``now``, ``limit`` at a time.
 
     ``now`` decides what is due; ``clock`` tells when things happen (a payment's creation time
     is never a run's simulated time). ``progress(done, total)`` is called after each
-    subscription (a terminal shows a bar).
+    subscription (a terminal shows a bar). A ``dry_run`` plans and changes nothing: its
+    report lists what a real run would do. ``scope`` limits the run to one subscription or
+    one user's.
     """
-    report = BillingReport(now=now)
+    report = BillingReport(now=now, dry_run=dry_run)
+    scope = scope or BillingScope()
     grace = dt.timedelta(days=max(retry_days, default=0))
     with trace():
         with new_uow() as uow:
-            total = uow.subscriptions.count_due(now, grace=grace)
+            total = uow.subscriptions.count_due(
+                now, grace=grace, subscription_id=scope.subscription_id, user_id=scope.user_id
+            )
         log.info("billing run", due=total, now=now.isoformat())
         done, after = 0, None
         while True:
-            work, after = _plan(now, new_uow=new_uow, grace=grace, after=after, limit=limit)
+            work, after = _plan(
+                now, new_uow=new_uow, grace=grace, scope=scope, after=after, limit=limit
+            )
             if after is None:
                 return report
             for item in work:
+                if dry_run:
+                    report.planned.append(_planned(item))
+                    continue
                 _bill(
                     item,
                     report,
@@ -158,6 +185,7 @@ def _plan(
     *,
     new_uow: NewUnitOfWork,
     grace: dt.timedelta,
+    scope: BillingScope,
     after: uuid.UUID | None,
     limit: int,
 ) -> tuple[list[_Due], uuid.UUID | None]:
@@ -165,17 +193,42 @@ def _plan(
     the last id of the batch (None: nothing more is due)."""
     work = []
     with new_uow() as uow:
-        batch = uow.subscriptions.due(now, grace=grace, after=after, limit=limit)
+        batch = uow.subscriptions.due(
+            now,
+            grace=grace,
+            after=after,
+            limit=limit,
+            subscription_id=scope.subscription_id,
+            user_id=scope.user_id,
+        )
         for subscription in batch:
             due = subscription.next_billing_date
             assert due is not None
             if subscription.cancel_at_period_end:
-                work.append(_Due(subscription.id, None, None, SubscriptionStatus.CANCELLED))
+                work.append(
+                    _Due(
+                        subscription.id,
+                        subscription.user_id,
+                        "cancel",
+                        None,
+                        None,
+                        SubscriptionStatus.CANCELLED,
+                    )
+                )
                 continue
             if subscription.status == SubscriptionStatus.PAST_DUE and (
                 subscription.next_retry_at is None
             ):  # a hard decline nobody fixed in time
-                work.append(_Due(subscription.id, None, None, SubscriptionStatus.EXPIRED))
+                work.append(
+                    _Due(
+                        subscription.id,
+                        subscription.user_id,
+                        "expire",
+                        None,
+                        None,
+                        SubscriptionStatus.EXPIRED,
+                    )
+                )
                 continue
             plan = uow.plans.get(subscription.plan_id)
             method = (
@@ -203,7 +256,8 @@ def _plan(
                 off_session=True,
             )
             renewal = Renewal(subscription.id, method.stripe_customer_id, due)
-            work.append(_Due(subscription.id, request, renewal))
+            action = "retry" if subscription.status == SubscriptionStatus.PAST_DUE else "renew"
+            work.append(_Due(subscription.id, subscription.user_id, action, request, renewal))
     return work, batch[-1].id if batch else None
 
 
@@ -248,3 +302,16 @@ def _end(
             )
         uow.commit()
         return True
+
+
+def _planned(item: _Due) -> dict[str, str | None]:
+    """What a real run would do with ``item``, for a dry run's report."""
+    money = item.request.money if item.request is not None else None
+    return {
+        "subscription_id": str(item.subscription_id),
+        "user_id": str(item.user_id),
+        "action": item.action,
+        "amount": money.amount if money else None,
+        "currency": money.currency if money else None,
+        "due": item.renewal.due.isoformat() if item.renewal else None,
+    }

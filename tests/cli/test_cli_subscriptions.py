@@ -111,7 +111,8 @@ def test_billing_run_can_be_scoped_to_a_subscription_or_a_user(cli):
     first, due = _due_of(cli, users[0])
     later = (dt.datetime.fromisoformat(due) + dt.timedelta(days=2)).isoformat()
 
-    one = json.loads(cli("billing", "run", "--now", later, "--subscription", first, "--json").stdout)
+    one = cli("billing", "run", "--now", later, "--subscription", first, "--json")
+    one = json.loads(one.stdout)
     user = json.loads(cli("billing", "run", "--now", later, "--user", users[1], "--json").stdout)
 
     assert [c["subscription_id"] for c in one["charged"]] == [first]
