@@ -60,15 +60,6 @@ class PaymentMethodRepository:
     def get(self, method_id: uuid.UUID) -> PaymentMethod | None:
         return self.session.get(PaymentMethod, method_id)
 
-    def customer_of(self, user_id: uuid.UUID) -> str | None:
-        """The Stripe Customer id saved with any of the user's cards."""
-        query = (
-            select(PaymentMethod.stripe_customer_id)
-            .where(PaymentMethod.user_id == user_id, PaymentMethod.stripe_customer_id.is_not(None))
-            .limit(1)
-        )
-        return self.session.scalars(query).first()
-
     def lock_by_stripe_id(self, stripe_id: str) -> PaymentMethod | None:
         """The card with this Stripe id, locked until the transaction ends."""
         query = (
@@ -120,7 +111,7 @@ def insert_once(session: Session, model: type[Base], values: dict[str, Any], uni
         insert(table)  # type: ignore[arg-type]
         .values(**values)
         .on_conflict_do_nothing(index_elements=[unique])
-        .returning(table.c.id)
+        .returning(*table.primary_key)
     )
     return session.execute(statement).first() is not None
 

@@ -49,6 +49,20 @@ class Plan(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class Customer(Base):
+    """A user's Stripe Customer, one per user: the row is written (pending, no Stripe id)
+    before Stripe is asked to make it, so a retry never makes a second one."""
+
+    __tablename__ = "customers"
+    __table_args__ = (Index(None, "stripe_customer_id", unique=True),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))  # as last set at Stripe
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class PaymentMethod(Base):
     """Safe card details only: never a full card number."""
 

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from payment_lib.db.customer_repository import CustomerRepository
 from payment_lib.db.disputes import DisputeRepository
 from payment_lib.db.payment_repository import PaymentRepository
 from payment_lib.db.refund_repository import RefundRepository
@@ -31,6 +32,7 @@ class UnitOfWork:
     subscriptions: SubscriptionRepository
     refunds: RefundRepository
     webhook_events: WebhookEventRepository
+    customers: CustomerRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -45,6 +47,7 @@ class UnitOfWork:
         self.subscriptions = SubscriptionRepository(self.session)
         self.refunds = RefundRepository(self.session)
         self.webhook_events = WebhookEventRepository(self.session)
+        self.customers = CustomerRepository(self.session)
         return self
 
     def __exit__(

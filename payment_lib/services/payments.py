@@ -31,11 +31,12 @@ from payment_lib.domain.errors import (
 from payment_lib.domain.money import Money
 from payment_lib.domain.states import UNSETTLED, PaymentStatus
 from payment_lib.observability import trace
+from payment_lib.services.customers import customer_for
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome, record_unknown
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentResult
 from payment_lib.services.ports import Clock, NewUnitOfWork
-from payment_lib.services.settle import confirm, settle
+from payment_lib.services.settle import confirm, needs_customer, settle
 from payment_lib.services.subscriptions import refuse_second_purchase
 
 if TYPE_CHECKING:
@@ -91,9 +92,8 @@ def process_payment(
         ),
     ):
         started = time.perf_counter()
+        # A plan purchase's customer is made once the request passed its checks (below).
         customer = renewal.customer if renewal else None
-        if request.plan_id and renewal is None:
-            customer = _customer_for(request, new_uow=new_uow, gateway=gateway)
         details: dict[str, object] = {
             "payment_method": request.payment_method,
             "return_url": request.return_url or default_return_url,
@@ -116,6 +116,8 @@ def process_payment(
             currency=payment.currency,
         )
         policy = OutcomePolicy(now=clock(), retry_days=retry_days, metrics=metrics)
+        if needs_customer(payment):
+            payment = _with_customer(payment, new_uow=new_uow, gateway=gateway, now=policy.now)
         try:
             # A first attempt sends; a resumed one asks Stripe (sending again only while
             # Stripe surely remembers the key).
@@ -133,18 +135,19 @@ def process_payment(
         return result
 
 
-def _customer_for(
-    request: PaymentRequest, *, new_uow: NewUnitOfWork, gateway: StripeGateway
-) -> str:
-    """The user's Stripe Customer: the saved one, or a new one (one per user: the key is
-    derived from the user id, so concurrent first purchases get the same Customer)."""
-    with new_uow() as uow:
-        known = uow.payment_methods.customer_of(request.user_id)
-    return known or gateway.create_customer(
-        user_id=str(request.user_id),
-        email=request.customer_email,
-        idempotency_key=f"payment_lib-customer-{request.user_id}",
+def _with_customer(
+    payment: Payment, *, new_uow: NewUnitOfWork, gateway: StripeGateway, now: dt.datetime
+) -> Payment:
+    """The payment with its user's Stripe Customer recorded in what its call sends."""
+    customer = customer_for(
+        payment.user_id, payment.customer_email, new_uow=new_uow, gateway=gateway, now=now
     )
+    with new_uow() as uow:
+        stored = uow.payments.get(payment.id, for_update=True)
+        assert stored is not None
+        stored.details = {**(stored.details or {}), "customer": customer}
+        uow.commit()
+        return stored
 
 
 def _begin(

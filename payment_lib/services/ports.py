@@ -39,8 +39,12 @@ class StripeGateway(Protocol):
         """Create and confirm a PaymentIntent; a decline is an outcome, not an error."""
         ...
 
-    def create_customer(self, *, user_id: str, email: str | None, idempotency_key: str) -> str:
+    def create_customer(self, *, user_id: str, idempotency_key: str) -> str:
         """A Stripe Customer for one of our users; its id."""
+        ...
+
+    def update_customer_email(self, customer: str, email: str) -> None:
+        """Set a Customer's email."""
         ...
 
     def attach_payment_method(

@@ -17,7 +17,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from payment_lib.db.tables import Payment
-from payment_lib.domain.errors import InvalidRequest, NotFound
+from payment_lib.domain.errors import InvalidRequest, NotFound, ProviderUnavailable
 from payment_lib.observability import trace
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome
 from payment_lib.services.payment_requests import parse_uuid
@@ -88,6 +88,13 @@ def confirm(gateway: StripeGateway, payment: Payment) -> IntentOutcome:
         )
 
 
+def needs_customer(payment: Payment) -> bool:
+    """A plan purchase whose Stripe Customer is not recorded yet: it was never sent (the
+    customer is recorded before the first call), and must not be sent without one."""
+    details = payment.details or {}
+    return bool(details.get("save_for_off_session")) and not details.get("customer")
+
+
 def settle(gateway: StripeGateway, payment: Payment, now: dt.datetime) -> IntentOutcome:
     """What Stripe says about a payment whose outcome we do not know (see the module doc).
 
@@ -97,6 +104,10 @@ def settle(gateway: StripeGateway, payment: Payment, now: dt.datetime) -> Intent
     if payment.stripe_transaction_id:
         return gateway.retrieve_payment(payment.stripe_transaction_id)
     if may_resend(payment, now):
+        if needs_customer(payment):  # the caller's retry makes the customer, then sends
+            raise ProviderUnavailable(
+                "The payment's Stripe Customer is not made yet; retry the same request."
+            )
         return confirm(gateway, payment)
     found = gateway.find_payment_intent(
         "payment_id",

@@ -286,7 +286,7 @@ def change_payment_method(
             raise NotFound(f"No subscription {wanted}.")
         if subscription.status not in LIVE:
             raise InvalidRequest("This subscription has ended.", param="subscription_id")
-        customer = uow.payment_methods.customer_of(subscription.user_id)
+        customer = uow.customers.stripe_id_of(subscription.user_id)
     if customer is None:
         raise InvalidRequest("This user has no saved customer at Stripe.", param="user_id")
     card = gateway.attach_payment_method(

@@ -8,6 +8,7 @@ every POST carries an explicit idempotency key, so a retry can never charge twic
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -161,20 +162,30 @@ class StripeGateway:
 
         return self._call("payment_intents.create", create)
 
-    def create_customer(self, *, user_id: str, email: str | None, idempotency_key: str) -> str:
-        """A Stripe Customer for one of our users; returns its id (cus_...)."""
-        params: dict[str, Any] = {"metadata": {"user_id": user_id}}
-        if email:
-            params["email"] = email
+    def create_customer(self, *, user_id: str, idempotency_key: str) -> str:
+        """A Stripe Customer for one of our users (its metadata names the user); its id. The
+        parameters never change for a user, so its key can be retried for ever."""
 
         def create() -> str:
             customer = self.client.v1.customers.create(
-                params=params,  # type: ignore[arg-type]
+                params={"metadata": {"user_id": user_id}},
                 options={"idempotency_key": idempotency_key},
             )
             return customer.id
 
         return self._call("customers.create", create)
+
+    def update_customer_email(self, customer: str, email: str) -> None:
+        """Set a Customer's email (the same update twice changes nothing)."""
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        self._call(
+            "customers.update",
+            lambda: self.client.v1.customers.update(
+                customer,
+                params={"email": email},
+                options={"idempotency_key": f"payment_lib-customer-email-{customer}-{digest}"},
+            ),
+        )
 
     def attach_payment_method(
         self, payment_method: str, *, customer: str, idempotency_key: str

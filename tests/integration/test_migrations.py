@@ -19,6 +19,7 @@ TABLES = {
     "plans",
     "notifications",
     "disputes",
+    "customers",
 }
 
 
