@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from payment_lib.services.ports import StripeGateway
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 # Longer than one settling can take (three Stripe calls of at most 30 s, with backoff).
 RECOVERY_LEASE = dt.timedelta(minutes=5)
@@ -54,22 +56,30 @@ def recover_stale_payments(
         )
         ids = [payment.id for payment in claimed]
         uow.commit()
+    return _one_by_one(
+        ids,
+        "payment",
+        lambda payment_id: _settle_one(
+            payment_id,
+            new_uow=new_uow,
+            gateway=gateway,
+            policy=OutcomePolicy(now=clock(), retry_days=retry_days, metrics=metrics),
+        ),
+    )
+
+
+def _one_by_one(ids: list[uuid.UUID], what: str, settle_one: Callable[[uuid.UUID], T]) -> list[T]:
+    """``settle_one`` each claimed id in a try of its own, with its own trace: a failure is
+    logged (an unexpected one at error level) and the batch goes on."""
     settled = []
-    for payment_id in ids:
-        with trace(), structlog.contextvars.bound_contextvars(payment_id=str(payment_id)):
+    for item_id in ids:
+        with trace(), structlog.contextvars.bound_contextvars(**{f"{what}_id": str(item_id)}):
             try:
-                settled.append(
-                    _settle_one(
-                        payment_id,
-                        new_uow=new_uow,
-                        gateway=gateway,
-                        policy=OutcomePolicy(now=clock(), retry_days=retry_days, metrics=metrics),
-                    )
-                )
+                settled.append(settle_one(item_id))
             except PaymentError as error:
-                log.warning("payment not settled", code=error.code, reason=error.message)
-            except Exception as error:  # a bad row: logged, and the batch goes on
-                log.error("payment not settled", code=type(error).__name__, reason=str(error))
+                log.warning(f"{what} not settled", code=error.code, reason=error.message)
+            except Exception as error:  # a bad row
+                log.error(f"{what} not settled", code=type(error).__name__, reason=str(error))
     return settled
 
 
@@ -112,25 +122,16 @@ def recover_pending_refunds(
         )
         stale = [refund.id for refund in claimed]
         uow.commit()
-    resolved = []
-    for refund_id in stale:
-        with trace(), structlog.contextvars.bound_contextvars(refund_id=str(refund_id)):
-            try:
-                with new_uow() as uow:
-                    refund = uow.refunds.get(refund_id)
-                    payment = uow.payments.get(refund.payment_id) if refund else None
-                    if refund is None or payment is None:
-                        raise LookupError(f"refund {refund_id} or its payment vanished")
-                    pending = PendingRefund.of(refund, payment)
-                resolved.append(
-                    resolve_refund(
-                        pending, new_uow=new_uow, gateway=gateway, clock=clock, metrics=metrics
-                    )
-                )
-            except PaymentError as error:
-                log.warning("pending refund not resolved", code=error.code, reason=error.message)
-            except Exception as error:  # a bad row: logged, and the batch goes on
-                log.error(
-                    "pending refund not resolved", code=type(error).__name__, reason=str(error)
-                )
-    return resolved
+
+    def resolve_one(refund_id: uuid.UUID) -> RefundResult:
+        with new_uow() as uow:
+            refund = uow.refunds.get(refund_id)
+            payment = uow.payments.get(refund.payment_id) if refund else None
+            if refund is None or payment is None:
+                raise LookupError(f"refund {refund_id} or its payment vanished")
+            pending = PendingRefund.of(refund, payment)
+        return resolve_refund(
+            pending, new_uow=new_uow, gateway=gateway, clock=clock, metrics=metrics
+        )
+
+    return _one_by_one(stale, "refund", resolve_one)
