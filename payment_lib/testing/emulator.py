@@ -19,7 +19,7 @@ from payment_lib.testing.faults import Fault, Faults, injected_error
 from payment_lib.testing.forms import form_pairs, nest
 from payment_lib.testing.idempotency import IdempotencyKeys, StoredResponse
 from payment_lib.testing.objects import random_token, request_id
-from payment_lib.testing.routes import Endpoint, route, unrecognized
+from payment_lib.testing.routes import Route, route, unrecognized
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.transport import Handler, Server, check_key, drop, read_body, write
 from payment_lib.testing.webhooks import WebhookDelivery
@@ -273,7 +273,7 @@ class StripeEmulator:
         self, request: Handler, method: str, path: str, form: bytes | str, answer: dict[str, str]
     ) -> None:
         check_key(request.fields.get("authorization"))
-        endpoint, ids = route(method, path)
+        chosen, ids = route(method, path)
         decision = self.faults.decide(path)
         if decision.fault is Fault.ERROR:
             raise injected_error(decision.error_status)
@@ -303,17 +303,17 @@ class StripeEmulator:
         call = Call(
             params, answer["Request-Id"], key, answer["Stripe-Version"], self._base_url(request)
         )
-        status, payload = self._execute(endpoint, call, ids)
+        status, payload = self._execute(chosen, call, ids)
         if key is not None and call.executing:
             self.idempotency.finish(key, StoredResponse(status, payload, answer["Request-Id"]))
         elif key is not None:
             self.idempotency.forget(key)
         self._finish(request, decision.fault, status, payload, answer)
 
-    def _execute(self, endpoint: Endpoint, call: Call, ids: list[str]) -> tuple[int, bytes]:
+    def _execute(self, chosen: Route, call: Call, ids: list[str]) -> tuple[int, bytes]:
         with self.store.lock:
             try:
-                result = endpoint(self.store, call, *ids)
+                result = chosen.endpoint(self.store, call, *ids)
                 expand = call.params.get("expand")
                 if expand:
                     result = self.store.expanded(result, expand)
