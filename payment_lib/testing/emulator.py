@@ -13,7 +13,7 @@ import threading
 import traceback
 from types import TracebackType
 
-from payment_lib.testing import charging, control, disputes, threeds
+from payment_lib.testing import charging, control, disputes, parameters, threeds
 from payment_lib.testing.errors import UNKNOWN_ERROR, ApiError, invalid
 from payment_lib.testing.faults import Fault, Faults, injected_error
 from payment_lib.testing.forms import form_pairs, nest
@@ -249,6 +249,7 @@ class StripeEmulator:
         if path.startswith("/v1/"):
             self._api(request, method, path, query)
         elif path.startswith(threeds.PREFIX) and method == "GET":
+            read_body(request)  # unread, it would be taken for the next request on the connection
             with self.store.lock:
                 answer = threeds.handle(self.store, path, query, self._page_call())
             headers = {"Location": answer.location} if answer.location else {}
@@ -257,6 +258,7 @@ class StripeEmulator:
             status, body = control.handle(self, method, path, read_body(request))
             write(request, status, json.dumps(body).encode(), {})
         else:
+            read_body(request)
             error = unrecognized(method, path)
             write(request, error.status, error.json(), {"Request-Id": request_id()})
 
@@ -313,6 +315,7 @@ class StripeEmulator:
     def _execute(self, chosen: Route, call: Call, ids: list[str]) -> tuple[int, bytes]:
         with self.store.lock:
             try:
+                parameters.check(chosen.operation, call.params)
                 result = chosen.endpoint(self.store, call, *ids)
                 expand = call.params.get("expand")
                 if expand:

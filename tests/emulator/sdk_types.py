@@ -103,8 +103,11 @@ def params_schema(operation: str) -> dict[str, Node]:
 
 def _node(annotation: Any) -> Node:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal and args == ("",):
+        return "e"  # the empty string that unsets a hash or array: accepted for any of them
     if origin in (typing.Union, types.UnionType):
         parts = [_node(arg) for arg in args if arg is not type(None)]
+        parts = [part for part in parts if part != "e"] or ["s"]
         structured = [part for part in parts if not isinstance(part, str)]
         if not structured:
             return "m" if "m" in parts else "s"
@@ -174,7 +177,7 @@ def main(argv: list[str]) -> int:
     from payment_lib.testing.routes import ROUTES
 
     table = parameter_table(sorted({route.operation for route in ROUTES.values()}))
-    text = json.dumps(table, indent=None, separators=(",", ":"), sort_keys=True) + "\n"
+    text = json.dumps(table, indent=1, sort_keys=True) + "\n"
     if "--write" in argv:
         PARAMETERS_FILE.write_text(text)
         print(f"wrote {PARAMETERS_FILE} ({len(text):,} bytes) from stripe {stripe.VERSION}")

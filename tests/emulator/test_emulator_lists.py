@@ -136,7 +136,7 @@ def raw_list(emulator: StripeEmulator, path: str) -> tuple[int, dict[str, Any]]:
         ("created[lt]=1.5", "created[lt]"),
         ("created[]=1", "created[0]"),
         ("created[after]=1", "created[after]"),
-        ("created[gte][x]=1", "created[gte]"),
+        ("created[gte][x]=1", "created[gte][x]"),
     ],
 )
 def test_a_malformed_created_filter_is_a_400_naming_the_parameter(
