@@ -76,9 +76,10 @@ def _is_typed_dict(cls: object) -> bool:
 
 
 def service_method(operation: str) -> Any:
-    """The SDK method behind an operation name, ``payment_intents.create`` ->
-    ``client.v1.payment_intents.create``."""
-    target: Any = stripe.StripeClient("sk_test_introspection").v1
+    """The SDK method behind an operation name: ``payment_intents.create`` is
+    ``client.v1.payment_intents.create``; a capitalized one names a resource's method where
+    the client has no service for it (``Charge.list_refunds``)."""
+    target: Any = stripe if operation[0].isupper() else stripe.StripeClient("sk_test_x").v1
     for part in operation.split("."):
         target = getattr(target, part)
     return target
