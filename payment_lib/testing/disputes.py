@@ -249,6 +249,7 @@ def _dispute(charge: Obj, reason: str, inquiry: bool, created: int) -> Obj:
             "card": {
                 "brand": charge["payment_method_details"]["card"]["brand"],
                 "case_type": "inquiry" if inquiry else "chargeback",
+                "network": charge["payment_method_details"]["card"]["network"],
                 "network_reason_code": code,
             },
             "type": "card",
@@ -272,6 +273,7 @@ def _balance_transaction(dispute: Obj, now: int, *, withdrawal: bool) -> Obj:
         "object": "balance_transaction",
         "amount": amount,
         "available_on": now,
+        "balance_type": "payments",
         "created": now,
         "currency": dispute["currency"],
         "description": f"Chargeback {what} for {dispute['charge']}",

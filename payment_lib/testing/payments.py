@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from payment_lib.testing import charging, disputes, objects
+from payment_lib.testing import charging, disputes, objects, payment_objects
 from payment_lib.testing.customers import payment_method_from, resolve_method
 from payment_lib.testing.errors import ApiError, invalid, unexpected_state
 from payment_lib.testing.lists import listed
@@ -80,7 +80,7 @@ def create_payment_intent(store: Store, call: Call) -> Obj:
         raise _missing_method()
     call.executing = True
     intent = store.add(
-        objects.payment_intent(params, amount=amount, currency=code, created=call.now)
+        payment_objects.payment_intent(params, amount=amount, currency=code, created=call.now)
     )
     store.record(call, "payment_intent.created", intent)
     if method is not None:

@@ -79,6 +79,8 @@ ROUTES: dict[tuple[str, str, bool, str | None], Route] = {
     ("GET", "charges", False, None): Route(payments.list_charges, "charges.list"),
     ("GET", "charges", False, "search"): Route(search.search_charges, "charges.search"),
     ("GET", "charges", True, None): Route(payments.retrieve_charge, "charges.retrieve"),
+    # The client has no service for a charge's refunds; the resource's method names them.
+    ("GET", "charges", True, "refunds"): Route(refunds.list_charge_refunds, "Charge.list_refunds"),
     ("POST", "refunds", False, None): Route(refunds.create_refund, "refunds.create"),
     ("GET", "refunds", False, None): Route(refunds.list_refunds, "refunds.list"),
     ("GET", "refunds", True, None): Route(refunds.retrieve_refund, "refunds.retrieve"),

@@ -68,7 +68,8 @@ def fields_of(cls: type) -> dict[str, Any]:
 
 
 def _is_object_class(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, stripe.StripeObject)
+    cls = typing.get_origin(annotation) or annotation
+    return isinstance(cls, type) and issubclass(cls, stripe.StripeObject)
 
 
 def _type_siblings(cls: type, obj: dict[str, Any]) -> set[str]:

@@ -13,7 +13,7 @@ import stripe
 from emulator_helpers import http_call, pay
 
 from payment_lib.testing import StripeEmulator
-from payment_lib.testing.objects import payment_intent
+from payment_lib.testing.payment_objects import payment_intent
 
 Maker = Callable[[stripe.StripeClient], str]
 
