@@ -6,7 +6,7 @@ declares (null where it does not apply). PaymentIntents, Charges and Refunds are
 
 from __future__ import annotations
 
-import base64
+import binascii
 import random
 from typing import Any
 
@@ -21,8 +21,7 @@ _random = random.Random()  # noqa: S311 - test-mode ids, not secrets
 
 def random_token(length: int) -> str:
     """Random letters and digits (not secret: these are test-mode ids)."""
-    size = (length * 3 + 3) // 4
-    raw = base64.b64encode(_random.getrandbits(size * 8).to_bytes(size, "big"))
+    raw = binascii.b2a_base64(_random.randbytes((length * 3 + 3) // 4), newline=False)
     return raw.translate(_TO_ALPHANUMERIC)[:length].decode()
 
 
