@@ -78,7 +78,8 @@ def _charge(
     *,
     authenticated: bool = False,
 ) -> None:
-    manual = intent["capture_method"] == "manual"
+    card_capture = intent["payment_method_options"]["card"]["capture_method"]
+    manual = "manual" in (intent["capture_method"], card_capture)
     charge = store.add(
         payment_objects.charge(
             intent,

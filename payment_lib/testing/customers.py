@@ -23,6 +23,7 @@ from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import integer, one_of, text
 
 REDISPLAY = ("always", "limited", "unspecified")
+TAX_EXEMPT = ("exempt", "none", "reverse")
 
 # PaymentMethods ----------------------------------------------------------------------------
 
@@ -246,6 +247,7 @@ def _methods_of(store: Store, call: Call, customer_id: object, url: str) -> Obj:
 
 
 def create_customer(store: Store, call: Call) -> Obj:
+    one_of(call.params, "tax_exempt", TAX_EXEMPT)
     method = None
     if call.params.get("payment_method"):
         method = resolve_method(store, call, call.params["payment_method"], "payment_method")
@@ -282,9 +284,15 @@ def update_customer(store: Store, call: Call, customer_id: str) -> Obj:
             **customer["invoice_settings"],
             "default_payment_method": chosen,
         }
-    for name in ("address", "description", "email", "name", "phone", "shipping"):
+    if "address" in params:
+        changes["address"] = objects.address(params["address"]) if params["address"] else None
+    if "shipping" in params:
+        changes["shipping"] = objects.shipping(params["shipping"])
+    for name in ("business_name", "description", "email", "individual_name", "name", "phone"):
         if name in params:
             changes[name] = params[name] or None
+    if params.get("tax_exempt"):
+        changes["tax_exempt"] = one_of(params, "tax_exempt", TAX_EXEMPT)
     if "metadata" in params:
         changes["metadata"] = objects.merged_metadata(customer["metadata"], params["metadata"])
     call.executing = True

@@ -136,15 +136,23 @@ def payment_intent(params: Obj, *, amount: int, currency: str, created: int) -> 
     }
 
 
-def card_payment_options(given: Obj) -> Obj:
-    """``payment_method_options.card``: the options given (capture_method,
-    request_three_d_secure, setup_future_usage), the others as a card payment leaves them."""
-    return {
-        **_CARD_OPTIONS_NULLS,
-        "capture_method": given.get("capture_method") or None,
-        "request_three_d_secure": given.get("request_three_d_secure") or "automatic",
-        "setup_future_usage": given.get("setup_future_usage") or None,
-    }
+# The card options the emulator keeps (and what each may be); it ignores the others.
+CARD_OPTIONS = {
+    "capture_method": ("manual",),
+    "request_three_d_secure": ("any", "automatic", "challenge"),
+    "setup_future_usage": ("none", "off_session", "on_session"),
+}
+
+
+def card_payment_options(given: Obj, current: Obj | None = None) -> Obj:
+    """``payment_method_options.card``: the ``CARD_OPTIONS`` given ("" unsets one) over the
+    current ones, the others as a card payment leaves them."""
+    options = {**_CARD_OPTIONS_NULLS, "request_three_d_secure": "automatic", **(current or {})}
+    for name in CARD_OPTIONS:
+        if name in given:
+            options[name] = given[name] or None
+    options["request_three_d_secure"] = options["request_three_d_secure"] or "automatic"
+    return options
 
 
 _AUTOMATIC = {"allow_redirects": "always", "enabled": True}

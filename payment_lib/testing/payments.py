@@ -56,6 +56,7 @@ UPDATABLE_STATUSES = ("requires_payment_method", "requires_confirmation", "requi
 def create_payment_intent(store: Store, call: Call) -> Obj:
     params = call.params
     _refuse_payment_method_types(params)
+    _card_options(params)
     code = currency(params)
     amount = charge_amount(params, code)
     one_of(params, "capture_method", ("automatic", "automatic_async", "manual"))
@@ -105,7 +106,7 @@ def update_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
             f"of {intent['status']}. You may only update the {restricted[0]} of a PaymentIntent "
             f"with one of the following statuses: {', '.join(UPDATABLE_STATUSES)}."
         )
-    changes: Obj = {}
+    changes: Obj = _option_changes(params, intent)
     code = currency(params) if "currency" in params else intent["currency"]
     if "amount" in params or "currency" in params:
         changes["amount"] = charge_amount(
@@ -118,13 +119,14 @@ def update_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
         )["id"]
     one_of(params, "setup_future_usage", ("off_session", "on_session"))
     one_of(params, "capture_method", ("automatic", "automatic_async", "manual"))
-    if params.get("payment_method"):
-        method = resolve_method(store, call, params["payment_method"], "payment_method")
+    method = _given_method(store, call)
+    if method is not None:
         changes.update(payment_method=method["id"], status="requires_confirmation")
     for name in (
+        "allowed_payment_method_types",
         "description",
+        "excluded_payment_method_types",
         "receipt_email",
-        "shipping",
         "setup_future_usage",
         "capture_method",
         "statement_descriptor",
@@ -163,6 +165,7 @@ def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
             f"You cannot confirm this PaymentIntent because it has a status of {status}."
         )
     one_of(params, "setup_future_usage", ("off_session", "on_session"))
+    changes = _option_changes(params, intent)
     _check_confirmable(params, intent["automatic_payment_methods"])
     customer = store.objects.get(intent["customer"]) if intent["customer"] else None
     method = _given_method(store, call)
@@ -172,10 +175,10 @@ def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
         raise _missing_method()
     _check_method_usable(store, method, customer, intent["id"])
     call.executing = True
-    for name in ("receipt_email", "setup_future_usage", "shipping"):
+    for name in ("receipt_email", "setup_future_usage"):
         if name in params:
             intent[name] = params[name] or None
-    intent["payment_method"] = method["id"]
+    intent.update(changes, payment_method=method["id"])
     charging.attempt(store, call, intent, method)
     return intent
 
@@ -255,8 +258,41 @@ def _check_confirmable(params: Obj, automatic: Any) -> None:
         raise invalid(RETURN_URL_NEEDED, param="return_url")
 
 
+def _card_options(params: Obj) -> Obj | None:
+    """The ``payment_method_options[card]`` given, checked (None: none given)."""
+    options = params.get("payment_method_options")
+    card = options.get("card") if isinstance(options, dict) else None
+    if not isinstance(card, dict):
+        return None
+    for name, allowed in payment_objects.CARD_OPTIONS.items():
+        one_of(card, name, allowed, param=f"payment_method_options[card][{name}]")
+    return card
+
+
+def _option_changes(params: Obj, intent: Obj) -> Obj:
+    """What an update or a confirmation changes besides the payment method: card options and
+    shipping (answered in full)."""
+    changes: Obj = {}
+    card = _card_options(params)
+    if card is not None:
+        current = intent["payment_method_options"]["card"]
+        changes["payment_method_options"] = {
+            "card": payment_objects.card_payment_options(card, current)
+        }
+    if "shipping" in params:
+        changes["shipping"] = objects.shipping(params["shipping"])
+    return changes
+
+
 def _given_method(store: Store, call: Call) -> Obj | None:
     """The PaymentMethod named by ``payment_method`` or described by ``payment_method_data``."""
+    if call.params.get("confirmation_token"):
+        # The emulator issues no ConfirmationTokens (they come from Stripe.js).
+        raise invalid(
+            f"No such confirmation_token: '{call.params['confirmation_token']}'",
+            code="resource_missing",
+            param="confirmation_token",
+        )
     if call.params.get("payment_method"):
         return resolve_method(store, call, call.params["payment_method"], "payment_method")
     data = call.params.get("payment_method_data")

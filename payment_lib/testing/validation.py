@@ -71,13 +71,17 @@ def boolean(params: Params, name: str) -> bool:
     return bool(raw == "true")
 
 
-def one_of(params: Params, name: str, allowed: Collection[str]) -> str | None:
+def one_of(
+    params: Params, name: str, allowed: Collection[str], *, param: str | None = None
+) -> str | None:
+    """An enum parameter (None when absent or empty); errors name it ``param`` (default
+    ``name``)."""
     raw = params.get(name)
     if raw is None or raw == "":
         return None
     if raw not in allowed:
         choices = ", ".join(f"`{choice}`" for choice in allowed)
-        raise invalid(f"Invalid {name}: must be one of {choices}", param=name)
+        raise invalid(f"Invalid {name}: must be one of {choices}", param=param or name)
     return str(raw)
 
 
