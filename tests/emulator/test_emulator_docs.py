@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from emulator_helpers import recorded_event_types
+
 from payment_lib.testing.cards import card_names
 from payment_lib.testing.routes import ROUTES
 
@@ -19,10 +21,6 @@ def test_the_quick_start_example_in_the_emulator_docs_runs() -> None:
     exec(compile(example.group(1), str(DOC), "exec"), {})  # noqa: S102 - our own docs
 
 
-SOURCE = DOC.parents[1] / "payment_lib" / "testing"
-RECORDED = re.compile(r"""store\.record\(\s*call,\s*"([a-z_.]+)\"""")
-
-
 def test_every_test_card_is_in_the_emulator_docs() -> None:
     text = DOC.read_text()
 
@@ -30,11 +28,7 @@ def test_every_test_card_is_in_the_emulator_docs() -> None:
 
 
 def test_every_event_the_emulator_records_is_in_the_emulator_docs() -> None:
-    recorded = {
-        event_type
-        for path in SOURCE.glob("*.py")
-        for event_type in RECORDED.findall(path.read_text())
-    }
+    recorded = recorded_event_types()
     text = DOC.read_text()
 
     assert recorded and sorted(event for event in recorded if f"`{event}`" not in text) == []
