@@ -14,7 +14,7 @@ import traceback
 from types import TracebackType
 
 from payment_lib.testing import charging, control, disputes, parameters, threeds
-from payment_lib.testing.errors import UNKNOWN_ERROR, ApiError, invalid
+from payment_lib.testing.errors import UNKNOWN_ERROR, ApiError, invalid, no_such
 from payment_lib.testing.faults import Fault, Faults, injected_error
 from payment_lib.testing.forms import form_pairs, nest
 from payment_lib.testing.idempotency import IdempotencyKeys, StoredResponse
@@ -197,6 +197,21 @@ class StripeEmulator:
             How many keys were forgotten. A request sent again with one of them executes anew.
         """
         return self.idempotency.expire()
+
+    def resend_event(self, event_id: str) -> None:
+        """Deliver a recorded event to the webhook endpoint again (the Dashboard's "Resend").
+
+        Raises:
+            ApiError: 404 for an event never recorded; 400 when no endpoint is configured.
+        """
+        if self.store.event_payload(event_id) is None:
+            raise no_such("event", event_id)
+        if not self.webhooks.enabled:
+            raise invalid(
+                "No webhook endpoint is configured: start the emulator with a webhook URL "
+                "(--webhook-url) or POST /_emulator/webhooks first."
+            )
+        self.webhooks.resend(event_id)
 
     def wait_for_in_flight(self, count: int, timeout: float = 5.0) -> bool:
         """Block until ``count`` idempotent requests are executing (to set up races)."""
