@@ -166,3 +166,34 @@ def test_updated_shipping_and_addresses_are_answered_in_full(
         "postal_code",
         "state",
     }
+
+
+def test_listing_payment_methods_of_another_type_lists_none(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create()
+    client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+
+    listed = client.v1.payment_methods.list(params={"customer": customer.id, "type": "sepa_debit"})
+
+    assert listed.data == []
+
+
+def test_payment_methods_are_listed_by_allow_redisplay(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create()
+    shown = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+    client.v1.payment_methods.attach("pm_card_amex", params={"customer": customer.id})
+    client.v1.payment_methods.update(shown.id, params={"allow_redisplay": "always"})
+
+    listed = client.v1.customers.payment_methods.list(
+        customer.id, params={"allow_redisplay": "always"}
+    )
+
+    assert [method.id for method in listed.data] == [shown.id]
+
+
+def test_charges_are_listed_by_transfer_group(client: stripe.StripeClient) -> None:
+    grouped = pay(client, transfer_group="order_17")
+    pay(client)
+
+    listed = client.v1.charges.list(params={"transfer_group": "order_17"})
+
+    assert [charge.id for charge in listed.data] == [grouped.latest_charge]
