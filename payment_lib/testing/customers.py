@@ -236,12 +236,20 @@ def list_customer_payment_methods(store: Store, call: Call, customer_id: str) ->
 
 
 def _methods_of(store: Store, call: Call, customer_id: object, url: str) -> Obj:
-    one_of(call.params, "type", ("card",))
+    """A customer's PaymentMethods; every one is a card, so another ``type`` lists none."""
+    kind = call.params.get("type") or "card"
+    redisplay = one_of(call.params, "allow_redisplay", REDISPLAY)
+
+    def keep(method: Obj) -> bool:
+        return method["customer"] == customer_id and (
+            redisplay is None or method["allow_redisplay"] == redisplay
+        )
+
     chosen, more = page(
-        store.kinds.get("payment_method", []),
+        store.kinds.get("payment_method", []) if kind == "card" else [],
         call.params,
         position=lambda cursor: store.position("payment_method", cursor),
-        keep=lambda method: method["customer"] == customer_id,
+        keep=keep,
     )
     return list_object(chosen, more, url)
 

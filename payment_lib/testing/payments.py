@@ -147,7 +147,8 @@ def list_payment_intents(store: Store, call: Call) -> Obj:
 
 
 def list_charges(store: Store, call: Call) -> Obj:
-    return listed(store, call.params, "charge", "/v1/charges", ("customer", "payment_intent"))
+    filters = ("customer", "payment_intent", "transfer_group")
+    return listed(store, call.params, "charge", "/v1/charges", filters)
 
 
 def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
