@@ -20,10 +20,10 @@ from urllib.parse import urlencode
 
 import pytest
 import stripe
-from emulator_helpers import RETURN_URL, http_call
+from emulator_helpers import RETURN_URL, build_client, http_call, pay
 from sdk_types import literal_values, type_hints
 
-from payment_lib.testing import StripeEmulator
+from payment_lib.testing import StripeEmulator, StripeTarget
 
 RESOURCES: dict[str, type] = {
     "payment_method": stripe.PaymentMethod,
@@ -205,19 +205,15 @@ def distinct(problems: list[str]) -> list[str]:
 
 
 def _pay(client: stripe.StripeClient, method: str, **extra: Any) -> str:
-    params = {"amount": 2000, "currency": "usd", "payment_method": method, "confirm": True}
-    params |= {"return_url": RETURN_URL, **extra}
-    params = {name: value for name, value in params.items() if value is not None}
+    """A payment's PaymentIntent id, declined or not (None leaves a parameter out)."""
     try:
-        return client.v1.payment_intents.create(params=params).id  # type: ignore[arg-type]
+        return pay(client, method, **extra).id
     except stripe.CardError as declined:
         return str((declined.json_body or {})["error"]["payment_intent"]["id"])
 
 
 def _make_everything(emulator: StripeEmulator) -> None:
-    client = stripe.StripeClient(
-        emulator.api_key, base_addresses={"api": emulator.url}, max_network_retries=0
-    )
+    client = build_client(StripeTarget.for_emulator(emulator))
     address = {"line1": "1 Main St", "city": "Springfield", "country": "US"}
     customer = client.v1.customers.create(
         params={
@@ -252,14 +248,11 @@ def _make_everything(emulator: StripeEmulator) -> None:
     waiting = _pay(client, "pm_card_authenticationRequired")
     emulator.authenticate(_pay(client, "pm_card_threeDSecure2Required"))
     emulator.authenticate(_pay(client, "pm_card_authenticationRequired"), success=False)
-    client.v1.payment_intents.create(
-        params={
-            "amount": 2000,
-            "currency": "usd",
-            "payment_method": "pm_card_authenticationRequired",
-            "confirm": True,
-            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
-        }
+    _pay(
+        client,
+        "pm_card_authenticationRequired",
+        return_url=None,
+        automatic_payment_methods={"enabled": True, "allow_redirects": "never"},
     )
     held = _pay(client, "pm_card_visa", capture_method="manual")
     client.v1.payment_intents.capture(held)

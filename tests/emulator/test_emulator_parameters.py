@@ -16,11 +16,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import stripe
-from emulator_helpers import RETURN_URL, http_call
+from emulator_helpers import build_client, http_call, pay
 from sdk_types import hash_paths, leaf_paths, params_schema
 
-from payment_lib.testing import StripeEmulator
+from payment_lib.testing import StripeEmulator, StripeTarget
 from payment_lib.testing.routes import ROUTES
 
 RouteKey = tuple[str, str, bool, str | None]
@@ -52,20 +51,10 @@ def emulator() -> Iterator[StripeEmulator]:
 @pytest.fixture(scope="module")
 def existing(emulator: StripeEmulator) -> dict[str, str]:
     """An object of each resource, for the paths that need an id."""
-    client = stripe.StripeClient(
-        emulator.api_key, base_addresses={"api": emulator.url}, max_network_retries=0
-    )
+    client = build_client(StripeTarget.for_emulator(emulator))
     customer = client.v1.customers.create()
     method = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
-    paid = client.v1.payment_intents.create(
-        params={
-            "amount": 2000,
-            "currency": "usd",
-            "payment_method": "pm_card_createDisputeInquiry",
-            "confirm": True,
-            "return_url": RETURN_URL,
-        }
-    )
+    paid = pay(client, "pm_card_createDisputeInquiry")
     refund = client.v1.refunds.create(params={"payment_intent": paid.id, "amount": 100})
     return {
         "payment_methods": method.id,

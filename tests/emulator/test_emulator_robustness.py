@@ -11,12 +11,12 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import stripe
-from emulator_helpers import RETURN_URL, http_call
+from emulator_helpers import RETURN_URL, build_client, http_call, pay
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sdk_types import hash_paths, leaf_paths, params_schema
 
-from payment_lib.testing import StripeEmulator
+from payment_lib.testing import StripeEmulator, StripeTarget
 from payment_lib.testing.routes import ROUTES
 
 ERROR_TYPES = {"invalid_request_error", "card_error", "idempotency_error", "api_error"}
@@ -33,44 +33,11 @@ def _seed(client: stripe.StripeClient) -> list[str]:
     """One object in each interesting state, so random requests reach the real code paths."""
     customer = client.v1.customers.create(params={"email": "fuzz@example.com"})
     method = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
-    paid = client.v1.payment_intents.create(
-        params={
-            "amount": 5000,
-            "currency": "usd",
-            "payment_method": "pm_card_visa",
-            "confirm": True,
-            "return_url": RETURN_URL,
-        }
-    )
+    paid = pay(client, amount=5000)
     refund = client.v1.refunds.create(params={"charge": str(paid.latest_charge), "amount": 100})
-    disputed = client.v1.payment_intents.create(
-        params={
-            "amount": 3000,
-            "currency": "usd",
-            "payment_method": "pm_card_createDispute",
-            "confirm": True,
-            "return_url": RETURN_URL,
-        }
-    )
-    held = client.v1.payment_intents.create(
-        params={
-            "amount": 2000,
-            "currency": "eur",
-            "payment_method": "pm_card_visa",
-            "capture_method": "manual",
-            "confirm": True,
-            "return_url": RETURN_URL,
-        }
-    )
-    waiting = client.v1.payment_intents.create(
-        params={
-            "amount": 2000,
-            "currency": "usd",
-            "payment_method": "pm_card_authenticationRequired",
-            "confirm": True,
-            "return_url": RETURN_URL,
-        }
-    )
+    disputed = pay(client, "pm_card_createDispute", amount=3000)
+    held = pay(client, currency="eur", capture_method="manual")
+    waiting = pay(client, "pm_card_authenticationRequired")
     fresh = client.v1.payment_intents.create(params={"amount": 900, "currency": "jpy"})
     disputes = client.v1.disputes.list()
     events = client.v1.events.list(params={"limit": 3})
@@ -93,10 +60,7 @@ def _seed(client: stripe.StripeClient) -> list[str]:
 @pytest.fixture(scope="module")
 def seeded() -> Iterator[Seeded]:
     with StripeEmulator() as emulator:
-        client = stripe.StripeClient(
-            emulator.api_key, base_addresses={"api": emulator.url}, max_network_retries=0
-        )
-        yield Seeded(emulator, tuple(_seed(client)))
+        yield Seeded(emulator, tuple(_seed(build_client(StripeTarget.for_emulator(emulator)))))
 
 
 def _known_names() -> list[str]:
