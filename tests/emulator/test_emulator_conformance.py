@@ -37,8 +37,10 @@ RESOURCES: dict[str, type] = {
     "list": stripe.ListObject,
     "search_result": stripe.SearchResultObject,
 }
+# Only disputes eligible for a card network's program carry its entry.
+_PROGRAMS = {"mastercard_compliance", "visa_compelling_evidence_3", "visa_compliance"}
 # Fields Stripe sends only when asked (``expand[]``: "includable"), or only on some objects.
-LEFT_OUT = {
+LEFT_OUT: dict[type, set[str]] = {
     stripe.Charge: {"refunds"},
     stripe.Customer: {
         "cash_balance",
@@ -51,13 +53,11 @@ LEFT_OUT = {
     },
     stripe.Event: {"account", "context"},  # Connect and organization events only
     stripe.Event.Data: {"previous_attributes"},  # *.updated events only
+    stripe.Dispute.Evidence.EnhancedEvidence: _PROGRAMS,
+    stripe.Dispute.EvidenceDetails.EnhancedEligibility: _PROGRAMS,
 }
 # Fields Stripe sends that the SDK does not annotate: search results carry their ``url``.
 ALSO_KNOWN = {stripe.SearchResultObject: {"url"}}
-# Only disputes eligible for a card network's program carry its entry.
-_PROGRAMS = {"mastercard_compliance", "visa_compelling_evidence_3", "visa_compliance"}
-LEFT_OUT[stripe.Dispute.Evidence.EnhancedEvidence] = _PROGRAMS
-LEFT_OUT[stripe.Dispute.EvidenceDetails.EnhancedEligibility] = _PROGRAMS
 # Error objects, like the errors they copy, leave out what does not apply.
 ERROR_CLASSES = (stripe.PaymentIntent.LastPaymentError,)
 

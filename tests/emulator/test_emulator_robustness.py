@@ -154,7 +154,7 @@ def _answer_is_stripe_shaped(status: int, body: bytes) -> bool:
 @settings(
     max_examples=400,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(data=st.data())
 def test_no_request_makes_the_emulator_answer_500(seeded: Seeded, data: st.DataObject) -> None:
