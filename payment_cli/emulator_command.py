@@ -1,16 +1,27 @@
-"""``payment-cli stripe-emulator``: run the Stripe test-mode emulator in the foreground."""
+"""``payment-cli stripe-emulator``: run the Stripe test-mode emulator in the foreground, or steer
+a running one (``trigger`` an event, ``events resend`` one)."""
 
 from __future__ import annotations
 
+import json
 import signal
 from types import FrameType
 
 import click
 
 from payment_lib.testing import StripeEmulator
+from payment_lib.testing.trigger import EVENT_TYPES, TriggerError, resend, trigger
+
+DEFAULT_URL = "http://127.0.0.1:12111"
+_url_option = click.option(
+    "--url",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="Base URL of the running emulator.",
+)
 
 
-@click.command("stripe-emulator")
+@click.group("stripe-emulator", invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--port", default=12111, show_default=True, type=int, help="Port to listen on; 0 picks one."
@@ -19,16 +30,24 @@ from payment_lib.testing import StripeEmulator
 @click.option(
     "--webhook-secret", help="whsec_... secret to sign webhooks with (generated if omitted)."
 )
+@click.pass_context
 def stripe_emulator(
-    host: str, port: int, webhook_url: str | None, webhook_secret: str | None
+    context: click.Context,
+    host: str,
+    port: int,
+    webhook_url: str | None,
+    webhook_secret: str | None,
 ) -> None:
     """Run a local Stripe test-mode emulator until Ctrl-C or SIGTERM.
 
     Point the SDK (or PAYMENT_STRIPE_API_BASE) at the printed URL with any sk_test_ key.
     The control endpoint /_emulator/ sets faults and inspects state (see docs/emulator.md).
+    With a subcommand, steers an emulator already running instead (trigger, events resend).
 
     Example: payment-cli stripe-emulator --port 12111 --webhook-url http://127.0.0.1:8000/hooks
     """
+    if context.invoked_subcommand is not None:
+        return
     emulator = StripeEmulator(host, port, webhook_url=webhook_url, webhook_secret=webhook_secret)
     try:
         emulator.start()
@@ -50,3 +69,53 @@ def stripe_emulator(
     finally:
         emulator.stop()
         click.echo("Stripe emulator stopped.")
+
+
+@stripe_emulator.command("trigger")
+@click.argument("event_type", metavar="EVENT_TYPE", type=click.Choice(EVENT_TYPES))
+@_url_option
+@click.option("--json", "as_json", is_flag=True, help="Print the events caused as JSON.")
+def trigger_command(event_type: str, url: str, as_json: bool) -> None:
+    """Make a running emulator send EVENT_TYPE, as Stripe's `stripe trigger` does.
+
+    Creates the objects behind the event through the API (a succeeded payment for
+    payment_intent.succeeded, a disputed one for charge.dispute.created...); the emulator
+    records the event and delivers it, signed, to its webhook endpoint. Prints every event the
+    requests caused.
+
+    Example: payment-cli stripe-emulator trigger payment_intent.succeeded --url http://127.0.0.1:12111
+    """
+    try:
+        triggered = trigger(url, event_type)
+    except TriggerError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"event_type": event_type, "event": triggered.event, "events": triggered.events}
+            )
+        )
+        return
+    click.echo(f"Triggered {event_type} at {url}:")
+    for event in triggered.events:
+        click.echo(f"  {event['id']} {event['type']}")
+
+
+@stripe_emulator.group("events")
+def events() -> None:
+    """Events recorded by a running emulator."""
+
+
+@events.command("resend")
+@click.argument("event_id")
+@_url_option
+def resend_command(event_id: str, url: str) -> None:
+    """Deliver a recorded event to the emulator's webhook endpoint again, signed anew.
+
+    Example: payment-cli stripe-emulator events resend evt_1Abc --url http://127.0.0.1:12111
+    """
+    try:
+        resend(url, event_id)
+    except TriggerError as error:
+        raise click.ClickException(f"{event_id}: {error}") from None
+    click.echo(f"Resent {event_id}.")

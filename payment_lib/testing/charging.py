@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from urllib.parse import urlencode
 
-from payment_lib.testing import disputes, objects
+from payment_lib.testing import disputes, objects, payment_objects
 from payment_lib.testing.cards import AUTHENTICATION_REQUIRED, Authentication, Decline, TestCard
 from payment_lib.testing.errors import ApiError
 from payment_lib.testing.store import Call, Obj, Store
@@ -78,9 +78,10 @@ def _charge(
     *,
     authenticated: bool = False,
 ) -> None:
-    manual = intent["capture_method"] == "manual"
+    card_capture = intent["payment_method_options"]["card"]["capture_method"]
+    manual = "manual" in (intent["capture_method"], card_capture)
     charge = store.add(
-        objects.charge(
+        payment_objects.charge(
             intent,
             method,
             created=call.now,

@@ -10,7 +10,7 @@ JSON in, JSON out, no API key (it only listens where the emulator does):
 - ``GET  /_emulator/objects/<kind>``             e.g. ``payment_intent``, ``refund``
 - ``POST /_emulator/webhooks`` ``{"url": ..., "secret": ..., "retry_delays": [...]}``
 - ``POST /_emulator/webhooks/hold`` / ``release`` ``{"reverse": true, "duplicates": true}``
-- ``POST /_emulator/events/<id>/resend``
+- ``POST /_emulator/events/<id>/resend``         deliver it again (404 unknown, 400 no endpoint)
 - ``POST /_emulator/payment_intents/<id>/authenticate`` ``{"success": true}``
 - ``POST /_emulator/idempotency/expire``         -> ``{"expired": N}`` keys forgotten
 - ``POST /_emulator/payment_intents/<id>/dispute`` (or ``charges/<id>/dispute``)
@@ -43,6 +43,8 @@ class Controlled(Protocol):
     def authenticate(self, intent_id: str, *, success: bool = True) -> None: ...
 
     def expire_idempotency_keys(self) -> int: ...
+
+    def resend_event(self, event_id: str) -> None: ...
 
     def open_dispute(
         self, charge_or_payment_intent_id: str, *, reason: str = ..., inquiry: bool = ...
@@ -101,7 +103,7 @@ def _dispatch(emulator: Controlled, method: str, parts: list[str], options: dict
             )
             return {"ok": True}
         case "POST", ["events", event_id, "resend"]:
-            emulator.webhooks.resend(event_id)
+            emulator.resend_event(event_id)
             return {"ok": True}
         case "POST", ["payment_intents", intent_id, "authenticate"]:
             emulator.authenticate(intent_id, success=bool(options.get("success", True)))

@@ -17,57 +17,56 @@ from payment_lib.testing.cards import (
     card_for_number,
     passes_luhn,
 )
-from payment_lib.testing.errors import ApiError, invalid
-from payment_lib.testing.lists import LIST_PARAMS, PAGE_PARAMS, list_object, listed, page
+from payment_lib.testing.errors import ApiError, invalid, missing_param
+from payment_lib.testing.lists import list_object, listed, page
 from payment_lib.testing.store import Call, Obj, Store
-from payment_lib.testing.validation import ANY, accepting, check_known, integer, one_of, text
+from payment_lib.testing.validation import integer, one_of, text
 
-_BILLING = accepting("address email name phone")
-_CARD = accepting("number exp_month exp_year cvc token networks")
-PAYMENT_METHOD_PARAMS = accepting(
-    "type metadata expand allow_redisplay",
-    card=_CARD,
-    billing_details=_BILLING,
-)
-PAYMENT_METHOD_UPDATE_PARAMS = accepting(
-    "metadata expand allow_redisplay",
-    card=accepting("exp_month exp_year networks"),
-    billing_details=accepting("address email name phone tax_id"),
-)
 REDISPLAY = ("always", "limited", "unspecified")
-CUSTOMER_PARAMS = accepting(
-    """
-    address balance description email expand invoice_prefix metadata name payment_method
-    phone preferred_locales shipping tax_exempt test_clock
-    """,
-    invoice_settings=accepting("default_payment_method custom_fields footer rendering_options"),
-)
-
+TAX_EXEMPT = ("exempt", "none", "reverse")
 
 # PaymentMethods ----------------------------------------------------------------------------
 
 
 def create_payment_method(store: Store, call: Call) -> Obj:
-    params = call.params
-    check_known(params, PAYMENT_METHOD_PARAMS)
-    if one_of(params, "type", ("card",)) is None:
-        raise invalid("Missing required param: type.", code="parameter_missing", param="type")
+    return payment_method_from(store, call, call.params)
+
+
+def payment_method_from(store: Store, call: Call, params: Obj, prefix: str = "") -> Obj:
+    """A new PaymentMethod from create's parameters, or from ``payment_method_data`` (then
+    errors name the parameters under ``prefix``)."""
+
+    def named(name: str) -> str:
+        return f"{prefix}[{name}]" if prefix else name
+
+    kind = params.get("type")
+    if not kind:
+        raise missing_param(named("type"))
+    if kind != "card":
+        raise invalid(
+            f'The payment method type "{kind}" is invalid. Please ensure the provided type is '
+            "activated in your dashboard (https://dashboard.stripe.com/account/payments/settings) "
+            "and your account is enabled for any preview features that you are trying to use.",
+            param=named("type"),
+        )
     given = params.get("card")
     if not isinstance(given, dict):
-        raise invalid("Missing required param: card.", code="parameter_missing", param="card")
+        raise missing_param(named("card"))
     if "token" in given:
         card = card_for_name(str(given["token"]).removeprefix("tok_"))
         if card is None:
             raise invalid(
-                f"No such token: '{given['token']}'", code="resource_missing", param="card[token]"
+                f"No such token: '{given['token']}'",
+                code="resource_missing",
+                param=named("card") + "[token]",
             )
-        return _new_method(store, call, card)
+        return _new_method(store, call, params, card)
     card = _card_from_number(given)
     exp = _expiry(given)
     cvc = text(given, "cvc")
     if cvc is not None and not (cvc.isdigit() and len(cvc) in (3, 4)):
         raise _card_field_error("invalid_cvc", "Your card's security code is invalid.", "cvc")
-    return _new_method(store, call, card, exp=exp, cvc_given=cvc is not None)
+    return _new_method(store, call, params, card, exp=exp, cvc_given=cvc is not None)
 
 
 def _expiry(given: Obj, month: int | None = None, year: int | None = None) -> tuple[int, int]:
@@ -112,6 +111,7 @@ def _card_field_error(code: str, message: str, param: str) -> ApiError:
 def _new_method(
     store: Store,
     call: Call,
+    params: Obj,
     card: TestCard,
     *,
     exp: tuple[int, int] | None = None,
@@ -127,30 +127,31 @@ def _new_method(
         exp_month=exp[0],
         exp_year=exp[1],
         cvc_given=cvc_given,
-        billing=call.params.get("billing_details"),
-        metadata=call.params.get("metadata"),
+        billing=params.get("billing_details"),
+        metadata=params.get("metadata"),
     )
     return store.add(method, card=card, set_up=False, used_by=None)
 
 
-def resolve_method(store: Store, call: Call, method_id: object, param: str) -> Obj:
-    """An existing PaymentMethod, or a fresh one for a ``pm_card_*`` test name."""
+def resolve_method(
+    store: Store, call: Call, method_id: object, param: str, *, status: int = 400
+) -> Obj:
+    """An existing PaymentMethod, or a fresh one for a ``pm_card_*`` test name; missing, it
+    is a 400 when named by a parameter, a 404 (``status``) when named by the path."""
     if isinstance(method_id, str) and method_id.startswith("pm_card_"):
         card = card_for_name(method_id.removeprefix("pm_card_"))
         if card is not None:
-            return _new_method(store, call, card)
-    return store.find("payment_method", method_id, param=param, status=400)
+            return _new_method(store, call, {}, card)
+    return store.find("payment_method", method_id, param=param, status=status)
 
 
 def retrieve_payment_method(store: Store, call: Call, method_id: str) -> Obj:
-    check_known(call.params, {"expand": ANY})
-    return resolve_method(store, call, method_id, "id")
+    return resolve_method(store, call, method_id, "id", status=404)
 
 
 def update_payment_method(store: Store, call: Call, method_id: str) -> Obj:
     """A saved card's expiry, billing details, metadata or redisplay setting."""
     params = call.params
-    check_known(params, PAYMENT_METHOD_UPDATE_PARAMS)
     method = store.find("payment_method", method_id)
     if method["customer"] is None:
         # (unconfirmed wording) Stripe updates only PaymentMethods saved to a customer.
@@ -191,9 +192,8 @@ def _updated_billing(current: Obj, given: Obj) -> Obj:
 
 
 def attach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
-    check_known(call.params, {"customer": ANY, "expand": ANY})
     customer = store.find("customer", call.params.get("customer"), param="customer", status=400)
-    method = resolve_method(store, call, method_id, "id")
+    method = resolve_method(store, call, method_id, "id", status=404)
     if method["customer"] not in (None, customer["id"]):
         raise invalid(
             "The payment method you provided has already been attached to a customer.",
@@ -210,7 +210,6 @@ def attach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
 
 
 def detach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
-    check_known(call.params, {"expand": ANY})
     method = store.find("payment_method", method_id)
     if method["customer"] is None:
         raise invalid(
@@ -228,30 +227,35 @@ def detach_payment_method(store: Store, call: Call, method_id: str) -> Obj:
 
 
 def list_payment_methods(store: Store, call: Call) -> Obj:
-    # Stripe has no created filter on payment method lists.
-    check_known(call.params, {**PAGE_PARAMS, **accepting("customer type allow_redisplay")})
     return _methods_of(store, call, call.params.get("customer"), "/v1/payment_methods")
 
 
 def list_customer_payment_methods(store: Store, call: Call, customer_id: str) -> Obj:
-    check_known(call.params, {**PAGE_PARAMS, **accepting("type allow_redisplay")})
     store.find("customer", customer_id)
     return _methods_of(store, call, customer_id, f"/v1/customers/{customer_id}/payment_methods")
 
 
 def _methods_of(store: Store, call: Call, customer_id: object, url: str) -> Obj:
-    one_of(call.params, "type", ("card",))
+    """A customer's PaymentMethods; every one is a card, so another ``type`` lists none."""
+    kind = call.params.get("type") or "card"
+    redisplay = one_of(call.params, "allow_redisplay", REDISPLAY)
+
+    def keep(method: Obj) -> bool:
+        return method["customer"] == customer_id and (
+            redisplay is None or method["allow_redisplay"] == redisplay
+        )
+
     chosen, more = page(
-        store.kinds.get("payment_method", []),
+        store.kinds.get("payment_method", []) if kind == "card" else [],
         call.params,
         position=lambda cursor: store.position("payment_method", cursor),
-        keep=lambda method: method["customer"] == customer_id,
+        keep=keep,
     )
     return list_object(chosen, more, url)
 
 
 def create_customer(store: Store, call: Call) -> Obj:
-    check_known(call.params, CUSTOMER_PARAMS)
+    one_of(call.params, "tax_exempt", TAX_EXEMPT)
     method = None
     if call.params.get("payment_method"):
         method = resolve_method(store, call, call.params["payment_method"], "payment_method")
@@ -266,7 +270,6 @@ def create_customer(store: Store, call: Call) -> Obj:
 
 def update_customer(store: Store, call: Call, customer_id: str) -> Obj:
     params = call.params
-    check_known(params, CUSTOMER_PARAMS)
     customer = store.find("customer", customer_id)
     changes: Obj = {}
     settings = params.get("invoice_settings")
@@ -289,9 +292,15 @@ def update_customer(store: Store, call: Call, customer_id: str) -> Obj:
             **customer["invoice_settings"],
             "default_payment_method": chosen,
         }
-    for name in ("address", "description", "email", "name", "phone", "shipping"):
+    if "address" in params:
+        changes["address"] = objects.address(params["address"]) if params["address"] else None
+    if "shipping" in params:
+        changes["shipping"] = objects.shipping(params["shipping"])
+    for name in ("business_name", "description", "email", "individual_name", "name", "phone"):
         if name in params:
             changes[name] = params[name] or None
+    if params.get("tax_exempt"):
+        changes["tax_exempt"] = one_of(params, "tax_exempt", TAX_EXEMPT)
     if "metadata" in params:
         changes["metadata"] = objects.merged_metadata(customer["metadata"], params["metadata"])
     call.executing = True
@@ -303,7 +312,6 @@ def update_customer(store: Store, call: Call, customer_id: str) -> Obj:
 
 def delete_customer(store: Store, call: Call, customer_id: str) -> Obj:
     """Delete for good: retrieving answers a ``deleted`` stub, lists leave it out."""
-    check_known(call.params, {})
     customer = store.find("customer", customer_id)
     call.executing = True
     stub = {"id": customer_id, "object": "customer", "deleted": True}
@@ -313,12 +321,10 @@ def delete_customer(store: Store, call: Call, customer_id: str) -> Obj:
 
 
 def list_customers(store: Store, call: Call) -> Obj:
-    check_known(call.params, {**LIST_PARAMS, **accepting("email test_clock")})
     return listed(store, call.params, "customer", "/v1/customers", ("email",))
 
 
 def retrieve_customer(store: Store, call: Call, customer_id: str) -> Obj:
-    check_known(call.params, {"expand": ANY})
     found = store.objects.get(customer_id)
     if found is not None and found["object"] == "customer" and found.get("deleted"):
         return found

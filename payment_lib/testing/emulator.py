@@ -13,13 +13,13 @@ import threading
 import traceback
 from types import TracebackType
 
-from payment_lib.testing import charging, control, disputes, threeds
-from payment_lib.testing.errors import UNKNOWN_ERROR, ApiError, invalid
+from payment_lib.testing import charging, control, disputes, parameters, threeds
+from payment_lib.testing.errors import UNKNOWN_ERROR, ApiError, invalid, no_such
 from payment_lib.testing.faults import Fault, Faults, injected_error
 from payment_lib.testing.forms import form_pairs, nest
 from payment_lib.testing.idempotency import IdempotencyKeys, StoredResponse
 from payment_lib.testing.objects import random_token, request_id
-from payment_lib.testing.routes import Endpoint, route, unrecognized
+from payment_lib.testing.routes import Route, route, unrecognized
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.transport import Handler, Server, check_key, drop, read_body, write
 from payment_lib.testing.webhooks import WebhookDelivery
@@ -198,6 +198,21 @@ class StripeEmulator:
         """
         return self.idempotency.expire()
 
+    def resend_event(self, event_id: str) -> None:
+        """Deliver a recorded event to the webhook endpoint again (the Dashboard's "Resend").
+
+        Raises:
+            ApiError: 404 for an event never recorded; 400 when no endpoint is configured.
+        """
+        if self.store.event_payload(event_id) is None:
+            raise no_such("event", event_id)
+        if not self.webhooks.enabled:
+            raise invalid(
+                "No webhook endpoint is configured: start the emulator with a webhook URL "
+                "(--webhook-url) or POST /_emulator/webhooks first."
+            )
+        self.webhooks.resend(event_id)
+
     def wait_for_in_flight(self, count: int, timeout: float = 5.0) -> bool:
         """Block until ``count`` idempotent requests are executing (to set up races)."""
         return self.idempotency.wait_for_running(count, timeout)
@@ -249,6 +264,7 @@ class StripeEmulator:
         if path.startswith("/v1/"):
             self._api(request, method, path, query)
         elif path.startswith(threeds.PREFIX) and method == "GET":
+            read_body(request)  # unread, it would be taken for the next request on the connection
             with self.store.lock:
                 answer = threeds.handle(self.store, path, query, self._page_call())
             headers = {"Location": answer.location} if answer.location else {}
@@ -257,6 +273,7 @@ class StripeEmulator:
             status, body = control.handle(self, method, path, read_body(request))
             write(request, status, json.dumps(body).encode(), {})
         else:
+            read_body(request)
             error = unrecognized(method, path)
             write(request, error.status, error.json(), {"Request-Id": request_id()})
 
@@ -273,7 +290,7 @@ class StripeEmulator:
         self, request: Handler, method: str, path: str, form: bytes | str, answer: dict[str, str]
     ) -> None:
         check_key(request.fields.get("authorization"))
-        endpoint, ids = route(method, path)
+        chosen, ids = route(method, path)
         decision = self.faults.decide(path)
         if decision.fault is Fault.ERROR:
             raise injected_error(decision.error_status)
@@ -303,17 +320,18 @@ class StripeEmulator:
         call = Call(
             params, answer["Request-Id"], key, answer["Stripe-Version"], self._base_url(request)
         )
-        status, payload = self._execute(endpoint, call, ids)
+        status, payload = self._execute(chosen, call, ids)
         if key is not None and call.executing:
             self.idempotency.finish(key, StoredResponse(status, payload, answer["Request-Id"]))
         elif key is not None:
             self.idempotency.forget(key)
         self._finish(request, decision.fault, status, payload, answer)
 
-    def _execute(self, endpoint: Endpoint, call: Call, ids: list[str]) -> tuple[int, bytes]:
+    def _execute(self, chosen: Route, call: Call, ids: list[str]) -> tuple[int, bytes]:
         with self.store.lock:
             try:
-                result = endpoint(self.store, call, *ids)
+                parameters.check(chosen.operation, call.params)
+                result = chosen.endpoint(self.store, call, *ids)
                 expand = call.params.get("expand")
                 if expand:
                     result = self.store.expanded(result, expand)

@@ -70,9 +70,15 @@ def unknown_param(param: str) -> ApiError:
     return invalid(f"Received unknown parameter: {param}", code="parameter_unknown", param=param)
 
 
+# How Stripe names a kind in "No such ..." where it is not the object's own name.
+_NAMED = {"payment_method": "PaymentMethod"}
+
+
 def no_such(kind: str, object_id: str, *, param: str = "id") -> ApiError:
-    """404 resource_missing, worded as Stripe words it ("No such payment_intent: 'pi_x'")."""
-    return ApiError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
+    """404 resource_missing, worded as Stripe words it ("No such payment_intent: 'pi_x'",
+    "No such PaymentMethod: 'pm_x'")."""
+    shown = _NAMED.get(kind, kind)
+    return ApiError(404, f"No such {shown}: '{object_id}'", code="resource_missing", param=param)
 
 
 def unexpected_state(message: str) -> ApiError:

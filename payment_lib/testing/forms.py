@@ -36,8 +36,11 @@ def nest(pairs: list[tuple[str, str]]) -> Params:
     root: Params = {}
     for key, value in pairs:
         _assign(root, _split_key(key), value)
-    parsed: Params = _listify(root, "")
-    return parsed
+    # The top level is always a hash: ``0=x`` is an (unknown) parameter named "0".
+    return {
+        key: _listify(value, key) if isinstance(value, dict) else value
+        for key, value in root.items()
+    }
 
 
 def _split_key(key: str) -> list[str]:

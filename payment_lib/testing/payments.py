@@ -8,20 +8,16 @@ raises ``ApiError``. They run under the store's lock.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-from payment_lib.testing import charging, disputes, objects
-from payment_lib.testing.customers import create_payment_method, resolve_method
+from payment_lib.testing import charging, disputes, objects, payment_objects
+from payment_lib.testing.customers import payment_method_from, resolve_method
 from payment_lib.testing.errors import ApiError, invalid, unexpected_state
-from payment_lib.testing.lists import LIST_PARAMS, listed
+from payment_lib.testing.lists import listed
 from payment_lib.testing.store import Call, Obj, Store
 from payment_lib.testing.validation import (
-    ANY,
-    accepting,
     boolean,
     charge_amount,
-    check_known,
     currency,
     integer,
     one_of,
@@ -50,50 +46,17 @@ REUSED_METHOD = (
     "attach it to a Customer first."
 )
 
-_CONFIRM_COMMON = accepting(
-    """
-    capture_method error_on_requires_action expand mandate mandate_data off_session
-    payment_method payment_method_data payment_method_options payment_method_types
-    radar_options receipt_email return_url setup_future_usage shipping
-    use_stripe_sdk
-    """
-)
-CONFIRM_PARAMS = {**_CONFIRM_COMMON, "client_secret": ANY}
-CREATE_PARAMS = {
-    **_CONFIRM_COMMON,
-    **accepting(
-        """
-        amount application_fee_amount confirm confirmation_method currency customer
-        description metadata on_behalf_of payment_method_configuration statement_descriptor
-        statement_descriptor_suffix transfer_data transfer_group
-        """,
-        automatic_payment_methods=accepting("enabled allow_redirects"),
-    ),
-}
-UPDATE_PARAMS = accepting(
-    """
-    amount application_fee_amount capture_method currency customer description expand
-    metadata payment_method payment_method_options receipt_email setup_future_usage shipping
-    statement_descriptor statement_descriptor_suffix transfer_group
-    """
-)
 # What may change after a PaymentIntent is finished (Stripe allows these on any status).
 ALWAYS_UPDATABLE = frozenset({"description", "expand", "metadata", "receipt_email", "shipping"})
 UPDATABLE_STATUSES = ("requires_payment_method", "requires_confirmation", "requires_action")
-RETRIEVE_PARAMS = {"expand": ANY, "client_secret": ANY}
-CANCEL_PARAMS = {"cancellation_reason": ANY, "expand": ANY}
-CAPTURE_PARAMS = accepting(
-    "amount_to_capture expand metadata statement_descriptor statement_descriptor_suffix"
-)
-
 
 # PaymentIntents ----------------------------------------------------------------------------
 
 
 def create_payment_intent(store: Store, call: Call) -> Obj:
     params = call.params
-    check_known(params, CREATE_PARAMS)
     _refuse_payment_method_types(params)
+    _card_options(params)
     code = currency(params)
     amount = charge_amount(params, code)
     one_of(params, "capture_method", ("automatic", "automatic_async", "manual"))
@@ -118,7 +81,7 @@ def create_payment_intent(store: Store, call: Call) -> Obj:
         raise _missing_method()
     call.executing = True
     intent = store.add(
-        objects.payment_intent(params, amount=amount, currency=code, created=call.now)
+        payment_objects.payment_intent(params, amount=amount, currency=code, created=call.now)
     )
     store.record(call, "payment_intent.created", intent)
     if method is not None:
@@ -130,13 +93,11 @@ def create_payment_intent(store: Store, call: Call) -> Obj:
 
 
 def retrieve_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
-    check_known(call.params, RETRIEVE_PARAMS)
     return store.find("payment_intent", intent_id)
 
 
 def update_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
     params = call.params
-    check_known(params, UPDATE_PARAMS)
     intent = store.find("payment_intent", intent_id)
     restricted = sorted(set(params) - ALWAYS_UPDATABLE)
     if restricted and intent["status"] not in UPDATABLE_STATUSES:
@@ -145,7 +106,7 @@ def update_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
             f"of {intent['status']}. You may only update the {restricted[0]} of a PaymentIntent "
             f"with one of the following statuses: {', '.join(UPDATABLE_STATUSES)}."
         )
-    changes: Obj = {}
+    changes: Obj = _option_changes(params, intent)
     code = currency(params) if "currency" in params else intent["currency"]
     if "amount" in params or "currency" in params:
         changes["amount"] = charge_amount(
@@ -158,13 +119,14 @@ def update_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
         )["id"]
     one_of(params, "setup_future_usage", ("off_session", "on_session"))
     one_of(params, "capture_method", ("automatic", "automatic_async", "manual"))
-    if params.get("payment_method"):
-        method = resolve_method(store, call, params["payment_method"], "payment_method")
+    method = _given_method(store, call)
+    if method is not None:
         changes.update(payment_method=method["id"], status="requires_confirmation")
     for name in (
+        "allowed_payment_method_types",
         "description",
+        "excluded_payment_method_types",
         "receipt_email",
-        "shipping",
         "setup_future_usage",
         "capture_method",
         "statement_descriptor",
@@ -181,20 +143,16 @@ def update_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
 
 
 def list_payment_intents(store: Store, call: Call) -> Obj:
-    check_known(call.params, {**LIST_PARAMS, "customer": ANY})
     return listed(store, call.params, "payment_intent", "/v1/payment_intents", ("customer",))
 
 
 def list_charges(store: Store, call: Call) -> Obj:
-    check_known(
-        call.params, {**LIST_PARAMS, "customer": ANY, "payment_intent": ANY, "transfer_group": ANY}
-    )
-    return listed(store, call.params, "charge", "/v1/charges", ("customer", "payment_intent"))
+    filters = ("customer", "payment_intent", "transfer_group")
+    return listed(store, call.params, "charge", "/v1/charges", filters)
 
 
 def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
     params = call.params
-    check_known(params, CONFIRM_PARAMS)
     _refuse_payment_method_types(params)
     intent = store.find("payment_intent", intent_id)
     status = intent["status"]
@@ -208,6 +166,7 @@ def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
             f"You cannot confirm this PaymentIntent because it has a status of {status}."
         )
     one_of(params, "setup_future_usage", ("off_session", "on_session"))
+    changes = _option_changes(params, intent)
     _check_confirmable(params, intent["automatic_payment_methods"])
     customer = store.objects.get(intent["customer"]) if intent["customer"] else None
     method = _given_method(store, call)
@@ -217,16 +176,15 @@ def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
         raise _missing_method()
     _check_method_usable(store, method, customer, intent["id"])
     call.executing = True
-    for name in ("receipt_email", "setup_future_usage", "shipping"):
+    for name in ("receipt_email", "setup_future_usage"):
         if name in params:
             intent[name] = params[name] or None
-    intent["payment_method"] = method["id"]
+    intent.update(changes, payment_method=method["id"])
     charging.attempt(store, call, intent, method)
     return intent
 
 
 def cancel_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
-    check_known(call.params, CANCEL_PARAMS)
     intent = store.find("payment_intent", intent_id)
     reason = one_of(call.params, "cancellation_reason", CANCELLATION_REASONS)
     if intent["status"] not in CANCELABLE:
@@ -257,7 +215,6 @@ def _release_uncaptured(store: Store, call: Call, charge: Obj) -> None:
 
 
 def capture_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
-    check_known(call.params, CAPTURE_PARAMS)
     intent = store.find("payment_intent", intent_id)
     if intent["status"] != "requires_capture":
         raise unexpected_state(
@@ -283,7 +240,6 @@ def capture_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
 
 
 def retrieve_charge(store: Store, call: Call, charge_id: str) -> Obj:
-    check_known(call.params, {"expand": ANY})
     return store.find("charge", charge_id)
 
 
@@ -303,13 +259,46 @@ def _check_confirmable(params: Obj, automatic: Any) -> None:
         raise invalid(RETURN_URL_NEEDED, param="return_url")
 
 
+def _card_options(params: Obj) -> Obj | None:
+    """The ``payment_method_options[card]`` given, checked (None: none given)."""
+    options = params.get("payment_method_options")
+    card = options.get("card") if isinstance(options, dict) else None
+    if not isinstance(card, dict):
+        return None
+    for name, allowed in payment_objects.CARD_OPTIONS.items():
+        one_of(card, name, allowed, param=f"payment_method_options[card][{name}]")
+    return card
+
+
+def _option_changes(params: Obj, intent: Obj) -> Obj:
+    """What an update or a confirmation changes besides the payment method: card options and
+    shipping (answered in full)."""
+    changes: Obj = {}
+    card = _card_options(params)
+    if card is not None:
+        current = intent["payment_method_options"]["card"]
+        changes["payment_method_options"] = {
+            "card": payment_objects.card_payment_options(card, current)
+        }
+    if "shipping" in params:
+        changes["shipping"] = objects.shipping(params["shipping"])
+    return changes
+
+
 def _given_method(store: Store, call: Call) -> Obj | None:
     """The PaymentMethod named by ``payment_method`` or described by ``payment_method_data``."""
+    if call.params.get("confirmation_token"):
+        # The emulator issues no ConfirmationTokens (they come from Stripe.js).
+        raise invalid(
+            f"No such confirmation_token: '{call.params['confirmation_token']}'",
+            code="resource_missing",
+            param="confirmation_token",
+        )
     if call.params.get("payment_method"):
         return resolve_method(store, call, call.params["payment_method"], "payment_method")
     data = call.params.get("payment_method_data")
     if isinstance(data, dict):
-        return create_payment_method(store, replace(call, params=data))
+        return payment_method_from(store, call, data, "payment_method_data")
     return None
 
 

@@ -6,24 +6,17 @@ answers succeeded and then fails (``refund.failed``), as Stripe documents.
 
 from __future__ import annotations
 
-from payment_lib.testing import disputes, objects
+from payment_lib.testing import disputes, objects, payment_objects
 from payment_lib.testing.errors import ApiError, invalid
-from payment_lib.testing.lists import LIST_PARAMS, listed
+from payment_lib.testing.lists import listed
 from payment_lib.testing.store import Call, Obj, Store
-from payment_lib.testing.validation import ANY, accepting, check_known, integer, one_of, shown
+from payment_lib.testing.validation import integer, one_of, shown
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
-CREATE_PARAMS = accepting(
-    """
-    amount charge currency customer expand instructions_email metadata origin
-    payment_intent reason refund_application_fee reverse_transfer
-    """
-)
 
 
 def create_refund(store: Store, call: Call) -> Obj:
     params = call.params
-    check_known(params, CREATE_PARAMS)
     charge = _refundable_charge(store, params)
     one_of(params, "reason", REASONS)
     remaining = charge["amount_captured"] - charge["amount_refunded"]
@@ -49,7 +42,9 @@ def create_refund(store: Store, call: Call) -> Obj:
             param="amount",
         )
     call.executing = True
-    refund = store.add(objects.refund(charge, amount=amount, params=params, created=call.now))
+    refund = store.add(
+        payment_objects.refund(charge, amount=amount, params=params, created=call.now)
+    )
     _apply_to_charge(store, call, charge, amount)
     store.record(call, "refund.created", refund)
     if store.hidden[charge["payment_method"]]["card"].refund_fails:
@@ -113,11 +108,15 @@ def _fail(store: Store, call: Call, refund: Obj, charge: Obj) -> None:
 
 
 def retrieve_refund(store: Store, call: Call, refund_id: str) -> Obj:
-    check_known(call.params, {"expand": ANY})
     return store.find("refund", refund_id)
 
 
+def list_charge_refunds(store: Store, call: Call, charge_id: str) -> Obj:
+    """``GET /v1/charges/<id>/refunds``: where an expanded ``refunds`` list pages on."""
+    store.find("charge", charge_id)
+    url = f"/v1/charges/{charge_id}/refunds"
+    return listed(store, {**call.params, "charge": charge_id}, "refund", url, ("charge",))
+
+
 def list_refunds(store: Store, call: Call) -> Obj:
-    params = call.params
-    check_known(params, {**LIST_PARAMS, "charge": ANY, "payment_intent": ANY})
-    return listed(store, params, "refund", "/v1/refunds", ("charge", "payment_intent"))
+    return listed(store, call.params, "refund", "/v1/refunds", ("charge", "payment_intent"))

@@ -160,9 +160,9 @@ class Store:
 
     def _expand(self, obj: Obj, parts: list[str]) -> Obj:
         head, rest = parts[0], parts[1:]
-        if head not in obj:
+        value = obj[head] if head in obj else self._included(obj, head)
+        if value is None and head not in obj:
             raise errors.invalid(f"This property cannot be expanded ({head}).", param="expand")
-        value = obj[head]
         copied = dict(obj)
         if head == "data" and isinstance(value, list) and rest:
             copied[head] = [self._expand(item, rest) for item in value]
@@ -172,3 +172,18 @@ class Store:
         if isinstance(value, dict):
             copied[head] = self._expand(value, rest) if rest else value
         return copied
+
+    def _included(self, obj: Obj, name: str) -> Obj | None:
+        """What Stripe sends only when asked to expand it: a charge's ``refunds`` (the first
+        page, newest first; ``url`` lists the rest)."""
+        if obj.get("object") != "charge" or name != "refunds":
+            return None
+        refunds = [
+            item for item in reversed(self.kinds.get("refund", ())) if item["charge"] == obj["id"]
+        ]
+        return {
+            "object": "list",
+            "data": refunds[:10],
+            "has_more": len(refunds) > 10,
+            "url": f"/v1/charges/{obj['id']}/refunds",
+        }

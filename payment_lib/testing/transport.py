@@ -114,6 +114,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self.server.emulator.handle(self, "DELETE")
 
+    def do_PUT(self) -> None:
+        """Stripe's v1 API has no PUT or PATCH: they reach the router, which answers 404."""
+        self.server.emulator.handle(self, self.command)
+
+    do_PATCH = do_PUT
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: per-request logging would halve the throughput."""
 

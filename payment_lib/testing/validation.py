@@ -1,5 +1,6 @@
-"""Parameter checks with Stripe's error codes and wording: unknown and missing parameters,
-integers, booleans, enums, amounts and currencies.
+"""Parameter values checked with Stripe's error codes and wording: missing parameters,
+integers, booleans, enums, amounts and currencies (which parameters exist at all is
+``parameters``' business).
 """
 
 from __future__ import annotations
@@ -15,19 +16,8 @@ from payment_lib.domain.money import (
     format_amount,
     minimum_charge,
 )
-from payment_lib.testing.errors import ApiError, invalid, missing_param, unknown_param
+from payment_lib.testing.errors import ApiError, invalid, missing_param
 from payment_lib.testing.forms import Params
-
-# A schema names the accepted parameters: ANY for a value or object taken as given, a nested
-# schema for an object whose keys are checked too.
-ANY: dict[str, Any] = {}
-Schema = dict[str, Any]
-
-
-def accepting(names: str, **nested: Schema) -> Schema:
-    """A schema from whitespace-separated names (values taken as given) plus nested schemas."""
-    return {**dict.fromkeys(names.split(), ANY), **nested}
-
 
 _INTEGER = re.compile(r"-?[0-9]+")
 _SYMBOLS = {
@@ -43,17 +33,6 @@ _SYMBOLS = {
     "jpy": "¥",
     "inr": "₹",
 }
-
-
-def check_known(params: Params, schema: Schema, prefix: str = "") -> None:
-    """Raise 400 parameter_unknown for the first parameter the schema does not name."""
-    for key, value in params.items():
-        name = f"{prefix}[{key}]" if prefix else key
-        if key not in schema:
-            raise unknown_param(name)
-        nested = schema[key]
-        if nested is not ANY and isinstance(value, dict):
-            check_known(value, nested, name)
 
 
 def required(params: Params, name: str) -> Any:
@@ -92,13 +71,17 @@ def boolean(params: Params, name: str) -> bool:
     return bool(raw == "true")
 
 
-def one_of(params: Params, name: str, allowed: Collection[str]) -> str | None:
+def one_of(
+    params: Params, name: str, allowed: Collection[str], *, param: str | None = None
+) -> str | None:
+    """An enum parameter (None when absent or empty); errors name it ``param`` (default
+    ``name``)."""
     raw = params.get(name)
     if raw is None or raw == "":
         return None
     if raw not in allowed:
         choices = ", ".join(f"`{choice}`" for choice in allowed)
-        raise invalid(f"Invalid {name}: must be one of {choices}", param=name)
+        raise invalid(f"Invalid {name}: must be one of {choices}", param=param or name)
     return str(raw)
 
 

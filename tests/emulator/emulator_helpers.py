@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +27,17 @@ def build_client(target: StripeTarget, *, timeout: float = 10.0) -> stripe.Strip
 
 
 RETURN_URL = "https://shop.example/return"
+EMULATOR_SOURCE = Path(__file__).resolve().parents[2] / "payment_lib" / "testing"
+_RECORDED = re.compile(r"""store\.record\(\s*call,\s*"([a-z_.]+)\"""")
+
+
+def recorded_event_types() -> set[str]:
+    """Every event type the emulator's source records (``store.record(call, "x.y", ...)``)."""
+    return {
+        event_type
+        for path in EMULATOR_SOURCE.glob("*.py")
+        for event_type in _RECORDED.findall(path.read_text())
+    }
 
 
 def pay(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from emulator_helpers import recorded_event_types
+
 from payment_lib.testing.cards import card_names
 from payment_lib.testing.routes import ROUTES
 
@@ -19,10 +21,6 @@ def test_the_quick_start_example_in_the_emulator_docs_runs() -> None:
     exec(compile(example.group(1), str(DOC), "exec"), {})  # noqa: S102 - our own docs
 
 
-SOURCE = DOC.parents[1] / "payment_lib" / "testing"
-RECORDED = re.compile(r"""store\.record\(\s*call,\s*"([a-z_.]+)\"""")
-
-
 def test_every_test_card_is_in_the_emulator_docs() -> None:
     text = DOC.read_text()
 
@@ -30,20 +28,43 @@ def test_every_test_card_is_in_the_emulator_docs() -> None:
 
 
 def test_every_event_the_emulator_records_is_in_the_emulator_docs() -> None:
-    recorded = {
-        event_type
-        for path in SOURCE.glob("*.py")
-        for event_type in RECORDED.findall(path.read_text())
-    }
+    recorded = recorded_event_types()
     text = DOC.read_text()
 
     assert recorded and sorted(event for event in recorded if f"`{event}`" not in text) == []
 
 
-def test_every_route_is_in_the_emulator_docs() -> None:
-    text = DOC.read_text()
-
-    missing = sorted(
-        {resource for _, resource, _, _ in ROUTES if resource.replace("_", "") not in text.lower()}
+def documented_path(key: tuple[str, str, bool, str | None]) -> str:
+    """A route as the endpoint table writes it: ``POST /v1/payment_intents/{id}/confirm``."""
+    method, resource, with_id, action = key
+    return (
+        f"{method} /v1/{resource}" + ("/{id}" if with_id else "") + (f"/{action}" if action else "")
     )
-    assert missing == []
+
+
+def test_every_endpoint_has_a_row_saying_what_is_and_is_not_emulated() -> None:
+    rows = {
+        cells[0].strip("` "): [cell.strip() for cell in cells[1:]]
+        for line in DOC.read_text().splitlines()
+        if line.startswith("| `")
+        for cells in [line.strip("|").split("|")]
+    }
+
+    missing = sorted(path for path in map(documented_path, ROUTES) if path not in rows)
+    incomplete = sorted(
+        path
+        for path in map(documented_path, ROUTES)
+        if path in rows and (len(rows[path]) != 2 or not all(rows[path]))
+    )
+    assert (missing, incomplete) == ([], [])
+
+
+def test_the_endpoint_table_lists_no_endpoint_the_emulator_lacks() -> None:
+    served = set(map(documented_path, ROUTES))
+    listed = {
+        line.split("|")[1].strip("` ")
+        for line in DOC.read_text().splitlines()
+        if line.startswith("| `") and "/v1/" in line.split("|")[1]
+    }
+
+    assert sorted(listed - served) == []

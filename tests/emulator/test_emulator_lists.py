@@ -13,7 +13,7 @@ import stripe
 from emulator_helpers import http_call, pay
 
 from payment_lib.testing import StripeEmulator
-from payment_lib.testing.objects import payment_intent
+from payment_lib.testing.payment_objects import payment_intent
 
 Maker = Callable[[stripe.StripeClient], str]
 
@@ -136,7 +136,7 @@ def raw_list(emulator: StripeEmulator, path: str) -> tuple[int, dict[str, Any]]:
         ("created[lt]=1.5", "created[lt]"),
         ("created[]=1", "created[0]"),
         ("created[after]=1", "created[after]"),
-        ("created[gte][x]=1", "created[gte]"),
+        ("created[gte][x]=1", "created[gte][x]"),
     ],
 )
 def test_a_malformed_created_filter_is_a_400_naming_the_parameter(

@@ -203,3 +203,31 @@ def test_a_failing_refund_records_refund_and_charge_refund_updates_then_refund_f
         "charge.refund.updated",
         "refund.failed",
     ]
+
+
+def test_a_charge_expanded_with_refunds_lists_them_newest_first_and_pages_on(
+    client: stripe.StripeClient,
+) -> None:
+    intent = pay(client, amount=1200)
+    made = [refund(client, intent, 100).id for _ in range(12)]
+
+    charge = client.v1.charges.retrieve(str(intent.latest_charge), params={"expand": ["refunds"]})
+
+    assert charge.refunds is not None
+    assert (len(charge.refunds.data), charge.refunds.has_more, charge.refunds.url) == (
+        10,
+        True,
+        f"/v1/charges/{intent.latest_charge}/refunds",
+    )
+    assert [item.id for item in charge.refunds.auto_paging_iter()] == made[::-1]
+
+
+def test_a_refund_names_the_payment_method_and_customer_it_went_back_to(
+    client: stripe.StripeClient,
+) -> None:
+    customer = client.v1.customers.create()
+    intent = pay(client, customer=customer.id, setup_future_usage="off_session")
+
+    created = refund(client, intent)
+
+    assert (created.payment_method, created.customer) == (intent.payment_method, customer.id)
