@@ -36,7 +36,10 @@ def test_from_env_reads_payment_variables():
         ("PAYMENT_SMTP_SECURITY", "tls9", "none, starttls or ssl"),
         ("PAYMENT_DATABASE_URL", "mysql://x", "sqlite or postgresql"),
         ("PAYMENT_RENEWAL_RETRY_DAYS", "1,x", "integer"),
-        ("PAYMENT_NO_SUCH_SETTING", "1", "unknown setting"),
+        ("PAYMENT_RATE_LIMIT_PER_HOURS", "5", "did you mean PAYMENT_RATE_LIMIT_PER_HOUR?"),
+        ("PAYMENT_STRIPE_TIMEOUT_SECONDS", "inf", "finite"),
+        ("PAYMENT_STRIPE_TIMEOUT_SECONDS", "nan", "finite"),
+        ("PAYMENT_STRIPE_RETRY_BACKOFF_SECONDS", "inf", "finite"),
     ],
 )
 def test_each_bad_variable_fails_with_one_line_naming_it(variable, value, complaint):
@@ -68,3 +71,22 @@ def test_the_postgresql_pool_is_sized_from_settings():
     with Payments.from_settings(settings) as payments:
         pool = payments.database.engine.pool
         assert (pool.size(), pool._max_overflow) == (12, 3)
+
+
+def test_variables_that_are_no_setting_of_ours_are_ignored_with_a_warning():
+    """Kubernetes injects PAYMENT_SERVICE_HOST and PAYMENT_PORT for a Service named payment."""
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        settings = Settings.from_env(
+            {"PAYMENT_SERVICE_HOST": "10.0.0.7", "PAYMENT_PORT": "tcp://10.0.0.7:80"}
+        )
+    assert settings.database_url == "sqlite:///payments.db"
+    [warning] = [e for e in logs if e["event"] == "unknown PAYMENT_ variables ignored"]
+    assert warning["log_level"] == "warning"
+    assert warning["variables"] == ["PAYMENT_PORT", "PAYMENT_SERVICE_HOST"]
+
+
+def test_an_empty_variable_means_unset():
+    settings = Settings.from_env({"PAYMENT_RATE_LIMIT_PER_HOUR": "", "PAYMENT_RETURN_URL": " "})
+    assert settings.rate_limit_per_hour == 5 and settings.return_url is None
