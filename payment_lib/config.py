@@ -5,10 +5,12 @@ Nothing here runs at import time; the library never reads the environment on its
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from payment_lib.domain.errors import ConfigurationError
@@ -28,8 +30,8 @@ class Settings(BaseModel):
     database_max_overflow: int = Field(10, ge=0)
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str | None = None
-    stripe_timeout_seconds: float = Field(30.0, gt=0)
-    stripe_retry_backoff_seconds: float = Field(0.5, ge=0)
+    stripe_timeout_seconds: float = Field(30.0, gt=0, allow_inf_nan=False)
+    stripe_retry_backoff_seconds: float = Field(0.5, ge=0, allow_inf_nan=False)
     return_url: str | None = None
     webhook_secrets: tuple[SecretStr, ...] = ()
     webhook_tolerance_seconds: int = Field(300, gt=0)
@@ -65,13 +67,27 @@ class Settings(BaseModel):
         """
         source = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        ignored = []
         for variable, raw in source.items():
             if not variable.startswith(ENV_PREFIX) or variable.startswith(_NOT_SETTINGS_PREFIX):
                 continue
             field = variable[len(ENV_PREFIX) :].lower()
             if field not in cls.model_fields:
-                raise ConfigurationError(f"{variable}: unknown setting.")
+                likely = difflib.get_close_matches(field, cls.model_fields, n=1, cutoff=0.8)
+                if likely:
+                    raise ConfigurationError(
+                        f"{variable}: unknown setting; did you mean "
+                        f"{ENV_PREFIX}{likely[0].upper()}?"
+                    )
+                ignored.append(variable)  # e.g. Kubernetes' PAYMENT_SERVICE_HOST
+                continue
+            if not raw.strip():
+                continue  # an empty variable is unset
             values[field] = _split_list(raw) if _is_list(field) else raw
+        if ignored:
+            structlog.get_logger(__name__).warning(
+                "unknown PAYMENT_ variables ignored", variables=sorted(ignored)
+            )
         try:
             return cls(**values)
         except ConfigurationError as error:
