@@ -141,6 +141,16 @@ def test_a_signature_older_than_the_tolerance_is_refused_as_a_replay(payments):
     assert stored_events(payments) == []
 
 
+def test_a_signature_dated_beyond_the_tolerance_in_the_future_is_refused(payments):
+    payload = event_payload("charge.succeeded", charge())
+    tomorrow = sign(payload, timestamp=int(time.time()) + 86_400)
+
+    with pytest.raises(InvalidSignature, match="future"):
+        payments.receive_webhook(payload, tomorrow)
+    assert stored_events(payments) == []
+    assert payments.receive_webhook(payload, sign(payload, timestamp=int(time.time()) + 30))
+
+
 def test_during_a_secret_rotation_events_signed_with_either_secret_are_accepted(payments, settings):
     rotating = Payments.from_settings(
         settings.model_copy(update={"webhook_secrets": (SecretStr(SECRET), SecretStr(OLD_SECRET))})
