@@ -14,8 +14,6 @@ from payment_lib.domain.errors import (
     ProviderError,
     ProviderUnavailable,
 )
-from payment_lib.stripe_objects import CardDetails as CardDetails
-from payment_lib.stripe_objects import IntentOutcome as IntentOutcome
 
 # Stripe error codes that mean something specific to our callers; other invalid requests
 # become InvalidRequest.

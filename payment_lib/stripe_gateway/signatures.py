@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import stripe
 
-from payment_lib.domain.errors import (
-    InvalidSignature,
-)
-from payment_lib.stripe_objects import CardDetails as CardDetails
-from payment_lib.stripe_objects import IntentOutcome as IntentOutcome
+from payment_lib.domain.errors import InvalidSignature
 
 
 def verify_webhook(
@@ -22,7 +19,8 @@ def verify_webhook(
 
     Raises:
         InvalidSignature: no secret configured, no header, a signature none of the secrets
-            made, or a timestamp older than ``tolerance`` seconds (refused as a replay).
+            made, or a timestamp more than ``tolerance`` seconds old (refused as a replay) or
+            ahead (the SDK checks only the past; a clock that far ahead is not Stripe's).
     """
     if not secrets:
         raise InvalidSignature(
@@ -42,5 +40,19 @@ def verify_webhook(
             continue
         except ValueError:  # not UTF-8: Stripe never signed it
             break
+        if _timestamp(header) > time.time() + tolerance:
+            raise InvalidSignature(
+                f"The signature is dated more than {tolerance} seconds in the future (outside "
+                "the tolerance): refused."
+            )
         return
     raise InvalidSignature("The Stripe-Signature header matches none of the webhook secrets.")
+
+
+def _timestamp(header: str) -> int:
+    """The ``t=`` of a Stripe-Signature header the SDK accepted (so it has one)."""
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit():
+            return int(value)
+    return 0
