@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
@@ -16,14 +17,22 @@ from payment_cli.output import EXIT_FAILED, emit, json_option
 log = structlog.get_logger("payment_cli")
 
 
+def _finite(value: float) -> float:
+    """NaN passes every range check (it compares false); refuse it by name."""
+    if not math.isfinite(value):
+        raise click.BadParameter("must be a number of seconds, not nan or inf.")
+    return value
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="One pass over everything due, then exit.")
 @click.option(
     "--interval",
     default=5.0,
     show_default=True,
-    type=click.FloatRange(0, 3600),
-    help="Seconds to wait between passes.",
+    type=click.FloatRange(0.01, 3600),
+    callback=lambda _ctx, _param, value: _finite(value),
+    help="Seconds to wait between passes (0.01 to 3600).",
 )
 @json_option
 @pass_context

@@ -124,3 +124,10 @@ def test_db_downgrade_then_upgrade(run):
     assert json.loads(run("db", "current", "--json").stdout)["revision"] is None
     assert run("db", "upgrade").exit_code == 0
     assert json.loads(run("db", "current", "--json").stdout)["up_to_date"] is True
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "nan", "inf"])
+def test_the_worker_refuses_an_interval_that_would_spin_or_never_wake(run, interval):
+    result = run("worker", "--interval", interval)
+    assert result.exit_code == 2
+    assert "interval" in result.output.lower()
