@@ -2,15 +2,18 @@
 
 In stages of growing size (1,000, 5,000, 10,000 PaymentIntents in all), PaymentIntents are
 made at the Stripe emulator through the SDK (several threads) and the matching ``succeeded``
-payments are inserted in one statement; a few of them are then set to ``failed`` (planted
+payments are inserted in one transaction; a few of them are then set to ``failed`` (planted
 drifts). Per stage, ``Payments.reconcile()`` (the last day: PaymentIntents, charges, refunds,
 disputes, then our payments) is measured against a baseline: the SDK's ``auto_paging_iter()``
 over the same PaymentIntents and charges (limit 100, same ``created`` window), doing nothing
-with them. Each is run twice: once for the wall time and the growth of this process's peak RSS,
-once under tracemalloc for the peak of Python allocations (tracing slows it down).
+with them. Both are timed untraced (``--repeat``: medians), with the growth of this process's
+peak RSS; then both are run once more under tracemalloc for the peak of Python allocations
+during the call (the baseline in a child process at the same time: tracing costs about 5 times
+the untraced time; ``--trace ends`` or ``none`` traces fewer sizes).
 
 Reconcile must keep memory flat: a reconcile peak that grows with the size is reported as such,
-with tracemalloc's top allocations at the reconcile's fullest moment of the largest stage.
+with tracemalloc's top allocations (one more reconcile at the largest size, at its fullest
+moment after a page).
 
 The emulator (``payment-cli stripe-emulator``) runs in a child process, so its CPU and memory
 are not counted. The database is an SQLite file by default; ``--postgres`` starts a throwaway
@@ -20,7 +23,7 @@ or a walk does not see every object.
 
 Usage: .venv/bin/python benchmarks/reconcile_scale.py [--sizes 1000,5000,10000] [--repeat 1]
        [--threads 8] [--drifts 3] [--postgres | --database-url postgresql+psycopg://...]
-       [--json] [--profile]
+       [--trace all|ends|none] [--top 10] [--json] [--profile]
 """
 
 from __future__ import annotations
