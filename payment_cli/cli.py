@@ -20,7 +20,7 @@ from payment_cli.refund_commands import process_refund
 from payment_cli.subscription_commands import billing, subscriptions
 from payment_cli.webhook_commands import replay_webhook, webhooks
 from payment_cli.worker_command import worker
-from payment_lib import PaymentResult, Payments, configure_logging
+from payment_lib import PaymentInfo, Payments, configure_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -177,7 +177,7 @@ def plans_seed_demo(context: Context, as_json: bool) -> None:
     emit({"plans": [p.to_dict() for p in added]}, text, as_json=as_json)
 
 
-def _payment_line(payment: PaymentResult) -> str:
+def _payment_line(payment: PaymentInfo) -> str:
     line = f"{payment.id}  {payment.status:<18} {payment.amount}"
     if payment.stripe_transaction_id:
         line += f"  {payment.stripe_transaction_id}"
@@ -186,7 +186,7 @@ def _payment_line(payment: PaymentResult) -> str:
     return line
 
 
-def _emit_payment(payment: PaymentResult, *, as_json: bool) -> None:
+def _emit_payment(payment: PaymentInfo, *, as_json: bool) -> None:
     """Print a payment; a failed one also exits 1 with its reason."""
     emit(payment.to_dict(), _payment_line(payment), as_json=as_json)
     if payment.error is not None and payment.status == "failed":

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import click
 from pydantic import SecretStr
 
-from payment_lib import Actor, PaymentError, PaymentResult, Payments, Settings
+from payment_lib import Actor, PaymentError, PaymentInfo, Payments, Settings
 from payment_lib.testing import StripeEmulator, signature_header
 
 EMAIL = "quickstart@example.com"
@@ -87,7 +87,7 @@ class Quickstart:
         plan: str | None = None,
         user: str | None = None,
         return_url: str | None = None,
-    ) -> PaymentResult:
+    ) -> PaymentInfo:
         return self.payments.pay(
             user_id=user or self.user,
             amount=amount,

@@ -10,7 +10,7 @@ import click
 
 from payment_cli.context import Context, pass_context
 from payment_cli.output import EXIT_FAILED, emit, json_option
-from payment_lib import Actor, RefundResult
+from payment_lib import Actor, RefundInfo
 
 
 def _operator(name: str | None) -> str:
@@ -23,7 +23,7 @@ def _operator(name: str | None) -> str:
         return f"uid-{os.getuid()}"
 
 
-def _refund_text(refund: RefundResult) -> str:
+def _refund_text(refund: RefundInfo) -> str:
     line = f"refund {refund.id}  {refund.status}  {refund.amount}"
     if refund.stripe_refund_id:
         line += f"  {refund.stripe_refund_id}"

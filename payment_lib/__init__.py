@@ -25,17 +25,17 @@ from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.disputes import DisputeInfo
-from payment_lib.services.notifications import NotificationInfo, NotificationRun
+from payment_lib.services.notifications import NotificationInfo, NotificationReport
 from payment_lib.services.payment_requests import PaymentRequest
-from payment_lib.services.payment_results import FailureInfo, PaymentResult
+from payment_lib.services.payment_results import FailureInfo, PaymentInfo
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.reconcile import Drift, ReconcileReport
-from payment_lib.services.refund_results import RefundResult
+from payment_lib.services.refund_results import RefundInfo
 from payment_lib.services.refunds import RefundRequest
 from payment_lib.services.request_fields import PayFields, RefundFields
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhook_events import WebhookEventInfo
-from payment_lib.services.webhooks import ReceivedEvent, WebhookRun
+from payment_lib.services.webhooks import ReceivedEventInfo, WebhookReport
 from payment_lib.worker import WorkerReport
 
 __all__ = [
@@ -55,25 +55,25 @@ __all__ = [
     "Money",
     "NotFound",
     "NotificationInfo",
-    "NotificationRun",
+    "NotificationReport",
     "PayFields",
     "PaymentError",
+    "PaymentInfo",
     "PaymentRequest",
-    "PaymentResult",
     "Payments",
     "PlanInfo",
     "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
-    "ReceivedEvent",
+    "ReceivedEventInfo",
     "ReconcileReport",
     "RefundFields",
+    "RefundInfo",
     "RefundRequest",
-    "RefundResult",
     "Settings",
     "SubscriptionInfo",
     "WebhookEventInfo",
-    "WebhookRun",
+    "WebhookReport",
     "WorkerReport",
     "configure_logging",
     "format_amount",

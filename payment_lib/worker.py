@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from payment_lib.services.notifications import NotificationRun
-from payment_lib.services.webhooks import WebhookRun
+from payment_lib.services.notifications import NotificationReport
+from payment_lib.services.webhooks import WebhookReport
 
 if TYPE_CHECKING:
     from payment_lib.config import Settings
     from payment_lib.services.billing import BillingReport
-    from payment_lib.services.payment_results import PaymentResult
+    from payment_lib.services.payment_results import PaymentInfo
     from payment_lib.services.reconcile import ReconcileReport
-    from payment_lib.services.refund_results import RefundResult
+    from payment_lib.services.refund_results import RefundInfo
 
 log = structlog.get_logger(__name__)
 
@@ -40,19 +40,19 @@ class WorkerHost(Protocol):
 
     def process_webhooks(
         self, limit: int = 100, *, should_stop: ShouldStop | None = None
-    ) -> WebhookRun: ...
+    ) -> WebhookReport: ...
 
     def send_notifications(
         self, limit: int = 50, *, should_stop: ShouldStop | None = None
-    ) -> NotificationRun: ...
+    ) -> NotificationReport: ...
 
     def run_billing(self, now: dt.datetime | None = None) -> BillingReport: ...
 
-    def recover_stale_payments(self) -> list[PaymentResult]: ...
+    def recover_stale_payments(self) -> list[PaymentInfo]: ...
 
-    def recover_pending_refunds(self) -> list[RefundResult]: ...
+    def recover_pending_refunds(self) -> list[RefundInfo]: ...
 
-    def refund_duplicate_purchases(self) -> list[RefundResult]: ...
+    def refund_duplicate_purchases(self) -> list[RefundInfo]: ...
 
     def reconcile(self, *, fix: bool) -> ReconcileReport: ...
 
@@ -64,8 +64,8 @@ BATCH = 100
 class WorkerReport:
     """What one pass of the worker did."""
 
-    webhooks: WebhookRun = field(default_factory=WebhookRun)
-    notifications: NotificationRun = field(default_factory=NotificationRun)
+    webhooks: WebhookReport = field(default_factory=WebhookReport)
+    notifications: NotificationReport = field(default_factory=NotificationReport)
     renewals: int = 0
     ended_subscriptions: int = 0
     recovered_payments: int = 0
@@ -114,7 +114,8 @@ def run_once(
             report.errors.append(f"{name}: {type(error).__name__}: {error}")
 
     def drain(
-        work: Callable[..., WebhookRun | NotificationRun], total: WebhookRun | NotificationRun
+        work: Callable[..., WebhookReport | NotificationReport],
+        total: WebhookReport | NotificationReport,
     ) -> Callable[[], None]:
         """Batch after batch until one comes back short (nothing more is due)."""
 

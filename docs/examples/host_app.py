@@ -20,7 +20,7 @@ from payment_lib import (
     Actor,
     InvalidRequest,
     PaymentError,
-    PaymentResult,
+    PaymentInfo,
     Payments,
     Settings,
 )
@@ -63,7 +63,7 @@ async def _json(request: Request) -> dict[str, Any]:
     return body
 
 
-def _payment_status(payment: PaymentResult) -> int:
+def _payment_status(payment: PaymentInfo) -> int:
     return {"succeeded": 201, "requires_action": 200, "failed": 402}.get(payment.status, 202)
 
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from payment_lib.services import notifications as _notifications
 from payment_lib.services import webhook_events as _webhook_events
 from payment_lib.services import webhooks as _webhooks
-from payment_lib.services.notifications import NotificationInfo, NotificationRun
+from payment_lib.services.notifications import NotificationInfo, NotificationReport
 from payment_lib.services.webhook_events import WebhookEventInfo
-from payment_lib.services.webhooks import ReceivedEvent, WebhookRun
+from payment_lib.services.webhooks import ReceivedEventInfo, WebhookReport
 
 if TYPE_CHECKING:
     pass
@@ -22,7 +22,7 @@ from payment_lib.facade.wiring import Wiring
 class EventsApi(Wiring):
     """Webhooks, the email outbox and the worker: the facade's event methods."""
 
-    def receive_webhook(self, payload: bytes | str, signature: str | None) -> ReceivedEvent:
+    def receive_webhook(self, payload: bytes | str, signature: str | None) -> ReceivedEventInfo:
         """Verify and store one Stripe webhook delivery; answer Stripe 200 right after.
 
         Example:
@@ -49,7 +49,7 @@ class EventsApi(Wiring):
 
     def process_webhooks(
         self, limit: int = 100, *, should_stop: Callable[[], bool] | None = None
-    ) -> WebhookRun:
+    ) -> WebhookReport:
         """Apply up to ``limit`` due webhook events, each with the state it changes."""
         return _webhooks.process_events(
             new_uow=self.database.unit_of_work,
@@ -90,7 +90,7 @@ class EventsApi(Wiring):
 
     def send_notifications(
         self, limit: int = 50, *, should_stop: Callable[[], bool] | None = None
-    ) -> NotificationRun:
+    ) -> NotificationReport:
         """Send up to ``limit`` due emails from the outbox by SMTP (settings ``smtp_*``)."""
         return _notifications.send_notifications(
             new_uow=self.database.unit_of_work,

@@ -19,9 +19,9 @@ from payment_lib.services import refunds as _refunds
 from payment_lib.services import settle as _settle
 from payment_lib.services.disputes import DisputeInfo
 from payment_lib.services.payment_requests import PaymentRequest
-from payment_lib.services.payment_results import PaymentResult
+from payment_lib.services.payment_results import PaymentInfo
 from payment_lib.services.reconcile import ReconcileReport
-from payment_lib.services.refund_results import RefundResult
+from payment_lib.services.refund_results import RefundInfo
 from payment_lib.services.refunds import RefundRequest
 from payment_lib.services.request_fields import PayFields, RefundFields
 
@@ -35,7 +35,7 @@ from payment_lib.facade.wiring import Wiring
 class MoneyApi(Wiring):
     """Payments, refunds, disputes and the ledger of record: the facade's money methods."""
 
-    def pay(self, **fields: Unpack[PayFields]) -> PaymentResult:
+    def pay(self, **fields: Unpack[PayFields]) -> PaymentInfo:
         """Charge a card once per idempotency key (the fields: ``PayFields``).
 
         Example:
@@ -63,15 +63,15 @@ class MoneyApi(Wiring):
             default_return_url=self.settings.return_url,
         )
 
-    def get_payment(self, payment_id: object) -> PaymentResult:
+    def get_payment(self, payment_id: object) -> PaymentInfo:
         """One payment by id (NotFound if unknown)."""
         return _results.get_payment(payment_id, new_uow=self.database.unit_of_work)
 
-    def list_payments(self, user_id: object) -> list[PaymentResult]:
+    def list_payments(self, user_id: object) -> list[PaymentInfo]:
         """A user's payments, newest first."""
         return _results.list_payments(user_id, new_uow=self.database.unit_of_work)
 
-    def refresh_payment(self, payment_id: object) -> PaymentResult:
+    def refresh_payment(self, payment_id: object) -> PaymentInfo:
         """Ask Stripe where a payment stands (e.g. after 3-D Secure) and record it."""
         return _settle.refresh_payment(
             payment_id,
@@ -80,7 +80,7 @@ class MoneyApi(Wiring):
             policy=self._outcome_policy(),
         )
 
-    def recover_stale_payments(self, older_than_seconds: float = 120) -> list[PaymentResult]:
+    def recover_stale_payments(self, older_than_seconds: float = 120) -> list[PaymentInfo]:
         """Settle payments whose outcome is not known (a crash left them pending, or Stripe's
         answer was lost) by asking Stripe; never charges twice (the worker calls this)."""
         return _recovery.recover_stale_payments(
@@ -128,7 +128,7 @@ class MoneyApi(Wiring):
 
     def refund(
         self, payment_id: object, *, actor: Actor, **fields: Unpack[RefundFields]
-    ) -> RefundResult:
+    ) -> RefundInfo:
         """Refund a payment, in full (``amount=None``: everything that remains) or in part.
 
         Example:
@@ -163,15 +163,15 @@ class MoneyApi(Wiring):
             metrics=self.metrics,
         )
 
-    def get_refund(self, refund_id: object) -> RefundResult:
+    def get_refund(self, refund_id: object) -> RefundInfo:
         """One refund by id (NotFound if unknown)."""
         return _refund_results.get_refund(refund_id, new_uow=self.database.unit_of_work)
 
-    def list_refunds(self, payment_id: object) -> list[RefundResult]:
+    def list_refunds(self, payment_id: object) -> list[RefundInfo]:
         """A payment's refunds, oldest first."""
         return _refund_results.list_refunds(payment_id, new_uow=self.database.unit_of_work)
 
-    def refund_duplicate_purchases(self) -> list[RefundResult]:
+    def refund_duplicate_purchases(self) -> list[RefundInfo]:
         """Refund plan payments that succeeded while the user already had the plan (the
         worker calls this); each once, with its own key."""
         return _duplicates.refund_duplicate_purchases(
@@ -181,7 +181,7 @@ class MoneyApi(Wiring):
             metrics=self.metrics,
         )
 
-    def recover_pending_refunds(self, older_than_seconds: float = 120) -> list[RefundResult]:
+    def recover_pending_refunds(self, older_than_seconds: float = 120) -> list[RefundInfo]:
         """Resolve refunds whose Stripe outcome was lost, by asking Stripe (the worker calls
         this); never refunds twice."""
         return _recovery.recover_pending_refunds(

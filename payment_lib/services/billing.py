@@ -22,7 +22,7 @@ from payment_lib.domain.states import SubscriptionStatus
 from payment_lib.observability import trace
 from payment_lib.services.notify import notify
 from payment_lib.services.payment_requests import PaymentRequest
-from payment_lib.services.payment_results import PaymentResult
+from payment_lib.services.payment_results import PaymentInfo
 from payment_lib.services.payments import Renewal, process_payment
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.subscriptions import move_subscription
@@ -40,7 +40,7 @@ class BillingReport:
 
     now: dt.datetime
     dry_run: bool = False
-    charged: list[PaymentResult] = field(default_factory=list)
+    charged: list[PaymentInfo] = field(default_factory=list)
     ended: list[uuid.UUID] = field(default_factory=list)
     # Subscriptions that could not be billed this time (Stripe unavailable, ...): the next
     # run tries them again with the same idempotency key.

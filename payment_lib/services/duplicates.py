@@ -16,7 +16,7 @@ from payment_lib.domain.actors import Actor
 from payment_lib.domain.errors import PaymentError
 from payment_lib.observability import trace
 from payment_lib.services.ports import Clock, NewUnitOfWork
-from payment_lib.services.refund_results import RefundResult
+from payment_lib.services.refund_results import RefundInfo
 from payment_lib.services.refunds import RefundRequest, refund_payment
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def refund_duplicate_purchases(
     clock: Clock,
     metrics: Metrics,
     limit: int = 50,
-) -> list[RefundResult]:
+) -> list[RefundInfo]:
     """Refund every second purchase found (see the module docstring); returns the refunds."""
     with new_uow() as uow:
         found = uow.payments.duplicate_purchases(limit=limit)

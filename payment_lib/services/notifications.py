@@ -47,7 +47,7 @@ ShouldStop = Callable[[], bool]
 
 
 @dataclass
-class NotificationRun:
+class NotificationReport:
     """What one sending pass did."""
 
     sent: int = 0
@@ -193,13 +193,13 @@ def send_notifications(
     metrics: Metrics,
     limit: int = 50,
     should_stop: ShouldStop | None = None,
-) -> NotificationRun:
+) -> NotificationReport:
     """Claim up to ``limit`` due notifications and send them over one SMTP session.
 
     ``should_stop`` is asked before each one; claimed notifications left over go back to
     pending at once.
     """
-    run = NotificationRun()
+    run = NotificationReport()
     batch = _claim(new_uow=new_uow, now=clock(), limit=limit)
     with trace(), SmtpSender(settings) as sender:
         for position, item in enumerate(batch):

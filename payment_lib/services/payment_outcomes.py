@@ -19,7 +19,7 @@ from payment_lib.domain.errors import NotFound
 from payment_lib.domain.money import format_amount
 from payment_lib.domain.states import LEDGER_CORRECTIONS, PAYMENT_TRANSITIONS, PaymentStatus
 from payment_lib.services.notify import notify
-from payment_lib.services.payment_results import PaymentResult
+from payment_lib.services.payment_results import PaymentInfo
 from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.services.subscriptions import (
     LIVE,
@@ -64,7 +64,7 @@ def record_outcome(
     *,
     new_uow: NewUnitOfWork,
     policy: OutcomePolicy,
-) -> PaymentResult:
+) -> PaymentInfo:
     """Transaction 2: write what Stripe decided, once; a late or repeated outcome is ignored."""
     with new_uow() as uow:
         payment = uow.payments.get(payment_id, for_update=True)
@@ -73,7 +73,7 @@ def record_outcome(
         apply_outcome(uow, payment, outcome, policy=policy)
         payment.recovering_until = None
         uow.commit()
-        return PaymentResult.of(payment)
+        return PaymentInfo.of(payment)
 
 
 UNKNOWN_ATTEMPT = explain_decline("outcome_unknown", None)

@@ -1,4 +1,4 @@
-"""Payments as callers see them (``PaymentResult``) and the queries that read them."""
+"""Payments as callers see them (``PaymentInfo``) and the queries that read them."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class FailureInfo:
 
 
 @dataclass(frozen=True)
-class PaymentResult:
+class PaymentInfo:
     """A payment as callers see it."""
 
     id: uuid.UUID
@@ -43,7 +43,7 @@ class PaymentResult:
     amount_lost: Money | None = None  # lost to a dispute: its amount once lost
 
     @classmethod
-    def of(cls, payment: Payment, *, replayed: bool = False) -> PaymentResult:
+    def of(cls, payment: Payment, *, replayed: bool = False) -> PaymentInfo:
         error = None
         if payment.failure_code:
             retry = bool((payment.details or {}).get("retry_helps", False))
@@ -85,18 +85,18 @@ class PaymentResult:
         }
 
 
-def get_payment(payment_id: object, *, new_uow: NewUnitOfWork) -> PaymentResult:
+def get_payment(payment_id: object, *, new_uow: NewUnitOfWork) -> PaymentInfo:
     """One payment by id. Raises InvalidRequest for a malformed id, NotFound if unknown."""
     wanted = parse_uuid(payment_id, "payment_id")
     with new_uow() as uow:
         payment = uow.payments.get(wanted)
         if payment is None:
             raise NotFound(f"No payment {wanted}.")
-        return PaymentResult.of(payment)
+        return PaymentInfo.of(payment)
 
 
-def list_payments(user_id: object, *, new_uow: NewUnitOfWork) -> list[PaymentResult]:
+def list_payments(user_id: object, *, new_uow: NewUnitOfWork) -> list[PaymentInfo]:
     """A user's payments, newest first."""
     user = parse_uuid(user_id, "user_id")
     with new_uow() as uow:
-        return [PaymentResult.of(p) for p in uow.payments.for_user(user)]
+        return [PaymentInfo.of(p) for p in uow.payments.for_user(user)]

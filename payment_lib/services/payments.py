@@ -34,7 +34,7 @@ from payment_lib.observability import trace
 from payment_lib.services.customers import customer_for
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome, record_unknown
 from payment_lib.services.payment_requests import PaymentRequest
-from payment_lib.services.payment_results import PaymentResult
+from payment_lib.services.payment_results import PaymentInfo
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.settle import confirm, needs_customer, settle
 from payment_lib.services.subscriptions import refuse_second_purchase
@@ -71,7 +71,7 @@ def process_payment(
     retry_days: tuple[int, ...] = (),
     default_return_url: str | None = None,
     renewal: Renewal | None = None,
-) -> PaymentResult:
+) -> PaymentInfo:
     """Take one payment; see the module docstring for the steps.
 
     A plan payment also makes (or reuses) the user's Stripe Customer and saves the card for
@@ -108,7 +108,7 @@ def process_payment(
         )
         if stage == "replay":
             log.info("payment replayed", payment_id=str(payment.id), status=payment.status)
-            return PaymentResult.of(payment, replayed=True)
+            return PaymentInfo.of(payment, replayed=True)
         log.info(
             "payment attempt" if stage == "new" else "payment resumed",
             payment_id=str(payment.id),

@@ -19,11 +19,11 @@ import structlog
 from payment_lib.domain.errors import PaymentError, ProviderError, ProviderUnavailable
 from payment_lib.observability import trace
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome, record_unknown
-from payment_lib.services.payment_results import PaymentResult
+from payment_lib.services.payment_results import PaymentInfo
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.refund_calls import resolve_refund
 from payment_lib.services.refund_outcomes import PendingRefund
-from payment_lib.services.refund_results import RefundResult
+from payment_lib.services.refund_results import RefundInfo
 from payment_lib.services.settle import settle
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def recover_stale_payments(
     metrics: Metrics | None = None,
     older_than: dt.timedelta = dt.timedelta(minutes=2),
     limit: int = 50,
-) -> list[PaymentResult]:
+) -> list[PaymentInfo]:
     """Settle payments left ``pending`` (a crash) or ``unknown`` (a lost answer) by asking
     Stripe; returns the payments settled (a payment still unknown is not among them)."""
     now = clock()
@@ -85,7 +85,7 @@ def _one_by_one(ids: list[uuid.UUID], what: str, settle_one: Callable[[uuid.UUID
 
 def _settle_one(
     payment_id: uuid.UUID, *, new_uow: NewUnitOfWork, gateway: StripeGateway, policy: OutcomePolicy
-) -> PaymentResult:
+) -> PaymentInfo:
     with new_uow() as uow:
         payment = uow.payments.get(payment_id)
     if payment is None:
@@ -107,7 +107,7 @@ def recover_pending_refunds(
     metrics: Metrics,
     older_than: dt.timedelta = dt.timedelta(minutes=2),
     limit: int = 50,
-) -> list[RefundResult]:
+) -> list[RefundInfo]:
     """Resolve refunds left pending by a lost answer or a crash, by asking Stripe.
 
     Each is leased (``recovering_until``, held across the Stripe calls) so that two workers
@@ -123,7 +123,7 @@ def recover_pending_refunds(
         stale = [refund.id for refund in claimed]
         uow.commit()
 
-    def resolve_one(refund_id: uuid.UUID) -> RefundResult:
+    def resolve_one(refund_id: uuid.UUID) -> RefundInfo:
         with new_uow() as uow:
             refund = uow.refunds.get(refund_id)
             payment = uow.payments.get(refund.payment_id) if refund else None

@@ -28,7 +28,7 @@ from payment_lib.services.refund_outcomes import (
     record_refund_outcome,
     stripe_key_for,
 )
-from payment_lib.services.refund_results import RefundResult
+from payment_lib.services.refund_results import RefundInfo
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +40,7 @@ def send_refund(
     gateway: StripeGateway,
     clock: Clock,
     metrics: Metrics,
-) -> RefundResult:
+) -> RefundInfo:
     """Step 2 and 3: ask Stripe for the refund (its key makes this at most once), record it."""
     try:
         with _stays_pending(pending):
@@ -85,7 +85,7 @@ def resolve_refund(
     gateway: StripeGateway,
     clock: Clock,
     metrics: Metrics,
-) -> RefundResult:
+) -> RefundInfo:
     """Settle a pending refund by asking Stripe what became of it."""
     with _stays_pending(pending):
         if pending.stripe_refund_id:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
     from payment_lib.stripe_objects import RefundOutcome
 
-from payment_lib.services.refund_results import RefundResult, refund_result
+from payment_lib.services.refund_results import RefundInfo, refund_info
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +78,7 @@ def record_refund_outcome(
     new_uow: NewUnitOfWork,
     clock: Clock,
     metrics: Metrics,
-) -> RefundResult:
+) -> RefundInfo:
     """Transaction 2: write what Stripe decided, once; a repeated outcome changes nothing."""
 
     def change(uow: UnitOfWork, payment: Payment, refund: Refund, now: dt.datetime) -> bool:
@@ -98,7 +98,7 @@ def record_refund_outcome(
 
 def fail_refund(
     pending: PendingRefund, message: str, *, new_uow: NewUnitOfWork, clock: Clock, metrics: Metrics
-) -> RefundResult:
+) -> RefundInfo:
     """Mark a pending refund failed (Stripe refused it, or never saw it): its amount is free."""
 
     def change(_uow: UnitOfWork, _payment: Payment, refund: Refund, now: dt.datetime) -> bool:
@@ -115,7 +115,7 @@ def _settle(
     new_uow: NewUnitOfWork,
     clock: Clock,
     metrics: Metrics,
-) -> RefundResult:
+) -> RefundInfo:
     """Apply ``change`` to the refund if it is still pending (payment row locked); count it."""
     with new_uow() as uow:
         payment = uow.payments.get(pending.payment_id, for_update=True)
@@ -123,7 +123,7 @@ def _settle(
         if payment is None or refund is None:
             raise NotFound(f"No refund {pending.refund_id}.")
         changed = refund.status == RefundStatus.PENDING and change(uow, payment, refund, clock())
-        result = refund_result(uow, refund, payment)
+        result = refund_info(uow, refund, payment)
         uow.commit()
     if changed:
         metrics.refunds_total.labels(status=result.status).inc()

@@ -1,4 +1,4 @@
-"""Refunds as callers see them (``RefundResult``), with their payment as it stands, and the
+"""Refunds as callers see them (``RefundInfo``), with their payment as it stands, and the
 queries that read them."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
-class RefundResult:
+class RefundInfo:
     """A refund as callers see it, with its payment (and subscription) as they stand now."""
 
     id: uuid.UUID
@@ -89,17 +89,17 @@ class _PaymentSide:
         )
 
 
-def refund_result(
+def refund_info(
     uow: UnitOfWork,
     refund: Refund,
     payment: Payment,
     *,
     replayed: bool = False,
     side: _PaymentSide | None = None,
-) -> RefundResult:
+) -> RefundInfo:
     side = side or _PaymentSide.read(uow, payment)
     remaining = max(0, payment.amount - payment.amount_refunded - side.held)
-    return RefundResult(
+    return RefundInfo(
         id=refund.id,
         payment_id=payment.id,
         status=refund.status,
@@ -119,7 +119,7 @@ def refund_result(
     )
 
 
-def get_refund(refund_id: object, *, new_uow: NewUnitOfWork) -> RefundResult:
+def get_refund(refund_id: object, *, new_uow: NewUnitOfWork) -> RefundInfo:
     """One refund by id. Raises InvalidRequest for a malformed id, NotFound if unknown."""
     wanted = parse_uuid(refund_id, "refund_id")
     with new_uow() as uow:
@@ -127,10 +127,10 @@ def get_refund(refund_id: object, *, new_uow: NewUnitOfWork) -> RefundResult:
         payment = uow.payments.get(refund.payment_id) if refund is not None else None
         if refund is None or payment is None:
             raise NotFound(f"No refund {wanted}.")
-        return refund_result(uow, refund, payment)
+        return refund_info(uow, refund, payment)
 
 
-def list_refunds(payment_id: object, *, new_uow: NewUnitOfWork) -> list[RefundResult]:
+def list_refunds(payment_id: object, *, new_uow: NewUnitOfWork) -> list[RefundInfo]:
     """A payment's refunds, oldest first (NotFound if the payment is unknown)."""
     wanted = parse_uuid(payment_id, "payment_id")
     with new_uow() as uow:
@@ -139,4 +139,4 @@ def list_refunds(payment_id: object, *, new_uow: NewUnitOfWork) -> list[RefundRe
             raise NotFound(f"No payment {wanted}.")
         side = _PaymentSide.read(uow, payment)
         refunds = uow.refunds.for_payment(wanted)
-        return [refund_result(uow, refund, payment, side=side) for refund in refunds]
+        return [refund_info(uow, refund, payment, side=side) for refund in refunds]

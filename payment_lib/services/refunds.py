@@ -70,7 +70,7 @@ from payment_lib.domain.disputes import CHARGEBACK
 from payment_lib.domain.money import refund_minor_units
 from payment_lib.services.refund_calls import resolve_refund, send_refund
 from payment_lib.services.refund_outcomes import PendingRefund
-from payment_lib.services.refund_results import RefundResult, refund_result
+from payment_lib.services.refund_results import RefundInfo, refund_info
 
 log = structlog.get_logger(__name__)
 
@@ -144,7 +144,7 @@ def refund_payment(
     gateway: StripeGateway,
     clock: Clock,
     metrics: Metrics,
-) -> RefundResult:
+) -> RefundInfo:
     """Refund a payment once per request; see the module docstring for the steps.
 
     Raises:
@@ -163,7 +163,7 @@ def refund_payment(
         ),
     ):
         started = _begin(request, new_uow=new_uow, clock=clock)
-        if isinstance(started, RefundResult):
+        if isinstance(started, RefundInfo):
             log.info("refund replayed", refund_id=str(started.id), status=started.status)
             return started
         pending, resumed = started
@@ -183,7 +183,7 @@ def refund_payment(
 
 def _begin(
     request: RefundRequest, *, new_uow: NewUnitOfWork, clock: Clock
-) -> RefundResult | tuple[PendingRefund, bool]:
+) -> RefundInfo | tuple[PendingRefund, bool]:
     """Transaction 1: a finished refund to replay, or the pending one to send (and whether
     it is an earlier attempt being resumed)."""
     with new_uow() as uow:
@@ -200,7 +200,7 @@ def _begin(
             if existing.status == RefundStatus.PENDING:
                 return PendingRefund.of(existing, payment), True
             if existing.status == RefundStatus.SUCCEEDED or request.idempotency_key is not None:
-                return refund_result(uow, existing, payment, replayed=True)
+                return refund_info(uow, existing, payment, replayed=True)
             # A derived key stands for "this request unless Stripe refused it": free it.
             existing.idempotency_key = f"{key}-failed-{existing.id}"
             uow.session.flush()

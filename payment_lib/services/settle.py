@@ -21,7 +21,7 @@ from payment_lib.domain.errors import InvalidRequest, NotFound, ProviderUnavaila
 from payment_lib.observability import trace
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome
 from payment_lib.services.payment_requests import parse_uuid
-from payment_lib.services.payment_results import PaymentResult
+from payment_lib.services.payment_results import PaymentInfo
 from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.stripe_objects import IntentOutcome
 
@@ -120,7 +120,7 @@ def settle(gateway: StripeGateway, payment: Payment, now: dt.datetime) -> Intent
 
 def refresh_payment(
     payment_id: object, *, new_uow: NewUnitOfWork, gateway: StripeGateway, policy: OutcomePolicy
-) -> PaymentResult:
+) -> PaymentInfo:
     """Ask Stripe for the payment's PaymentIntent and record what it says now (a payment with
     no PaymentIntent yet is left to recovery)."""
     wanted = parse_uuid(payment_id, "payment_id")
@@ -130,6 +130,6 @@ def refresh_payment(
         if payment is None:
             raise NotFound(f"No payment {wanted}.")
         if payment.stripe_transaction_id is None:
-            return PaymentResult.of(payment)
+            return PaymentInfo.of(payment)
         outcome = gateway.retrieve_payment(payment.stripe_transaction_id)
         return record_outcome(payment.id, outcome, new_uow=new_uow, policy=policy)

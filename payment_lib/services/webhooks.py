@@ -48,7 +48,7 @@ ShouldStop = Callable[[], bool]
 
 
 @dataclass(frozen=True)
-class ReceivedEvent:
+class ReceivedEventInfo:
     """What receiving a delivery did: stored it, or recognised a duplicate."""
 
     stripe_event_id: str
@@ -69,7 +69,7 @@ class ReceivedEvent:
 
 
 @dataclass
-class WebhookRun:
+class WebhookReport:
     """What one processing pass did."""
 
     processed: int = 0
@@ -89,7 +89,7 @@ def receive_event(
     secrets: Sequence[str],
     tolerance: int,
     clock: Clock,
-) -> ReceivedEvent:
+) -> ReceivedEventInfo:
     """Verify and store one delivery; a duplicate is acknowledged and changes nothing.
 
     Raises:
@@ -111,7 +111,7 @@ def receive_event(
         event_type=event["type"],
         duplicate=not added,
     )
-    return ReceivedEvent(event["id"], event["type"], duplicate=not added)
+    return ReceivedEventInfo(event["id"], event["type"], duplicate=not added)
 
 
 def parse_event(payload: bytes) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def process_events(
     limit: int = 100,
     should_stop: ShouldStop | None = None,
     disputes: DisputeSettings,
-) -> WebhookRun:
+) -> WebhookReport:
     """Claim up to ``limit`` due events and apply each in a transaction of its own.
 
     ``should_stop`` is asked before each event; claimed events left over are released at once.
@@ -180,7 +180,7 @@ def process_events(
             event.next_attempt_at = now + CLAIM_LEASE
         ids = [event.id for event in claimed]
         uow.commit()
-    run = WebhookRun()
+    run = WebhookReport()
     for position, event_id in enumerate(ids):
         if should_stop is not None and should_stop():
             _release(ids[position:], new_uow=new_uow, now=clock())

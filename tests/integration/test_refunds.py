@@ -18,7 +18,7 @@ from payment_lib import (
     InvalidRequest,
     NotFound,
     ProviderUnavailable,
-    RefundResult,
+    RefundInfo,
 )
 from payment_lib.db.tables import Refund
 from payment_lib.services.refunds import derived_key
@@ -82,7 +82,7 @@ def test_a_refund_result_has_the_documented_fields(payments, user_id):
 
     result = payments.refund(payment.id, actor=ADMIN, amount="5.00", reason="duplicate")
 
-    assert isinstance(result, RefundResult)
+    assert isinstance(result, RefundInfo)
     data = result.to_dict()
     assert data == {
         "id": str(result.id),
