@@ -149,6 +149,14 @@ class _Run:
     disputes: DisputeSettings
     seen: SeenIds = field(default_factory=SeenIds)
     refunds_recorded: set[str] = field(default_factory=set)
+    _refunds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def refunds_of(self, intent_id: str) -> list[dict[str, Any]]:
+        """A PaymentIntent's refunds at Stripe, asked once a run (several of its refunds may
+        need them)."""
+        if intent_id not in self._refunds:
+            self._refunds[intent_id] = self.gateway.refunds_of(intent_id)
+        return self._refunds[intent_id]
 
     def walk(self, resource: Any, counted: str) -> Iterable[list[dict[str, Any]]]:
         for page in self.gateway.walk(
@@ -273,7 +281,7 @@ def _charges(run: _Run, page: list[dict[str, Any]]) -> None:
 
 def _record_refunds(run: _Run, payment: Payment, intent_id: str) -> bool:
     """Record the refunds Stripe made of this payment that no refund here accounts for."""
-    refunds = run.gateway.refunds_of(intent_id)
+    refunds = run.refunds_of(intent_id)
     recorded = record_stripe_refunds(payment.id, refunds, new_uow=run.new_uow, now=run.policy().now)
     run.refunds_recorded.update(recorded)
     with run.new_uow() as uow:
@@ -322,7 +330,7 @@ def _refund_id(refund: dict[str, Any]) -> uuid.UUID | None:
 
 def _covered_by_total(run: _Run, payment: Payment, intent_id: str) -> bool:
     """Whether our refunded total already counts every refund Stripe made of the payment."""
-    refunds = run.gateway.refunds_of(intent_id)
+    refunds = run.refunds_of(intent_id)
     stripe_total = sum(int(r["amount"]) for r in refunds if r.get("status") == "succeeded")
     return payment.amount_refunded >= stripe_total
 
