@@ -49,7 +49,9 @@ class MoneyApi(Wiring):
 
         Raises:
             InvalidRequest, IdempotencyConflict, RateLimited (``retry_after``),
-            ProviderUnavailable (safe to retry with the same key).
+            ProviderUnavailable / ProviderError: Stripe's answer did not come; the payment
+            is ``unknown``. Retry with the same key at any time: it asks Stripe and never
+            charges twice (recovery settles it too).
         """
         request = PaymentRequest.build(**fields)
         return _payments.process_payment(
