@@ -5,6 +5,8 @@ Host applications and the CLI use only the names listed in ``__all__``.
 
 from payment_lib.config import Settings
 from payment_lib.domain.actors import Actor
+from payment_lib.domain.card_data import contains_card_number, redact_card_numbers
+from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import (
     AlreadyRefunded,
     ConfigurationError,
@@ -69,6 +71,9 @@ __all__ = [
     "WebhookRun",
     "WorkerReport",
     "configure_logging",
+    "contains_card_number",
     "format_amount",
     "parse_money",
+    "redact_card_numbers",
+    "refuse_card_numbers",
 ]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from payment_lib.db.tables import Notification
+from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.notification_templates import render
 from payment_lib.observability import trace
 from payment_lib.services.ports import Clock, NewUnitOfWork
@@ -323,5 +324,6 @@ def list_notifications(
     *, new_uow: NewUnitOfWork, recipient: str | None = None, limit: int = 100
 ) -> list[NotificationInfo]:
     """The outbox, oldest first; only ``recipient``'s emails when given."""
+    refuse_card_numbers({"recipient": recipient})
     with new_uow() as uow:
         return [NotificationInfo.of(n) for n in uow.notifications.listing(recipient, limit=limit)]
