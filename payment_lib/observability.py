@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from payment_lib.domain.card_data import redact_value
+from payment_lib.domain.card_data import holds_card_number, redact_value
 
 TRACE_ID = "trace_id"
 
@@ -27,6 +27,8 @@ def scrub_card_numbers(
     """structlog processor: replace anything that looks like a card number, at any depth: in
     the message, keys, values, numbers and the text of any other object (exceptions, ids) it
     would render. Put it last before the renderer when configuring structlog yourself."""
+    if not holds_card_number(event):
+        return event
     return {redact_value(key): redact_value(value) for key, value in event.items()}
 
 
