@@ -132,15 +132,14 @@ def redact_value(value: Any) -> Any:
 
 def _texts(value: object, out: list[str]) -> None:
     """Append to ``out`` every text in ``value`` that could hold a card number."""
-    kind = type(value)
-    if kind is str:
-        out.append(value)  # type: ignore[arg-type]
-    elif value is None or kind is bool:
+    if isinstance(value, str):
+        out.append(value)
+    elif value is None or isinstance(value, bool):
         return
-    elif kind is int:
-        if not -_SMALL < value < _SMALL:  # type: ignore[operator]
+    elif isinstance(value, int):
+        if not -_SMALL < value < _SMALL:
             out.append(str(value))
-    elif kind is float:
+    elif isinstance(value, float):
         out.append(repr(value))
     elif isinstance(value, Mapping):
         for key, item in value.items():
