@@ -68,6 +68,10 @@ class Cluster:
             "-E",
             "UTF8",
         )
+        self.start_server()
+
+    def start_server(self) -> None:
+        """Start the server of an initialised cluster (again, after ``stop_server``)."""
         options = (
             f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -85,9 +89,14 @@ class Cluster:
             "start",
         )
 
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server, keeping the cluster: ``fast`` (sessions are told and closed) or
+        ``immediate`` (as a crash: recovery runs at the next start)."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
+
     def stop(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+            self.stop_server("immediate")
         finally:
             shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
