@@ -24,6 +24,7 @@ EXIT_PROVIDER_UNAVAILABLE = 5
 EXIT_NOT_FOUND = 6
 EXIT_FORBIDDEN = 7
 EXIT_CONFIGURATION = 8
+EXIT_DATABASE_UNAVAILABLE = 9
 EXIT_DRIFT = 10
 EXIT_INTERNAL = 70
 
@@ -38,6 +39,7 @@ EXIT_BY_CODE = {
     "not_found": EXIT_NOT_FOUND,
     "forbidden": EXIT_FORBIDDEN,
     "invalid_configuration": EXIT_CONFIGURATION,
+    "database_unavailable": EXIT_DATABASE_UNAVAILABLE,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,6 +10,7 @@ from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import (
     AlreadyRefunded,
     ConfigurationError,
+    DatabaseUnavailable,
     Forbidden,
     IdempotencyConflict,
     IllegalTransition,
@@ -42,6 +43,7 @@ __all__ = [
     "AlreadyRefunded",
     "BillingReport",
     "ConfigurationError",
+    "DatabaseUnavailable",
     "DisputeInfo",
     "Drift",
     "FailureInfo",

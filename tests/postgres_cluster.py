@@ -44,6 +44,9 @@ class Cluster:
     datadir: Path
     port: int
     run_as: str | None
+    # Commits that survive the server's crash (synchronous_commit on), for the tests that stop
+    # it in immediate mode; off elsewhere, for speed.
+    durable: bool = False
 
     @property
     def admin_url(self) -> str:
@@ -74,8 +77,8 @@ class Cluster:
         """Start the server of an initialised cluster (again, after ``stop_server``)."""
         options = (
             f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=300"
+            f"-c fsync=off -c synchronous_commit={'on' if self.durable else 'off'} "
+            "-c full_page_writes=off -c max_connections=300"
         )
         self._run(
             "pg_ctl",
@@ -101,7 +104,7 @@ class Cluster:
             shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
-def start_cluster() -> Cluster | None:
+def start_cluster(*, durable: bool = False) -> Cluster | None:
     """Start a fresh cluster in a temporary directory; None when no binaries are installed."""
     bindir = find_binaries()
     if bindir is None:
@@ -113,7 +116,9 @@ def start_cluster() -> Cluster | None:
         run_as = "postgres"
         user = pwd.getpwnam(run_as)
         os.chown(root, user.pw_uid, user.pw_gid)
-    cluster = Cluster(bindir=bindir, datadir=datadir, port=_free_port(), run_as=run_as)
+    cluster = Cluster(
+        bindir=bindir, datadir=datadir, port=_free_port(), run_as=run_as, durable=durable
+    )
     if run_as:
         os.chmod(root, 0o700)
     cluster.start()

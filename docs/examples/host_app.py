@@ -42,6 +42,7 @@ STATUS_BY_CODE = {
     "payload_too_large": 413,
     "rate_limited": 429,
     "provider_unavailable": 503,
+    "database_unavailable": 503,
 }
 PAYMENT_FIELDS = ("user_id", "amount", "currency", "payment_method_id", "idempotency_key")
 

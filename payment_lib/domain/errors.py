@@ -120,3 +120,12 @@ class ProviderError(PaymentError):
     code = "provider_error"
     default_message = "The payment provider reported an unexpected error."
 
+
+
+class DatabaseUnavailable(PaymentError):
+    """The database could not be reached or dropped the connection (a restart, a failover,
+    the network); nothing unsafe was done: retry the same call, with the same key, later."""
+
+    code = "database_unavailable"
+    default_message = "The database is unavailable. Please try again shortly."
+    retryable = True

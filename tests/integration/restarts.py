@@ -1,5 +1,8 @@
 """A PostgreSQL cluster of their own for the tests that stop and restart the server (issue 15):
 restarting the session's shared cluster would break every other test's pooled connections.
+Its commits survive a crash (``synchronous_commit=on``, PostgreSQL's default and what production
+runs): the suite's shared cluster turns that off for speed, and then an immediate shutdown
+forgets transactions already reported committed.
 
 ``restartable`` starts one cluster per test module; ``restartable_url`` gives each test a freshly
 migrated database in it, with the server running.
@@ -72,7 +75,7 @@ def _admin(url: str, statement: str) -> None:
 
 @pytest.fixture(scope="module")
 def restartable() -> Iterator[Restartable]:
-    cluster = start_cluster()
+    cluster = start_cluster(durable=True)
     if cluster is None:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI=true but no PostgreSQL binaries for restart tests: {ENABLE_HINT}")
