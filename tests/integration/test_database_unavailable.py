@@ -9,10 +9,12 @@ import inspect
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from webhook_helpers import event_payload, free_port, sign
 
 from payment_lib import Actor, DatabaseUnavailable, Payments, Settings
+from payment_lib.db import Database
 
 SECRET = "whsec_test_current_0123456789abcdef"
 UID = str(uuid.uuid4())
@@ -92,3 +94,13 @@ def test_a_worker_pass_reports_each_step_as_database_unavailable(unreachable):
     report = unreachable.run_worker_once()
     assert report.errors
     assert all("DatabaseUnavailable" in error for error in report.errors), report.errors
+
+
+def test_a_pool_that_waited_in_vain_is_database_unavailable_too(database_url):
+    database = Database(database_url)
+    try:
+        with pytest.raises(DatabaseUnavailable) as caught, database.unit_of_work():
+            raise sa.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached")
+    finally:
+        database.dispose()
+    assert isinstance(caught.value.__cause__, sa.exc.TimeoutError)
