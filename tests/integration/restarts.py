@@ -15,8 +15,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ class Restartable:
     """The cluster, with the ways to take its server away and bring it back."""
 
     cluster: Cluster
+    threads: list[threading.Thread] = field(default_factory=list)
 
     def url(self, database: str) -> str:
         return self.cluster.admin_url.rsplit("/", 1)[0] + f"/{database}"
@@ -54,14 +55,28 @@ class Restartable:
 
     def restart_soon(self, mode: str, after: float, down: float = 0.5) -> threading.Thread:
         """``restart`` in a thread, ``after`` seconds from now; join the thread to wait."""
+        return self._later(after, lambda: self.restart(mode, down))
 
-        def later() -> None:
+    def start_soon(self, after: float) -> threading.Thread:
+        """``start`` (a stopped server) in a thread, ``after`` seconds from now."""
+        return self._later(after, self.start)
+
+    def _later(self, after: float, work: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
             time.sleep(after)
-            self.restart(mode, down)
+            work()
 
-        thread = threading.Thread(target=later, daemon=True)
+        thread = threading.Thread(target=run, daemon=True)
         thread.start()
+        self.threads.append(thread)
         return thread
+
+    def close(self) -> None:
+        """Wait for restarts still under way, then stop the server and remove the cluster."""
+        for thread in self.threads:
+            thread.join(60)
+        self.start()
+        self.cluster.stop()
 
 
 def _admin(url: str, statement: str) -> None:
@@ -80,10 +95,11 @@ def restartable() -> Iterator[Restartable]:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI=true but no PostgreSQL binaries for restart tests: {ENABLE_HINT}")
         pytest.skip(ENABLE_HINT)
+    restartable = Restartable(cluster)
     try:
-        yield Restartable(cluster)
+        yield restartable
     finally:
-        cluster.stop()
+        restartable.close()
 
 
 @pytest.fixture
