@@ -25,7 +25,7 @@ EMAILS = 300
 
 @pytest.mark.slow
 def test_300_emails_through_three_restarts_arrive_exactly_once(
-    restartable, restartable_url, sink
+    restartable, restartable_url, sink, tmp_path
 ):
     restarts = []
 
@@ -52,21 +52,24 @@ def test_300_emails_through_three_restarts_arrive_exactly_once(
         "PAYMENT_SMTP_PORT": str(sink.port),
         "PAYMENT_SMTP_FROM": "billing@shop.example",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "payment_cli", "--log-level", "info", "worker", "--interval",
-         "0.2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        sink.wait_for(EMAILS, timeout=120)
-        time.sleep(2)  # a duplicate would arrive now
-        for thread in restarts:
-            thread.join(30)
-        still_running = worker.poll() is None
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        _, stderr = worker.communicate(timeout=30)
-    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    log_file = tmp_path / "worker.log"
+    with log_file.open("w") as log_output:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "payment_cli", "--log-level", "info", "worker",
+             "--interval", "0.2"],
+            env=env, stdout=subprocess.DEVNULL, stderr=log_output,
+        )
+        try:
+            sink.wait_for(EMAILS, timeout=120)
+            time.sleep(2)  # a duplicate would arrive now
+            for thread in restarts:
+                thread.join(30)
+            still_running = worker.poll() is None
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+    lines = log_file.read_text().splitlines()
+    logs = [json.loads(line) for line in lines if line.startswith("{")]
 
     def logged(event):
         return [line for line in logs if line["event"] == event]
