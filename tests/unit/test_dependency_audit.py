@@ -43,7 +43,9 @@ def test_a_vulnerability_with_a_fix_fails_and_names_the_package():
                                                        "vulns": []}), "")
     assert code == 1
     assert "error: jinja2 3.1.2: PYSEC-2024-1 (fixed in 3.1.3)" in lines
-    assert lines[0] == "dependency audit: 2 packages audited, 1 known vulnerabilities (1 with a fix)"
+    assert lines[0] == (
+        "dependency audit: 2 packages audited, 1 known vulnerabilities (1 with a fix)"
+    )
 
 
 @pytest.mark.parametrize("partly_skipped", [False, True])
