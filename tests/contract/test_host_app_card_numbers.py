@@ -6,22 +6,12 @@ import logging
 import uuid
 
 import pytest
+from test_host_app_contract import payment_body as body
 
 from docs.examples.host_app import RedactCardNumbers
 from payment_lib import contains_card_number
 
 CARD = "4945.8073.0215.7365"
-
-
-def body(**changes):
-    fields = {
-        "user_id": str(uuid.uuid4()),
-        "amount": "20.00",
-        "currency": "usd",
-        "payment_method_id": "pm_card_visa",
-        "idempotency_key": str(uuid.uuid4()),
-    }
-    return {**fields, **changes}
 
 
 @pytest.mark.parametrize(

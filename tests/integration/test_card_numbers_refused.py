@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from webhook_helpers)
 """Card numbers are refused by every public function that takes text (issue 15, item 1): a
 hypothesis-made card number, in any layout and embedding, in any text argument of any
 ``Payments`` method gets ``invalid_request`` (``invalid_signature`` for a webhook's signature
@@ -15,13 +16,18 @@ import pytest
 from card_numbers import cards_in_database, cards_in_text, database_texts, embedded_cards
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
-from webhook_helpers import event_payload, sign
+from webhook_helpers import (  # noqa: F401 (fixtures: settings with a webhook secret)
+    SECRET,
+    event_payload,
+    settings,
+    sign,
+    smtp,
+)
 
 from payment_lib import Actor, InvalidRequest, InvalidSignature, Payments, Settings
 from payment_lib.domain.card_data import contains_card_number
 from payment_lib.observability import configure_logging
 
-SECRET = "whsec_test_cards_0123456789abcdef"
 UID = "3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b"
 
 
@@ -112,19 +118,6 @@ def stripe_texts(emulator) -> str:
     with emulator.store.lock:
         return json.dumps([emulator.store.objects, [e.payload for e in emulator.store.events]],
                           default=str)
-
-
-@pytest.fixture
-def settings(database_url, stripe_target):
-    """The integration settings, with a webhook secret so signatures are really checked."""
-    return Settings(
-        database_url=database_url,
-        stripe_api_key=stripe_target.api_key,
-        stripe_api_base=stripe_target.api_base,
-        stripe_timeout_seconds=2,
-        stripe_retry_backoff_seconds=0.01,
-        webhook_secrets=(SECRET,),
-    )
 
 
 @pytest.fixture

@@ -16,25 +16,17 @@ import uuid
 import pytest
 from prometheus_client import CollectorRegistry
 from restarts import restartable, restartable_url  # noqa: F401 (fixtures)
-from webhook_helpers import event_payload, sign
+from webhook_helpers import event_payload, sign, smtp, webhook_settings  # noqa: F401 (fixture)
 
-from payment_lib import Actor, DatabaseUnavailable, Payments, Settings
+from payment_lib import Actor, DatabaseUnavailable, Payments
 from payment_lib.observability import configure_logging
 
-SECRET = "whsec_test_current_0123456789abcdef"
 MODES = ["fast", "immediate"]
 
 
 @pytest.fixture
-def payments(restartable_url, stripe_target):
-    settings = Settings(
-        database_url=restartable_url,
-        stripe_api_key=stripe_target.api_key,
-        stripe_api_base=stripe_target.api_base,
-        stripe_timeout_seconds=5,
-        stripe_retry_backoff_seconds=0.01,
-        webhook_secrets=(SECRET,),
-    )
+def payments(restartable_url, stripe_target, smtp):
+    settings = webhook_settings(restartable_url, stripe_target, smtp)
     with Payments.from_settings(settings, registry=CollectorRegistry()) as facade:
         facade.list_plans()  # a pooled connection, as in an application that has been running
         yield facade
