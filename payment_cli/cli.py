@@ -13,7 +13,7 @@ import click
 from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
 from payment_cli.emulator_command import stripe_emulator
-from payment_cli.output import EXIT_FAILED, emit, guarded, json_option
+from payment_cli.output import EXIT_FAILED, CardRefusingGroup, emit, guarded, json_option
 from payment_cli.quickstart import run_quickstart
 from payment_cli.reconcile_command import reconcile
 from payment_cli.refund_commands import process_refund
@@ -23,7 +23,7 @@ from payment_cli.worker_command import worker
 from payment_lib import PaymentInfo, Payments, configure_logging
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CardRefusingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--database-url", help="Overrides PAYMENT_DATABASE_URL.")
 @click.option(
     "--log-level",

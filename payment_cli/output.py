@@ -12,7 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import structlog
 
-from payment_lib import InvalidRequest, PaymentError
+from payment_lib import InvalidRequest, PaymentError, contains_card_number
 
 # Exit codes, documented in docs/cli.md.
 EXIT_OK = 0
@@ -24,6 +24,7 @@ EXIT_PROVIDER_UNAVAILABLE = 5
 EXIT_NOT_FOUND = 6
 EXIT_FORBIDDEN = 7
 EXIT_CONFIGURATION = 8
+EXIT_DATABASE_UNAVAILABLE = 9
 EXIT_DRIFT = 10
 EXIT_INTERNAL = 70
 
@@ -38,10 +39,54 @@ EXIT_BY_CODE = {
     "not_found": EXIT_NOT_FOUND,
     "forbidden": EXIT_FORBIDDEN,
     "invalid_configuration": EXIT_CONFIGURATION,
+    "database_unavailable": EXIT_DATABASE_UNAVAILABLE,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = structlog.get_logger("payment_cli")
+
+
+class CardRefusingGroup(click.Group):
+    """The root command: any argument that holds a card number is refused before parsing,
+    whatever the option (text, number, path or choice), so no card number is used, stored or
+    printed back (click's own errors repeat the values they reject)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for position, arg in enumerate(args):
+            if contains_card_number(arg):
+                name = _option_of(args, position, _flags(self))
+                error = InvalidRequest(
+                    f"{name} looks like it holds a card number. Never pass card numbers: "
+                    "collect cards with Stripe and pass the PaymentMethod id (pm_...).",
+                    param=name,
+                )
+                fail(error.to_dict(), EXIT_INVALID, as_json="--json" in args)
+        return super().parse_args(ctx, args)
+
+
+def _flags(command: click.Command) -> set[str]:
+    """Every flag's name in ``command`` and its subcommands (flags take no value)."""
+    names = {
+        name
+        for param in command.params
+        if isinstance(param, click.Option) and (param.is_flag or param.count)
+        for name in param.opts
+    }
+    for sub in getattr(command, "commands", {}).values():
+        names |= _flags(sub)
+    return names
+
+
+def _option_of(args: list[str], position: int, flags: set[str]) -> str:
+    """The option whose value ``args[position]`` is (``--note x`` or ``--note=x``), else
+    "argument N" (counted from 1 on the whole command line)."""
+    arg = args[position]
+    if arg.startswith("-") and "=" in arg:
+        return arg.partition("=")[0]
+    before = args[position - 1] if position else ""
+    if before.startswith("-") and "=" not in before and before not in flags:
+        return before
+    return f"argument {position + 1}"
 
 
 def emit(data: dict[str, Any], text: str, *, as_json: bool) -> None:

@@ -5,9 +5,12 @@ Host applications and the CLI use only the names listed in ``__all__``.
 
 from payment_lib.config import Settings
 from payment_lib.domain.actors import Actor
+from payment_lib.domain.card_data import contains_card_number, redact_card_numbers
+from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import (
     AlreadyRefunded,
     ConfigurationError,
+    DatabaseUnavailable,
     Forbidden,
     IdempotencyConflict,
     IllegalTransition,
@@ -43,6 +46,7 @@ __all__ = [
     "AlreadyRefunded",
     "BillingReport",
     "ConfigurationError",
+    "DatabaseUnavailable",
     "DisputeInfo",
     "Drift",
     "FailureInfo",
@@ -76,6 +80,9 @@ __all__ = [
     "WebhookReport",
     "WorkerReport",
     "configure_logging",
+    "contains_card_number",
     "format_amount",
     "parse_money",
+    "redact_card_numbers",
+    "refuse_card_numbers",
 ]

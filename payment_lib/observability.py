@@ -16,26 +16,20 @@ from typing import Any, TextIO
 
 import structlog
 
-from payment_lib.domain.card_data import redact_card_numbers
+from payment_lib.domain.card_data import holds_card_number, redact_value
 
 TRACE_ID = "trace_id"
-
-
-def _scrub(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_card_numbers(value)
-    if isinstance(value, dict):
-        return {key: _scrub(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_scrub(item) for item in value)
-    return value
 
 
 def scrub_card_numbers(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: replace anything that looks like a card number, at any depth."""
-    return {key: _scrub(value) for key, value in event.items()}
+    """structlog processor: replace anything that looks like a card number, at any depth: in
+    the message, keys, values, numbers and the text of any other object (exceptions, ids) it
+    would render. Put it last before the renderer when configuring structlog yourself."""
+    if not holds_card_number(event):
+        return event
+    return {redact_value(key): redact_value(value) for key, value in event.items()}
 
 
 def configure_logging(level: str = "info", *, stream: TextIO | None = None) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
+from payment_lib.domain.errors import DatabaseUnavailable
 from payment_lib.services.notifications import NotificationReport
 from payment_lib.services.webhooks import WebhookReport
 
@@ -109,6 +110,8 @@ def run_once(
             return
         try:
             work()
+        except DatabaseUnavailable as error:  # the database layer warns once per outage
+            report.errors.append(f"{name}: {type(error).__name__}: {error}")
         except Exception as error:
             log.exception("worker step failed", step=name)
             report.errors.append(f"{name}: {type(error).__name__}: {error}")

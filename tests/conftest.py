@@ -40,7 +40,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("database_url") if callspec else None
         if item.get_closest_marker("postgresql_only") and backend == "sqlite":
-            item.add_marker(pytest.mark.skip(reason="PostgreSQL only (locks across processes, query plans)"))
+            reason = "PostgreSQL only (locks across processes, query plans)"
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def _on_ci() -> bool:

@@ -44,6 +44,9 @@ class Cluster:
     datadir: Path
     port: int
     run_as: str | None
+    # Commits that survive the server's crash (synchronous_commit on), for the tests that stop
+    # it in immediate mode; off elsewhere, for speed.
+    durable: bool = False
 
     @property
     def admin_url(self) -> str:
@@ -68,10 +71,14 @@ class Cluster:
             "-E",
             "UTF8",
         )
+        self.start_server()
+
+    def start_server(self) -> None:
+        """Start the server of an initialised cluster (again, after ``stop_server``)."""
         options = (
             f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=300"
+            f"-c fsync=off -c synchronous_commit={'on' if self.durable else 'off'} "
+            "-c full_page_writes=off -c max_connections=300"
         )
         self._run(
             "pg_ctl",
@@ -85,14 +92,19 @@ class Cluster:
             "start",
         )
 
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server, keeping the cluster: ``fast`` (sessions are told and closed) or
+        ``immediate`` (as a crash: recovery runs at the next start)."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
+
     def stop(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+            self.stop_server("immediate")
         finally:
             shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
-def start_cluster() -> Cluster | None:
+def start_cluster(*, durable: bool = False) -> Cluster | None:
     """Start a fresh cluster in a temporary directory; None when no binaries are installed."""
     bindir = find_binaries()
     if bindir is None:
@@ -104,7 +116,9 @@ def start_cluster() -> Cluster | None:
         run_as = "postgres"
         user = pwd.getpwnam(run_as)
         os.chown(root, user.pw_uid, user.pw_gid)
-    cluster = Cluster(bindir=bindir, datadir=datadir, port=_free_port(), run_as=run_as)
+    cluster = Cluster(
+        bindir=bindir, datadir=datadir, port=_free_port(), run_as=run_as, durable=durable
+    )
     if run_as:
         os.chmod(root, 0o700)
     cluster.start()

@@ -6,10 +6,13 @@ Run it (after ``pip install -e '.[example]'``)::
 
 payment_lib knows nothing of HTTP: this file maps requests to facade calls and library errors
 to status codes. Authentication is a stand-in (X-Actor / X-Roles headers); use your own.
+A body holding a card number in any field is refused (400) with payment_lib's own detector, and
+the server's log lines (uvicorn's access log names each path) are scrubbed by it.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,6 +26,9 @@ from payment_lib import (
     PaymentInfo,
     Payments,
     Settings,
+    contains_card_number,
+    redact_card_numbers,
+    refuse_card_numbers,
 )
 
 STATUS_BY_CODE = {
@@ -36,6 +42,7 @@ STATUS_BY_CODE = {
     "payload_too_large": 413,
     "rate_limited": 429,
     "provider_unavailable": 503,
+    "database_unavailable": 503,
 }
 PAYMENT_FIELDS = ("user_id", "amount", "currency", "payment_method_id", "idempotency_key")
 
@@ -60,7 +67,25 @@ async def _json(request: Request) -> dict[str, Any]:
         raise InvalidRequest("The body must be a JSON object.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
+    refuse_card_numbers(body)  # any field, even one this app ignores
     return body
+
+
+class RedactCardNumbers(logging.Filter):
+    """Log records (e.g. uvicorn's access log, which names the path) without card numbers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if contains_card_number(message):
+            record.msg, record.args = redact_card_numbers(message), ()
+        return True
+
+
+def _scrub_server_logs() -> None:
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactCardNumbers) for f in logger.filters):
+            logger.addFilter(RedactCardNumbers())
 
 
 def _payment_status(payment: PaymentInfo) -> int:
@@ -69,6 +94,7 @@ def _payment_status(payment: PaymentInfo) -> int:
 
 def create_app(payments: Payments) -> FastAPI:
     """The app, over a facade the caller built (and closes)."""
+    _scrub_server_logs()
     app = FastAPI(title="payment_lib example host")
 
     @app.exception_handler(PaymentError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from payment_lib.db.engine import make_engine
+from payment_lib.db.engine import Availability, make_engine
 from payment_lib.db.unit_of_work import UnitOfWork
 
 
@@ -14,11 +14,14 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self.availability = Availability(url)
+        self.engine: Engine = make_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow, availability=self.availability
+        )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions)
+        return UnitOfWork(self._sessions, self.availability.failed)
 
     def dispose(self) -> None:
         self.engine.dispose()

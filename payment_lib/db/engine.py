@@ -1,24 +1,118 @@
-"""Engines for PostgreSQL and SQLite, with SQLite made safe for concurrent writers."""
+"""Engines for PostgreSQL and SQLite, with SQLite made safe for concurrent writers, and the one
+place where a database that cannot be reached becomes ``DatabaseUnavailable``.
+
+Every statement, connection attempt and migration goes through an engine made here; its
+``handle_error`` hook turns SQLAlchemy's and the driver's operational errors (connection
+refused, the server shutting down or restarting, a connection lost mid-statement, SQLite's
+file that cannot be opened or stays locked) into the library's retryable error, and logs one
+warning when an outage starts and one line when a new connection succeeds again.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+import structlog
+from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import StaticPool
 
+from payment_lib.domain.errors import DatabaseUnavailable
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+log = structlog.get_logger(__name__)
+
+# What "the database is not there" looks like to SQLAlchemy: the DB-API's OperationalError and
+# InterfaceError (a closed connection), a disconnect found by the pool, a pool that waited for
+# a connection in vain.
+UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` means the database could not be reached or dropped the connection."""
+    return isinstance(error, (DatabaseUnavailable, *UNAVAILABLE))
+
+
+class Availability:
+    """Whether one engine's database answers, as last seen: one warning per outage.
+
+    ``failed`` is called for every translated error; only the first of an outage is logged
+    (as a warning). ``answered`` is called for every new connection; the first one after an
+    outage is logged ("database available again").
+    """
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.where = f"{parsed.get_backend_name()}:{parsed.host or ''}/{parsed.database or ''}"
+        self._down = False
+        self._lock = threading.Lock()
+
+    def failed(self, error: BaseException) -> DatabaseUnavailable:
+        """The error to raise for ``error``; warns if this starts an outage."""
+        if isinstance(error, DatabaseUnavailable):
+            return error
+        with self._lock:
+            starting, self._down = not self._down, True
+        if starting:
+            cause = getattr(error, "orig", None) or error
+            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+            log.warning(
+                "database unavailable",
+                database=self.where,
+                error=f"{type(cause).__name__}: {reason}"[:300],
+            )
+        return DatabaseUnavailable()
+
+    def answered(self) -> None:
+        with self._lock:
+            ending, self._down = self._down, False
+        if ending:
+            log.info("database available again", database=self.where)
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    availability: Availability | None = None,
+) -> Engine:
     """An engine for ``url``; on SQLite every transaction takes the write lock up front.
 
     SQLite's default deferred transactions let two writers both read, then one fails to
     upgrade its lock; BEGIN IMMEDIATE makes a writer wait (busy_timeout) instead, which is
     the SQLite counterpart of the row and advisory locks used on PostgreSQL.
+
+    Errors meaning the database cannot be reached are raised as ``DatabaseUnavailable``,
+    reported to ``availability`` (a new one if not given).
     """
     if not url.startswith("sqlite"):
-        return create_engine(
+        engine = create_engine(
             url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
         )
+    else:
+        engine = _sqlite_engine(url)
+    _translate_unavailability(engine, availability or Availability(url))
+    return engine
+
+
+def _translate_unavailability(engine: Engine, availability: Availability) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _unavailable(context: ExceptionContext) -> None:
+        # The pool's pre-ping finds dead pooled connections and replaces them itself.
+        if context.is_pre_ping:
+            return
+        if is_unavailable(context.sqlalchemy_exception or context.original_exception):
+            raise availability.failed(context.original_exception) from (
+                context.sqlalchemy_exception or context.original_exception
+            )
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection: Any, _record: Any) -> None:
+        availability.answered()
+
+
+def _sqlite_engine(url: str) -> Engine:
     options: dict[str, Any] = {}
     if ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:"):
         options["poolclass"] = StaticPool

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from payment_lib.db.engine import make_engine
+from payment_lib.domain.card_input import refuse_card_numbers
 
 
 def script_location() -> Path:
@@ -28,11 +29,13 @@ def _config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision`` (default: the newest)."""
+    refuse_card_numbers({"revision": revision})
     command.upgrade(_config(url), revision)
 
 
 def downgrade(url: str, revision: str = "-1") -> None:
     """Migrate the database at ``url`` down to ``revision`` (default: one step; "base": empty)."""
+    refuse_card_numbers({"revision": revision})
     command.downgrade(_config(url), revision)
 
 

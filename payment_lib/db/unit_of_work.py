@@ -1,13 +1,19 @@
-"""One unit of work, one transaction: rolled back unless ``commit()`` is called."""
+"""One unit of work, one transaction: rolled back unless ``commit()`` is called.
+
+A database that cannot be reached leaves a unit of work as ``DatabaseUnavailable``: the engine
+translates what goes through it; what does not (the pool's timeout) is translated here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from payment_lib.db.customer_repository import CustomerRepository
 from payment_lib.db.disputes import DisputeRepository
+from payment_lib.db.engine import is_unavailable
 from payment_lib.db.payment_repository import PaymentRepository
 from payment_lib.db.refund_repository import RefundRepository
 from payment_lib.db.repositories import (
@@ -18,6 +24,7 @@ from payment_lib.db.repositories import (
     SubscriptionRepository,
     WebhookEventRepository,
 )
+from payment_lib.domain.errors import DatabaseUnavailable
 
 
 class UnitOfWork:
@@ -34,8 +41,13 @@ class UnitOfWork:
     webhook_events: WebhookEventRepository
     customers: CustomerRepository
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        unavailable: Callable[[BaseException], DatabaseUnavailable] | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._unavailable = unavailable or (lambda _error: DatabaseUnavailable())
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._sessions()
@@ -58,7 +70,18 @@ class UnitOfWork:
     ) -> None:
         # close() rolls back whatever was not committed and detaches the objects loaded here,
         # keeping their loaded state so callers can still read them.
-        self.session.close()
+        try:
+            self.session.close()
+        except Exception as closing:
+            # Rolling back over a lost connection: what was not committed is gone anyway.
+            if not is_unavailable(closing):
+                raise
+        if (
+            error is not None
+            and is_unavailable(error)
+            and not isinstance(error, DatabaseUnavailable)
+        ):
+            raise self._unavailable(error) from error
 
     def commit(self) -> None:
         self.session.commit()

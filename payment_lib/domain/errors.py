@@ -1,10 +1,14 @@
 """One error hierarchy for everything payment_lib raises to its callers.
 
 Each error carries a stable machine-readable ``code`` and a ``message`` a person can act on.
-Codes never change once published; messages may be reworded.
+Codes never change once published; messages may be reworded. A message never carries a card
+number: whatever looks like one is replaced by ``[REDACTED]`` (the inputs are refused before
+any message could repeat them; this is the net under that rule).
 """
 
 from __future__ import annotations
+
+from payment_lib.domain.card_data import redact_card_numbers
 
 
 class PaymentError(Exception):
@@ -22,7 +26,7 @@ class PaymentError(Exception):
         stripe_request_id: str | None = None,
         param: str | None = None,
     ) -> None:
-        self.message = message or self.default_message
+        self.message = redact_card_numbers(message or self.default_message)
         self.retry_after = retry_after
         self.stripe_request_id = stripe_request_id
         self.param = param
@@ -115,3 +119,12 @@ class ProviderError(PaymentError):
 
     code = "provider_error"
     default_message = "The payment provider reported an unexpected error."
+
+
+class DatabaseUnavailable(PaymentError):
+    """The database could not be reached or dropped the connection (a restart, a failover,
+    the network); nothing unsafe was done: retry the same call, with the same key, later."""
+
+    code = "database_unavailable"
+    default_message = "The database is unavailable. Please try again shortly."
+    retryable = True

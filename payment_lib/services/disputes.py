@@ -27,6 +27,7 @@ import structlog
 
 from payment_lib.db.tables import Dispute, Payment
 from payment_lib.db.unit_of_work import UnitOfWork
+from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.disputes import (
     CLOSED,
     STATUSES,
@@ -332,6 +333,7 @@ def get_dispute(id_or_stripe_id: object, *, new_uow: NewUnitOfWork) -> DisputeIn
     Raises:
         NotFound: no such dispute.
     """
+    refuse_card_numbers({"dispute_id": id_or_stripe_id})
     wanted = str(id_or_stripe_id).strip()
     with new_uow() as uow:
         try:

@@ -1,13 +1,19 @@
-"""Sending the email outbox by SMTP: each notification once, with retries.
+"""Sending the email outbox by SMTP: each notification at least once, almost always once.
 
 A sender claims due notifications in a short transaction (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL): it marks them ``sending`` with a lease (``next_attempt_at``) and counts the
-attempt, so no other sender takes them. Then it sends each one and records ``sent``, or, on
-failure, puts it back to ``pending`` with exponential backoff, and after ``MAX_ATTEMPTS``
-parks it as ``failed`` with its last error. A sender that dies mid-batch leaves ``sending``
-rows whose lease runs out; they are sent again then. That is the one case where an email can
-go out twice (the server accepted it, the sender died before recording it); each message's
-Message-ID is derived from the notification's id, so the resend carries the same one.
+attempt, so no other sender takes them; the attempt count is the claim's token. Just before
+sending each one it renews that email's lease, if the claim is still its own (a slow mail
+server can outlast the lease of a whole batch; then another sender has claimed the rest, and
+this one stands aside). Then it sends and records ``sent``, or, on failure, puts it back to
+``pending`` with exponential backoff, and after ``MAX_ATTEMPTS`` parks it as ``failed``.
+
+Recording waits out a database outage (a restart, a failover): it is tried again across
+reconnection for up to ``RECORD_PATIENCE`` (well inside the lease), so an email the mail server
+accepted is recorded once the database is back, not sent again. An email goes out twice only
+when the sender dies (or the database stays away longer than that) between the server's
+acceptance and the record: the row stays ``sending`` until its lease runs out and is sent again
+then, with the same Message-ID (derived from the notification's id), so mail clients show one.
 
 Logs name the notification and its kind, never its contents.
 """
@@ -17,16 +23,19 @@ from __future__ import annotations
 import datetime as dt
 import smtplib
 import ssl
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from payment_lib.db.tables import Notification
+from payment_lib.domain.card_input import refuse_card_numbers
+from payment_lib.domain.errors import DatabaseUnavailable
 from payment_lib.notification_templates import render
 from payment_lib.observability import trace
 from payment_lib.services.ports import Clock, NewUnitOfWork
@@ -40,10 +49,15 @@ log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 6
 FIRST_RETRY = dt.timedelta(minutes=1)
 LONGEST_RETRY = dt.timedelta(hours=2)
-SEND_LEASE = dt.timedelta(minutes=5)
+SEND_LEASE = dt.timedelta(minutes=5)  # renewed for each email just before it is sent
 SMTP_TIMEOUT_SECONDS = 10.0
+# How long a database write of the send path is tried again while the database is unavailable
+# (waits of 0.1 s doubling up to 5 s): an email's lease outlasts its send plus this.
+RECORD_PATIENCE = dt.timedelta(minutes=2)
+FIRST_WAIT, LONGEST_WAIT = 0.1, 5.0
 
 ShouldStop = Callable[[], bool]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -210,6 +224,8 @@ def send_notifications(
                 notification_id=str(item.id), kind=item.kind
             ):
                 outcome = _send(item, sender, settings=settings, new_uow=new_uow, clock=clock)
+            if outcome is None:
+                continue
             setattr(run, outcome, getattr(run, outcome) + 1)
             metrics.notifications_sent_total.labels(outcome=outcome).inc()
     return run
@@ -227,6 +243,43 @@ def _claim(*, new_uow: NewUnitOfWork, now: dt.datetime, limit: int) -> list[_Cla
     return batch
 
 
+def persist(work: Callable[[], _T]) -> _T:
+    """``work()`` (one transaction), tried again while the database is unavailable: waits of
+    0.1 s doubling to 5 s, for ``RECORD_PATIENCE`` at most; then DatabaseUnavailable."""
+    deadline = time.monotonic() + RECORD_PATIENCE.total_seconds()
+    wait = FIRST_WAIT
+    while True:
+        try:
+            return work()
+        except DatabaseUnavailable:
+            if time.monotonic() + wait > deadline:
+                raise
+            time.sleep(wait)
+            wait = min(wait * 2, LONGEST_WAIT)
+
+
+def _ours(notification: Notification | None, item: _Claimed) -> bool:
+    """Whether ``item``'s claim still holds: ``sending`` under the attempt it was claimed as
+    (a sender that claims it after the lease ran out counts one more attempt)."""
+    return (
+        notification is not None
+        and notification.status == "sending"
+        and notification.attempts == item.attempts
+    )
+
+
+def _renew(item: _Claimed, *, new_uow: NewUnitOfWork, now: dt.datetime) -> bool:
+    """Extend the lease of one claimed email before sending it; False if it is not ours now."""
+    with new_uow() as uow:
+        notification = uow.notifications.lock(item.id)
+        if not _ours(notification, item):
+            return False
+        assert notification is not None
+        notification.next_attempt_at = now + SEND_LEASE
+        uow.commit()
+        return True
+
+
 def _send(
     item: _Claimed,
     sender: SmtpSender,
@@ -234,25 +287,24 @@ def _send(
     settings: Settings,
     new_uow: NewUnitOfWork,
     clock: Clock,
-) -> str:
-    """Send one; returns "sent", "retried" or "parked"."""
+) -> str | None:
+    """Renew the claim, send, record; returns "sent", "retried" or "parked", or None when
+    another sender has taken the email over (its lease had run out)."""
+    if not persist(lambda: _renew(item, new_uow=new_uow, now=clock())):
+        log.info("notification taken over by another sender", attempts=item.attempts)
+        return None
+    error: str | None = None
+    final = True
     try:
         message = build_message(item.id, item.recipient, item.kind, item.payload, settings)
     except KeyError:
-        return _record(
-            item, new_uow=new_uow, now=clock(), error=f"no template for {item.kind}", final=True
-        )
-    try:
-        sender.send(message)
-    except (smtplib.SMTPException, OSError) as error:
-        return _record(
-            item,
-            new_uow=new_uow,
-            now=clock(),
-            error=f"{type(error).__name__}: {error}",
-            final=item.attempts >= MAX_ATTEMPTS,
-        )
-    return _record(item, new_uow=new_uow, now=clock(), error=None, final=True)
+        error = f"no template for {item.kind}"
+    else:
+        try:
+            sender.send(message)
+        except (smtplib.SMTPException, OSError) as failure:
+            error, final = f"{type(failure).__name__}: {failure}", item.attempts >= MAX_ATTEMPTS
+    return persist(lambda: _record(item, new_uow=new_uow, now=clock(), error=error, final=final))
 
 
 def build_message(
@@ -278,7 +330,8 @@ def build_message(
 def _record(
     item: _Claimed, *, new_uow: NewUnitOfWork, now: dt.datetime, error: str | None, final: bool
 ) -> str:
-    """Write how the attempt went, if the claim is still ours (status ``sending``)."""
+    """Write how the attempt went, if the claim is still ours (a retry after a lost answer
+    to the commit finds it recorded and changes nothing)."""
     if error is None:
         outcome, status = "sent", "sent"
     elif final:
@@ -287,7 +340,7 @@ def _record(
         outcome, status = "retried", "pending"
     with new_uow() as uow:
         notification = uow.notifications.lock(item.id)
-        if notification is not None and notification.status == "sending":
+        if notification is not None and _ours(notification, item):
             notification.status = status
             notification.last_error = error[:2000] if error else None
             notification.sent_at = now if error is None else None
@@ -312,7 +365,7 @@ def _release(batch: list[_Claimed], *, new_uow: NewUnitOfWork, now: dt.datetime)
     with new_uow() as uow:
         for item in batch:
             notification = uow.notifications.lock(item.id)
-            if notification is not None and notification.status == "sending":
+            if notification is not None and _ours(notification, item):
                 notification.status = "pending"
                 notification.attempts -= 1
                 notification.next_attempt_at = now
@@ -323,5 +376,6 @@ def list_notifications(
     *, new_uow: NewUnitOfWork, recipient: str | None = None, limit: int = 100
 ) -> list[NotificationInfo]:
     """The outbox, oldest first; only ``recipient``'s emails when given."""
+    refuse_card_numbers({"recipient": recipient})
     with new_uow() as uow:
         return [NotificationInfo.of(n) for n in uow.notifications.listing(recipient, limit=limit)]

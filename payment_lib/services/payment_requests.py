@@ -8,9 +8,9 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Unpack
+from typing import Unpack
 
-from payment_lib.domain.card_data import contains_card_number
+from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import InvalidRequest
 from payment_lib.domain.money import Money, parse_money
 from payment_lib.services.request_fields import PayFields
@@ -65,23 +65,11 @@ def parse_uuid(value: object, param: str) -> uuid.UUID:
     """A UUID from a string (or UUID), or InvalidRequest naming ``param``."""
     if isinstance(value, uuid.UUID):
         return value
+    refuse_card_numbers({param: value})
     try:
         return uuid.UUID(str(value))
     except ValueError:
         raise InvalidRequest(f"{param} must be a UUID.", param=param) from None
-
-
-def refuse_card_numbers(fields: Mapping[str, Any]) -> None:
-    for name, value in fields.items():
-        texts = [value] if isinstance(value, str) else []
-        if isinstance(value, Mapping):
-            texts = [str(k) for k in value] + [str(v) for v in value.values()]
-        if any(contains_card_number(text) for text in texts):
-            raise InvalidRequest(
-                f"{name} looks like it contains a card number. Never send card numbers: "
-                "collect cards with Stripe and pass the PaymentMethod id (pm_...).",
-                param=name,
-            )
 
 
 def check_idempotency_key(value: object) -> str:
@@ -100,6 +88,7 @@ def check_idempotency_key(value: object) -> str:
 
 
 def optional_text(value: object, param: str, limit: int) -> str | None:
+    """``value`` if it is printable text of at most ``limit`` characters (None passes)."""
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > limit or not value.isprintable():
@@ -154,12 +143,16 @@ def validate_payment_request(
     """
     refuse_card_numbers(
         {
+            "user_id": user_id,
+            "amount": amount,
+            "currency": currency,
+            "payment_method": payment_method,
             "idempotency_key": idempotency_key,
-            "description": description,
-            "customer_email": customer_email,
-            "metadata": metadata,
-            "return_url": return_url,
             "plan_id": plan_id,
+            "customer_email": customer_email,
+            "return_url": return_url,
+            "description": description,
+            "metadata": metadata,
         }
     )
     key = check_idempotency_key(idempotency_key)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from payment_lib.db.tables import Plan
 from payment_lib.db.unit_of_work import UnitOfWork
+from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import InvalidRequest
 from payment_lib.domain.money import Money, parse_money
 
@@ -57,6 +58,15 @@ def validate_plan(
     plan_id: str, name: str, amount: str, currency: str, interval: str, interval_count: int
 ) -> Plan:
     """A new Plan row from raw input, or InvalidRequest naming what is wrong."""
+    refuse_card_numbers(
+        {
+            "plan_id": plan_id,
+            "name": name,
+            "amount": amount,
+            "currency": currency,
+            "interval": interval,
+        }
+    )
     if not isinstance(plan_id, str) or not _PLAN_ID.fullmatch(plan_id):
         raise InvalidRequest(
             "plan_id must be 1-64 lowercase letters, digits, '-' or '_', starting with a letter "

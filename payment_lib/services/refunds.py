@@ -39,6 +39,7 @@ import structlog
 
 from payment_lib.db.tables import Payment, Refund
 from payment_lib.db.unit_of_work import UnitOfWork
+from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import (
     AlreadyRefunded,
     Forbidden,
@@ -56,7 +57,6 @@ from payment_lib.services.payment_requests import (
     check_idempotency_key,
     optional_text,
     parse_uuid,
-    refuse_card_numbers,
 )
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.request_fields import RefundFields
@@ -111,7 +111,16 @@ def validate_refund_request(
         name = actor.name if isinstance(actor, Actor) else None
         log.warning("refund forbidden", actor=name, payment_id=str(payment_id))
         raise Forbidden("Only an admin may refund a payment.")
-    refuse_card_numbers({"note": note, "idempotency_key": idempotency_key})
+    refuse_card_numbers(
+        {
+            "payment_id": payment_id,
+            "actor": actor.name,
+            "amount": amount,
+            "reason": reason,
+            "note": note,
+            "idempotency_key": idempotency_key,
+        }
+    )
     requested_by = optional_text(actor.name, "actor", 255)
     if not requested_by:
         raise InvalidRequest("actor must have a name.", param="actor")

@@ -16,6 +16,7 @@ import structlog
 from payment_lib.db.tables import Payment, PaymentMethod, Subscription
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.billing import billing_date, next_billing_date_after
+from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.declines import Decline
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.domain.states import SubscriptionStatus, check_subscription_transition
@@ -276,6 +277,7 @@ def change_payment_method(
 ) -> SubscriptionInfo:
     """Charge renewals to another card; after a hard decline this schedules a retry now."""
     wanted = parse_uuid(subscription_id, "subscription_id")
+    refuse_card_numbers({"payment_method": payment_method})
     if not isinstance(payment_method, str) or not payment_method.startswith("pm_"):
         raise InvalidRequest(
             "payment_method must be a Stripe PaymentMethod id (pm_...).", param="payment_method"

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from payment_lib.domain.card_data import redact_value
+from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.observability import trace
 from payment_lib.services.disputes import DisputeSettings
@@ -103,7 +105,7 @@ def receive_event(
             param="payload",
         )
     verify(payload, signature, secrets, tolerance)
-    event = parse_event(payload)
+    event = redact_value(parse_event(payload))  # stored and logged without card numbers
     added = _store(event, verified=True, new_uow=new_uow, now=clock())
     log.info(
         "webhook received",
@@ -217,6 +219,7 @@ def replay_event(
     Raises:
         NotFound: the event is not stored (and not fetched).
     """
+    refuse_card_numbers({"event_id": stripe_event_id})
     with new_uow() as uow:
         event = uow.webhook_events.get(stripe_event_id)
         event_id = event.id if event is not None else None

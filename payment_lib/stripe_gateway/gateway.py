@@ -289,9 +289,11 @@ class StripeGateway:
         while True:
             page = self._call(
                 f"{resource}.list",
-                lambda asked=dict(params): self.client.raw_request(  # type: ignore[misc]
-                    "get", f"/v1/{resource}", **asked
-                ).data,
+                lambda asked=dict(params): (
+                    self.client.raw_request(  # type: ignore[misc]
+                        "get", f"/v1/{resource}", **asked
+                    ).data
+                ),
             )
             items: list[dict[str, Any]] = page.get("data") or []
             if items:
