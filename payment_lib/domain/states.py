@@ -92,8 +92,9 @@ REFUND_TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
 _N = NotificationStatus
 NOTIFICATION_TRANSITIONS: dict[NotificationStatus, frozenset[NotificationStatus]] = {
     _N.PENDING: frozenset({_N.SENDING}),
-    # Sent, retried later, parked; or back to pending when the sender stops before sending.
-    _N.SENDING: frozenset({_N.SENT, _N.PENDING, _N.FAILED}),
+    # Sent, retried later, parked; back to pending when the sender stops before sending; or
+    # claimed again by another sender once its lease ended (at least once).
+    _N.SENDING: frozenset({_N.SENT, _N.PENDING, _N.FAILED, _N.SENDING}),
     _N.SENT: frozenset(),
     _N.FAILED: frozenset({_N.PENDING}),  # an operator's resend
 }

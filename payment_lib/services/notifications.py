@@ -36,6 +36,7 @@ import structlog
 from payment_lib.db.tables import Notification
 from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import DatabaseUnavailable
+from payment_lib.domain.states import NotificationStatus, check_notification_transition
 from payment_lib.notification_templates import render
 from payment_lib.observability import trace
 from payment_lib.services.ports import Clock, NewUnitOfWork
@@ -235,7 +236,7 @@ def _claim(*, new_uow: NewUnitOfWork, now: dt.datetime, limit: int) -> list[_Cla
     with new_uow() as uow:
         claimed = uow.notifications.claim_due(now, limit=limit)
         for notification in claimed:
-            notification.status = "sending"
+            _move(notification, NotificationStatus.SENDING)
             notification.next_attempt_at = now + SEND_LEASE
             notification.attempts += 1
         batch = [_Claimed(n.id, n.recipient, n.kind, dict(n.payload), n.attempts) for n in claimed]
@@ -333,15 +334,15 @@ def _record(
     """Write how the attempt went, if the claim is still ours (a retry after a lost answer
     to the commit finds it recorded and changes nothing)."""
     if error is None:
-        outcome, status = "sent", "sent"
+        outcome, status = "sent", NotificationStatus.SENT
     elif final:
-        outcome, status = "parked", "failed"
+        outcome, status = "parked", NotificationStatus.FAILED
     else:
-        outcome, status = "retried", "pending"
+        outcome, status = "retried", NotificationStatus.PENDING
     with new_uow() as uow:
         notification = uow.notifications.lock(item.id)
         if notification is not None and _ours(notification, item):
-            notification.status = status
+            _move(notification, status)
             notification.last_error = error[:2000] if error else None
             notification.sent_at = now if error is None else None
             notification.next_attempt_at = (
@@ -355,6 +356,12 @@ def _record(
     return outcome
 
 
+def _move(notification: Notification, target: NotificationStatus) -> None:
+    """One step of the email's state machine (IllegalTransition changes nothing)."""
+    check_notification_transition(NotificationStatus(notification.status), target)
+    notification.status = target
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """How long to wait after the ``attempts``-th failure: a minute, doubling, at most 2 h."""
     return min(FIRST_RETRY * (1 << (attempts - 1)), LONGEST_RETRY)
@@ -366,7 +373,7 @@ def _release(batch: list[_Claimed], *, new_uow: NewUnitOfWork, now: dt.datetime)
         for item in batch:
             notification = uow.notifications.lock(item.id)
             if notification is not None and _ours(notification, item):
-                notification.status = "pending"
+                _move(notification, NotificationStatus.PENDING)
                 notification.attempts -= 1
                 notification.next_attempt_at = now
         uow.commit()
