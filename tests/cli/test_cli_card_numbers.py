@@ -38,7 +38,9 @@ VALID = {
     ("payments", "refresh"): {"payment_id": UID},
     ("subscriptions", "show"): {"user_id": UID},
     ("subscriptions", "cancel"): {"subscription_id": UID},
-    ("billing", "run"): {"now_text": "2027-01-31T00:00:00Z"},
+    ("billing", "run"): {
+        "now_text": "2027-01-31T00:00:00Z", "subscription_id": UID, "user_id": UID,
+    },
     ("process-refund",): {
         "payment_id": UID, "amount": "5.00", "reason": "duplicate", "note": "ticket 1",
         "idempotency_key": "refund-1", "operator": "olga",
@@ -53,7 +55,12 @@ VALID = {
 }
 # Not driven: the emulator is a test server that listens until stopped, and quickstart takes
 # no text. The global --database-url is configuration from the operator, like PAYMENT_*.
-NOT_DRIVEN = {("stripe-emulator",), ("quickstart",)}
+NOT_DRIVEN = {
+    ("stripe-emulator",),
+    ("stripe-emulator", "trigger"),
+    ("stripe-emulator", "events", "resend"),
+    ("quickstart",),
+}
 GLOBAL = {"log_level": "warning"}
 
 

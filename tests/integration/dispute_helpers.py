@@ -5,9 +5,8 @@ funds_reinstated), each a snapshot of the dispute at that moment."""
 from __future__ import annotations
 
 import time
-import uuid
 
-from webhook_helpers import event_of, stripe_client
+from webhook_helpers import event_of, stripe_client, stripe_id
 
 DUE_BY = 1_900_000_000  # 2030-03-17 17:46:40 UTC
 
@@ -36,7 +35,7 @@ def dispute_of(
         "amount": charge["amount"],
         "balance_transactions": [
             {
-                "id": f"txn_{uuid.uuid4().hex[:24]}",
+                "id": stripe_id("txn"),
                 "object": "balance_transaction",
                 "amount": amount,
                 "currency": charge["currency"],
@@ -70,7 +69,7 @@ def life_of_a_dispute(charge: dict, outcome: str, *, dispute_id: str | None = No
     """The events of one dispute, in the order Stripe sends them, two of them per second as
     Stripe's second-granular ``created`` often makes them: a chargeback ``won`` or ``lost``,
     or an ``inquiry`` that closes without one."""
-    dispute_id = dispute_id or f"dp_{uuid.uuid4().hex[:24]}"
+    dispute_id = dispute_id or stripe_id("dp")
     t = int(time.time()) - 3600
     amount = charge["amount"]
     created = t

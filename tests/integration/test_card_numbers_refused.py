@@ -62,6 +62,10 @@ CALLS = {
     "pay": (_pay, ["user_id", "amount", "currency", "payment_method", "idempotency_key",
                    "plan_id", "customer_email", "return_url", "description", "metadata"]),
     "add_plan": (_add_plan, ["plan_id", "name", "amount", "currency", "interval"]),
+    "run_billing": (
+        lambda p, **given: p.run_billing(dry_run=True, **given),
+        ["subscription_id", "user_id"],
+    ),
     "refund": (_refund, ["payment_id", "actor", "amount", "reason", "note", "idempotency_key"]),
     "change_payment_method": (
         lambda p, subscription_id=UID, payment_method="pm_card_visa": p.change_payment_method(
@@ -94,7 +98,8 @@ CALLS = {
 NO_TEXT = {
     "close", "from_settings", "database_revision", "latest_revision", "list_plans",
     "process_webhooks", "reconcile", "recover_pending_refunds", "recover_stale_payments",
-    "run_billing", "run_worker", "run_worker_once", "seed_demo_plans", "send_notifications",
+    "refund_duplicate_purchases", "run_worker", "run_worker_once", "seed_demo_plans",
+    "send_notifications",
 }
 CASES = [(method, argument) for method, (_, arguments) in CALLS.items() for argument in arguments]
 

@@ -49,6 +49,7 @@ CALLS = {
     "run_billing": lambda p: p.run_billing(NOW),
     "recover_stale_payments": lambda p: p.recover_stale_payments(),
     "recover_pending_refunds": lambda p: p.recover_pending_refunds(),
+    "refund_duplicate_purchases": lambda p: p.refund_duplicate_purchases(),
     "reconcile": lambda p: p.reconcile(fix=True),
     "upgrade_database": lambda p: p.upgrade_database(),
     "downgrade_database": lambda p: p.downgrade_database(),

@@ -25,6 +25,7 @@ from webhook_helpers import (  # noqa: F401 (fixtures)
     settings,
     sign,
     smtp,
+    stripe_id,
     webhook_endpoint,
 )
 
@@ -50,7 +51,7 @@ def stored_events(payments):
 
 def charge(intent="pi_unknown", status="succeeded"):
     return {
-        "id": f"ch_{uuid.uuid4().hex[:20]}",
+        "id": stripe_id("ch", 20),
         "object": "charge",
         "payment_intent": intent,
         "status": status,
