@@ -25,9 +25,7 @@ from payment_lib.domain.errors import (
 )
 from payment_lib.metrics import Metrics
 from payment_lib.stripe_gateway.errors import transient, translate
-from payment_lib.stripe_objects import CardDetails as CardDetails
-from payment_lib.stripe_objects import IntentOutcome as IntentOutcome
-from payment_lib.stripe_objects import Listable, RefundOutcome
+from payment_lib.stripe_objects import CardDetails, IntentOutcome, Listable, RefundOutcome
 from payment_lib.stripe_objects import card_details as _card
 from payment_lib.stripe_objects import intent_outcome as _outcome
 

@@ -106,3 +106,10 @@ def test_every_email_is_queued_through_the_one_helper():
         if ".notifications.enqueue(" in path.read_text() and name != "payment_lib.services.notify"
     )
     assert callers == []
+
+
+def test_every_module_of_the_library_and_the_cli_stays_under_400_lines():
+    cli = PACKAGE.parent / "payment_cli"
+    paths = [*ALL.values(), *cli.glob("*.py")]
+    long = sorted(f"{p.name}: {n}" for p in paths if (n := len(p.read_text().splitlines())) > 400)
+    assert long == []
