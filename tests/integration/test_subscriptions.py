@@ -273,3 +273,21 @@ def test_a_late_renewal_failure_sends_no_past_due_email_for_a_cancelled_subscrip
 
     assert "past_due" not in kinds_sent(payments)
     assert payments.get_subscription(subscription_id).status == "cancelled"
+
+
+def test_a_past_due_subscription_is_retried_now_on_request(payments, plan, user_id):
+    subscription_id = subscribe(payments, user_id).subscription_id
+    due = payments.get_subscription(subscription_id).next_billing_date
+    payments.change_payment_method(subscription_id, "pm_card_chargeCustomerFail")
+    payments.run_billing(now=due)
+    payments.change_payment_method(subscription_id, "pm_card_visa")
+    assert payments.get_subscription(subscription_id).next_retry_at == due + dt.timedelta(days=1)
+
+    report = payments.retry_subscription(subscription_id)
+
+    assert [c.status for c in report.charged] == ["succeeded"]
+    renewed = payments.get_subscription(subscription_id)
+    assert (renewed.status, renewed.failed_attempts) == ("active", 0)
+    assert renewed.next_billing_date > due
+    with pytest.raises(InvalidRequest, match="past due"):
+        payments.retry_subscription(subscription_id)
