@@ -8,7 +8,7 @@ import sys
 import click
 
 from payment_cli.context import Context, pass_context
-from payment_cli.output import emit, json_option, parse_time
+from payment_cli.output import EXIT_FAILED, emit, json_option, parse_time
 from payment_lib import SubscriptionInfo
 
 
@@ -70,6 +70,26 @@ def subscriptions_cancel(
         subscription_id, at_period_end=at_period_end
     )
     emit(subscription.to_dict(), _subscription_line(subscription), as_json=as_json)
+
+
+@subscriptions.command("retry")
+@click.argument("subscription_id")
+@json_option
+@pass_context
+def subscriptions_retry(context: Context, subscription_id: str, as_json: bool) -> None:
+    """Charge a past-due subscription now, with its current card.
+
+    A retry like the scheduled ones (one charge per attempt); exits 1 when the card is
+    declined again, 2 when the subscription is not past due.
+
+    Example: payment-cli subscriptions retry 6c1d2e3f-4a5b-4c7d-8e9f-0a1b2c3d4e5f --json
+    """
+    report = context.payments.retry_subscription(subscription_id)
+    lines = [f"{p.id}  {p.status:<10} {p.amount}" for p in report.charged]
+    lines += [f"not billed: {e['message']} [{e['code']}]" for e in report.errors]
+    emit(report.to_dict(), "\n".join(lines) or "nothing charged", as_json=as_json)
+    if not any(p.status == "succeeded" for p in report.charged):
+        sys.exit(EXIT_FAILED)
 
 
 @click.group()

@@ -122,3 +122,15 @@ class SubscriptionsApi(Wiring):
             dry_run=dry_run,
             scope=scope,
         )
+
+    def retry_subscription(self, subscription_id: object) -> BillingReport:
+        """Charge a past-due subscription now, with its current card (a retry like the
+        scheduled ones: one charge per attempt).
+
+        Raises:
+            NotFound; InvalidRequest: the subscription is not past due.
+        """
+        wanted = parse_uuid(subscription_id, "subscription_id")
+        now = self.clock()
+        _subscriptions.retry_now(wanted, new_uow=self.database.unit_of_work, now=now)
+        return self.run_billing(now, subscription_id=wanted)

@@ -323,3 +323,25 @@ def change_payment_method(
         uow.commit()
         log.info("subscription payment method changed", subscription_id=str(wanted))
         return SubscriptionInfo.of(subscription)
+
+
+def retry_now(subscription_id: uuid.UUID, *, new_uow: NewUnitOfWork, now: dt.datetime) -> None:
+    """Make a past-due subscription's next renewal attempt due now (a billing run then charges
+    its current card; the attempt counts like a scheduled one).
+
+    Raises:
+        NotFound, InvalidRequest: the subscription is not past due.
+    """
+    with new_uow() as uow:
+        subscription = uow.subscriptions.get(subscription_id, for_update=True)
+        if subscription is None:
+            raise NotFound(f"No subscription {subscription_id}.")
+        if subscription.status != SubscriptionStatus.PAST_DUE:
+            raise InvalidRequest(
+                f"Only a past due subscription can be retried; this one is {subscription.status}.",
+                param="subscription_id",
+            )
+        subscription.next_retry_at = now
+        subscription.updated_at = now
+        uow.commit()
+    log.info("subscription retry requested", subscription_id=str(subscription_id))

@@ -38,6 +38,7 @@ VALID = {
     ("payments", "refresh"): {"payment_id": UID},
     ("subscriptions", "show"): {"user_id": UID},
     ("subscriptions", "cancel"): {"subscription_id": UID},
+    ("subscriptions", "retry"): {"subscription_id": UID},
     ("billing", "run"): {
         "now_text": "2027-01-31T00:00:00Z", "subscription_id": UID, "user_id": UID,
     },

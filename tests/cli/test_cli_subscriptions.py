@@ -121,3 +121,13 @@ def test_billing_run_can_be_scoped_to_a_subscription_or_a_user(cli):
     assert [c["user_id"] for c in rest["charged"]] == [users[2]]
     bad = cli("billing", "run", "--subscription", "nope")
     assert bad.exit_code == 2
+
+
+def test_subscriptions_retry_charges_a_past_due_one_now_and_refuses_an_active_one(cli):
+    user = str(uuid.uuid4())
+    subscription_id = subscribe(cli, user)
+
+    refused = cli("subscriptions", "retry", subscription_id, "--json")
+
+    assert refused.exit_code == 2
+    assert json.loads(refused.stdout)["error"]["code"] == "invalid_request"

@@ -62,6 +62,8 @@ CALLS = {
     "pay": (_pay, ["user_id", "amount", "currency", "payment_method", "idempotency_key",
                    "plan_id", "customer_email", "return_url", "description", "metadata"]),
     "add_plan": (_add_plan, ["plan_id", "name", "amount", "currency", "interval"]),
+    "retry_subscription": (lambda p, subscription_id=UID: p.retry_subscription(subscription_id),
+                           ["subscription_id"]),
     "run_billing": (
         lambda p, **given: p.run_billing(dry_run=True, **given),
         ["subscription_id", "user_id"],

@@ -50,6 +50,7 @@ CALLS = {
     "recover_stale_payments": lambda p: p.recover_stale_payments(),
     "recover_pending_refunds": lambda p: p.recover_pending_refunds(),
     "refund_duplicate_purchases": lambda p: p.refund_duplicate_purchases(),
+    "retry_subscription": lambda p: p.retry_subscription(str(uuid.uuid4())),
     "reconcile": lambda p: p.reconcile(fix=True),
     "upgrade_database": lambda p: p.upgrade_database(),
     "downgrade_database": lambda p: p.downgrade_database(),
