@@ -54,6 +54,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def iso(moment: dt.datetime | None) -> str | None:
+    """A time as ISO 8601 for the JSON callers see (None stays None)."""
+    return moment.isoformat() if moment else None
+
+
 def current_trace_id() -> str | None:
     """The trace id bound in this context, if any."""
     value = structlog.contextvars.get_contextvars().get(TRACE_ID)

@@ -39,6 +39,7 @@ from payment_lib.domain.disputes import (
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.domain.money import Money, format_amount
 from payment_lib.domain.states import SubscriptionStatus
+from payment_lib.observability import iso
 from payment_lib.services.notify import notify
 from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.services.subscriptions import LIVE, move_subscription
@@ -99,9 +100,6 @@ class DisputeInfo:
         )
 
     def to_dict(self) -> dict[str, object]:
-        def iso(moment: dt.datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
-
         return {
             "id": str(self.id),
             "stripe_dispute_id": self.stripe_dispute_id,

@@ -38,7 +38,7 @@ from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import DatabaseUnavailable
 from payment_lib.domain.states import NotificationStatus, check_notification_transition
 from payment_lib.notification_templates import render
-from payment_lib.observability import trace
+from payment_lib.observability import iso, trace
 from payment_lib.services.ports import Clock, NewUnitOfWork
 
 if TYPE_CHECKING:
@@ -104,9 +104,6 @@ class NotificationInfo:
         )
 
     def to_dict(self) -> dict[str, object]:
-        def iso(moment: dt.datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
-
         return {
             "id": str(self.id),
             "recipient": self.recipient,

@@ -20,6 +20,7 @@ from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.declines import Decline
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.domain.states import SubscriptionStatus, check_subscription_transition
+from payment_lib.observability import iso
 from payment_lib.services.payment_requests import parse_uuid
 from payment_lib.services.ports import NewUnitOfWork
 
@@ -62,9 +63,6 @@ class SubscriptionInfo:
         )
 
     def to_dict(self) -> dict[str, object]:
-        def iso(moment: dt.datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
-
         return {
             "id": str(self.id),
             "user_id": str(self.user_id),

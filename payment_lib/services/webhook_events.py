@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from payment_lib.db.tables import WebhookEvent
 from payment_lib.domain.errors import InvalidRequest
+from payment_lib.observability import iso
 from payment_lib.services.ports import NewUnitOfWork
 
 STATUSES = ("pending", "processed", "ignored", "parked")
@@ -54,9 +55,6 @@ class WebhookEventInfo:
         )
 
     def to_dict(self) -> dict[str, object]:
-        def iso(moment: dt.datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
-
         return {
             "stripe_event_id": self.stripe_event_id,
             "event_type": self.event_type,
