@@ -44,9 +44,6 @@ DRIFT_KINDS = (
     "dispute_unknown_here",  # a dispute Stripe has that we never recorded
     "unknown_at_stripe",  # a payment here whose PaymentIntent Stripe does not have
 )
-FIXABLE = frozenset(
-    {"status_differs", "amount_refunded_differs", "refund_unknown_here", "dispute_unknown_here"}
-)
 MAX_LISTED = 1000  # drifts listed in a report; all are counted
 # A payment younger than this may still be in flight: not a drift yet.
 IN_FLIGHT = dt.timedelta(minutes=2)
@@ -63,6 +60,10 @@ class Drift:
     ours: str | None
     stripe: str | None
     fixed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in DRIFT_KINDS:
+            raise ValueError(f"unknown drift kind {self.kind!r}")
 
     def to_dict(self) -> dict[str, object]:
         return {
