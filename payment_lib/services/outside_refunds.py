@@ -80,8 +80,9 @@ def record_stripe_refunds(
         payment = uow.payments.get(payment_id, for_update=True)
         if payment is None:
             return recorded
-        ours = {stripe_key_for(r.id) for r in uow.refunds.for_payment(payment.id)}
-        known = {r.stripe_refund_id for r in uow.refunds.for_payment(payment.id)}
+        recorded_here = uow.refunds.for_payment(payment.id)
+        ours = {stripe_key_for(r.id) for r in recorded_here}
+        known = {r.stripe_refund_id for r in recorded_here}
         total = 0
         for refund in stripe_refunds:
             if refund.get("status") != "succeeded":
