@@ -205,9 +205,10 @@ def reconcile(
     return report
 
 
-def _payment_id(obj: dict[str, Any]) -> uuid.UUID | None:
+def _our_id(obj: dict[str, Any], key: str = "payment_id") -> uuid.UUID | None:
+    """Our id that a Stripe object carries in its metadata (payment_id, refund_id), if any."""
     try:
-        return uuid.UUID(str((obj.get("metadata") or {}).get("payment_id")))
+        return uuid.UUID(str((obj.get("metadata") or {}).get(key)))
     except ValueError:
         return None
 
@@ -223,18 +224,18 @@ def _intents(run: _Run, page: list[dict[str, Any]]) -> None:
     differing = []
     with run.new_uow() as uow:
         by_intent = uow.payments.by_intents([intent["id"] for intent in page])
-        wanted = [_payment_id(i) for i in page if i["id"] not in by_intent]
+        wanted = [_our_id(i) for i in page if i["id"] not in by_intent]
         by_id = uow.payments.by_ids([w for w in wanted if w is not None])
     for intent in page:
         run.seen.add(intent["id"])
         payment = by_intent.get(intent["id"])
         if payment is None:
-            candidate = by_id.get(_payment_id(intent) or uuid.UUID(int=0))
+            candidate = by_id.get(_our_id(intent) or uuid.UUID(int=0))
             if candidate is not None and candidate.stripe_transaction_id in (None, intent["id"]):
                 payment = candidate
-            elif _payment_id(intent) is not None:
+            elif _our_id(intent) is not None:
                 run.report.add(
-                    Drift("missing_here", intent["id"], _payment_id(intent), None, intent["status"])
+                    Drift("missing_here", intent["id"], _our_id(intent), None, intent["status"])
                 )
                 continue
             else:
@@ -296,13 +297,13 @@ def _refunds(run: _Run, page: list[dict[str, Any]]) -> None:
     with run.new_uow() as uow:
         known = uow.refunds.by_stripe_ids([r["id"] for r in succeeded])
         ours_by_metadata = uow.refunds.by_ids(
-            [i for i in (_refund_id(r) for r in succeeded) if i is not None]
+            [i for i in (_our_id(r, "refund_id") for r in succeeded) if i is not None]
         )
         unknown = [
             r
             for r in succeeded
             if r["id"] in run.refunds_recorded  # recorded by this run's fix of its charge
-            or (r["id"] not in known and _refund_id(r) not in ours_by_metadata)
+            or (r["id"] not in known and _our_id(r, "refund_id") not in ours_by_metadata)
         ]
         payments = uow.payments.by_intents([r["payment_intent"] for r in unknown])
     for refund in unknown:
@@ -320,13 +321,6 @@ def _refunds(run: _Run, page: list[dict[str, Any]]) -> None:
                 "refund_unknown_here", refund["id"], payment.id, None, str(refund["amount"]), fixed
             )
         )
-
-
-def _refund_id(refund: dict[str, Any]) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str((refund.get("metadata") or {}).get("refund_id")))
-    except ValueError:
-        return None
 
 
 def _covered_by_total(run: _Run, payment: Payment, intent_id: str) -> bool:
