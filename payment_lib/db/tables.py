@@ -46,6 +46,10 @@ class Plan(Base):
     currency: Mapped[str] = mapped_column(String(3))
     interval: Mapped[str] = mapped_column(String(8))
     interval_count: Mapped[int] = mapped_column(Integer, default=1)
+    # A new subscription's free days before its first charge (0: none).
+    trial_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Archived plans sell no new subscriptions; the live ones go on renewing.
+    archived_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -89,7 +93,7 @@ class PaymentMethod(Base):
     stripe_updated: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
-LIVE_SUBSCRIPTION = "status IN ('active', 'past_due')"
+LIVE_SUBSCRIPTION = "status IN ('trialing', 'active', 'past_due', 'paused')"
 
 
 class Subscription(Base):
@@ -99,6 +103,8 @@ class Subscription(Base):
         Index(None, "status"),
         Index(None, "next_billing_date"),
         Index(None, "next_retry_at"),
+        Index(None, "trial_ends_at"),
+        Index(None, "pause_until"),
         # One live subscription per user and plan, whatever races past the purchase check.
         Index(
             "uq_subscriptions_live_user_plan",
@@ -124,6 +130,16 @@ class Subscription(Base):
     # While past_due: when the next renewal attempt is due; NULL after a hard decline, until
     # the payment method changes.
     next_retry_at: Mapped[dt.datetime | None]
+    # While trialing: when the trial ends (the first charge is the renewal then).
+    trial_ends_at: Mapped[dt.datetime | None]
+    # Minor units, in the plan's currency, owed to the customer (a downgrade's or a cheaper
+    # plan change's difference): the next renewals use it before charging the card.
+    credit: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # A plan change that takes effect when the current period ends (a downgrade, by default).
+    scheduled_plan_id: Mapped[str | None] = mapped_column(ForeignKey("plans.id"))
+    # While paused: since when, and until when (NULL: until resumed).
+    paused_at: Mapped[dt.datetime | None]
+    pause_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -35,10 +35,12 @@ class NotificationStatus(StrEnum):
 
 
 class SubscriptionStatus(StrEnum):
+    TRIALING = "trialing"
     ACTIVE = "active"
     PAST_DUE = "past_due"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    PAUSED = "paused"
 
 
 _P = PaymentStatus
@@ -73,9 +75,14 @@ LEDGER_CORRECTIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 UNSETTLED = (_P.PENDING, _P.UNKNOWN)
 
 _S = SubscriptionStatus
+# Subscriptions a user holds (one per plan at most): they renew, or will again.
+LIVE_SUBSCRIPTIONS = (_S.TRIALING, _S.ACTIVE, _S.PAST_DUE, _S.PAUSED)
 SUBSCRIPTION_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
-    _S.ACTIVE: frozenset({_S.PAST_DUE, _S.CANCELLED, _S.EXPIRED}),
+    # A trial ends in its first renewal (paid: active; declined: past_due), or without a card.
+    _S.TRIALING: frozenset({_S.ACTIVE, _S.PAST_DUE, _S.CANCELLED, _S.EXPIRED}),
+    _S.ACTIVE: frozenset({_S.PAST_DUE, _S.CANCELLED, _S.EXPIRED, _S.PAUSED}),
     _S.PAST_DUE: frozenset({_S.ACTIVE, _S.CANCELLED, _S.EXPIRED}),
+    _S.PAUSED: frozenset({_S.ACTIVE, _S.CANCELLED}),
     _S.CANCELLED: frozenset(),
     _S.EXPIRED: frozenset(),
 }

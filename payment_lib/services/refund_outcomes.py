@@ -19,6 +19,7 @@ from payment_lib.domain.errors import (
 )
 from payment_lib.domain.money import format_amount
 from payment_lib.domain.states import (
+    LIVE_SUBSCRIPTIONS,
     PaymentStatus,
     RefundStatus,
     SubscriptionStatus,
@@ -201,8 +202,7 @@ def apply_refund_success(
     payment.updated_at = now
     if full and payment.subscription_id is not None:
         subscription = uow.subscriptions.get(payment.subscription_id, for_update=True)
-        live = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
-        if subscription is not None and subscription.status in live:
+        if subscription is not None and subscription.status in LIVE_SUBSCRIPTIONS:
             move_subscription(
                 subscription, SubscriptionStatus.CANCELLED, now=now, reason="payment refunded"
             )

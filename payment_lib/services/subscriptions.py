@@ -19,7 +19,11 @@ from payment_lib.domain.billing import billing_date, next_billing_date_after
 from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.declines import Decline
 from payment_lib.domain.errors import InvalidRequest, NotFound
-from payment_lib.domain.states import SubscriptionStatus, check_subscription_transition
+from payment_lib.domain.states import (
+    LIVE_SUBSCRIPTIONS,
+    SubscriptionStatus,
+    check_subscription_transition,
+)
 from payment_lib.observability import iso
 from payment_lib.services.payment_requests import parse_uuid
 from payment_lib.services.ports import NewUnitOfWork
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-LIVE = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+LIVE = LIVE_SUBSCRIPTIONS
 
 
 @dataclass(frozen=True)
