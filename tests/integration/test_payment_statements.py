@@ -1,0 +1,82 @@
+"""How many SQL statements one payment costs, on both databases (issue 17, P1).
+
+Each statement is a round trip and 40-50 us of CPU through SQLAlchemy, so the request path
+counts them: the user's lock, one INSERT that also applies the rate limit and takes the key,
+then the card and the outcome. Statements are counted, not timed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from payment_lib import RateLimited
+
+# Per plain payment that succeeds with a new card: PostgreSQL: advisory lock, INSERT pending;
+# card INSERT, UPDATE outcome. SQLite: the same, less the lock, plus BEGIN IMMEDIATE twice.
+EXPECTED = {"postgresql": 4, "sqlite": 5}
+
+
+@contextmanager
+def counted(payments) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+        statements.append(" ".join(statement.split())[:120])
+
+    sa.event.listen(payments.database.engine, "before_cursor_execute", capture)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(payments.database.engine, "before_cursor_execute", capture)
+
+
+def pay(payments, user_id: str, key: str | None = None, **extra: object):
+    return payments.pay(
+        user_id=user_id,
+        amount="20.00",
+        currency="usd",
+        payment_method="pm_card_visa",
+        idempotency_key=key or str(uuid.uuid4()),
+        **extra,
+    )
+
+
+def dialect(payments) -> str:
+    name: str = payments.database.engine.dialect.name
+    return name
+
+
+def test_a_payment_costs_few_statements(payments, user_id):
+    with counted(payments) as statements:
+        result = pay(payments, user_id)
+
+    assert result.status == "succeeded"
+    assert len(statements) <= EXPECTED[dialect(payments)], "\n".join(statements)
+
+
+def test_no_savepoints_on_the_request_path(payments, user_id):
+    with counted(payments) as statements:
+        pay(payments, user_id)
+
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()], "\n".join(statements)
+
+
+def test_a_replay_and_the_rate_limit_still_answer_the_same(payments, user_id):
+    first = pay(payments, user_id, key="order-1")
+    replayed = pay(payments, user_id, key="order-1")
+    assert replayed.replayed and replayed.id == first.id and replayed.status == "succeeded"
+    for _ in range(4):
+        pay(payments, user_id)
+    refused: Callable[[], object] = lambda: pay(payments, user_id)  # noqa: E731
+    try:
+        refused()
+    except RateLimited as error:
+        assert error.retry_after > 0
+    else:
+        raise AssertionError("the sixth attempt in an hour was not rate limited")
+    # A replay is never rate limited.
+    assert pay(payments, user_id, key="order-1").replayed
