@@ -4,11 +4,25 @@ the keyset pages reconcile walks."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Executable,
+    Integer,
+    Table,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from payment_lib.db.tables import (
@@ -16,20 +30,87 @@ from payment_lib.db.tables import (
 )
 from payment_lib.domain.states import UNSETTLED
 
+PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
+
+
+@functools.cache
+def _insert_new(dialect: str, *, limited: bool) -> Executable:
+    """INSERT INTO payments SELECT <every column> [WHERE <attempts since> < <limit>] ON
+    CONFLICT (idempotency_key) DO NOTHING RETURNING id, with bound parameters ``v_<column>``
+    (and ``a_user``, ``a_since``, ``a_limit``)."""
+    table = PAYMENTS
+    chosen = select(*[bindparam(f"v_{c.key}", type_=c.type) for c in table.columns]).where(
+        true()  # SQLite needs a WHERE before ON CONFLICT
+    )
+    if limited:
+        made = (
+            select(func.count())
+            .where(
+                table.c.user_id == bindparam("a_user", type_=table.c.user_id.type),
+                table.c.created_at >= bindparam("a_since", type_=table.c.created_at.type),
+                table.c.kind == "payment",
+            )
+            .scalar_subquery()
+        )
+        chosen = chosen.where(made < bindparam("a_limit", type_=Integer()))
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(table)
+        .from_select([c.key for c in table.columns], chosen)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(table.c.id)
+    )
+
+
+@functools.cache
+def _update_if_status(names: tuple[str, ...]) -> Executable:
+    """UPDATE payments SET <names> WHERE id = :w_id AND status = :w_status, with bound
+    parameters ``v_<name>``."""
+    table = PAYMENTS
+    return (
+        update(table)
+        .where(table.c.id == bindparam("w_id"), table.c.status == bindparam("w_status"))
+        .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names})
+    )
+
 
 class PaymentRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, payment: Payment) -> bool:
-        """Insert a payment; False, adding nothing, when its idempotency key is taken (by a
-        request another transaction committed meanwhile)."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(payment)
-        except IntegrityError:
-            return False
-        return True
+    def insert_new(
+        self,
+        payment: Payment,
+        *,
+        attempts_since: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> bool:
+        """Insert ``payment`` (a transient row with every column set) in one statement; False,
+        adding nothing, when its idempotency key is taken or, with ``limit``, when its user made
+        ``limit`` attempts (kind ``payment``) since ``attempts_since``.
+
+        One INSERT ... SELECT ... ON CONFLICT DO NOTHING, a Core statement built once per
+        database: no savepoint, no look-up first. Run it under the user's lock, so that the
+        count cannot change meanwhile.
+        """
+        dialect = self.session.get_bind().dialect.name
+        params = {f"v_{column.key}": getattr(payment, column.key) for column in PAYMENTS.columns}
+        if limit is not None:
+            params.update(a_user=payment.user_id, a_since=attempts_since, a_limit=limit)
+        statement = _insert_new(dialect, limited=limit is not None)
+        return self.session.connection().execute(statement, params).first() is not None
+
+    def update_if_status(
+        self, payment_id: uuid.UUID, status: str, changes: Mapping[str, Any]
+    ) -> bool:
+        """Write ``changes`` to the payment if it is still in ``status``, in one statement;
+        False, changing nothing, when it is not (something else recorded it meanwhile)."""
+        statement = _update_if_status(tuple(sorted(changes)))
+        params = {f"v_{name}": value for name, value in changes.items()}
+        result = self.session.connection().execute(
+            statement, {**params, "w_id": payment_id, "w_status": status}
+        )
+        return result.rowcount == 1
 
     def get(self, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment | None:
         query = select(Payment).where(Payment.id == payment_id)

@@ -44,6 +44,9 @@ class PlanRepository:
         return list(self.session.scalars(select(Plan).order_by(Plan.id)))
 
 
+STRIPE_ID = "stripe_payment_method_id"
+
+
 class PaymentMethodRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -56,6 +59,17 @@ class PaymentMethodRepository:
         self.session.add(method)
         self.session.flush()
         return method
+
+    def id_for(self, values: dict[str, Any]) -> uuid.UUID:
+        """The id of the card with ``values["stripe_payment_method_id"]``, inserting it from
+        ``values`` when unknown: one Core statement for a new card, two for a known one."""
+        new_id = uuid.uuid4()
+        if insert_once(self.session, PaymentMethod, {**values, "id": new_id}, STRIPE_ID):
+            return new_id
+        query = select(PaymentMethod.id).where(
+            PaymentMethod.stripe_payment_method_id == values[STRIPE_ID]
+        )
+        return self.session.execute(query).scalar_one()
 
     def get(self, method_id: uuid.UUID) -> PaymentMethod | None:
         return self.session.get(PaymentMethod, method_id)

@@ -64,8 +64,19 @@ def record_outcome(
     *,
     new_uow: NewUnitOfWork,
     policy: OutcomePolicy,
+    sent: Payment | None = None,
 ) -> PaymentInfo:
-    """Transaction 2: write what Stripe decided, once; a late or repeated outcome is ignored."""
+    """Transaction 2: write what Stripe decided, once; a late or repeated outcome is ignored.
+
+    ``sent``: the row this process inserted as pending and sent, when it is a plain payment (no
+    plan, no subscription): its outcome is written by one conditional UPDATE (then the card's
+    row and id), without reading the row back; if anything else recorded it meanwhile, the UPDATE
+    changes nothing and the payment is read, locked and recorded as below.
+    """
+    if sent is not None:
+        recorded = _record_sent(sent, outcome, new_uow=new_uow, policy=policy)
+        if recorded is not None:
+            return recorded
     with new_uow() as uow:
         payment = uow.payments.get(payment_id, for_update=True)
         if payment is None:
@@ -74,6 +85,34 @@ def record_outcome(
         payment.recovering_until = None
         uow.commit()
         return PaymentInfo.of(payment)
+
+
+def _record_sent(
+    sent: Payment, outcome: IntentOutcome, *, new_uow: NewUnitOfWork, policy: OutcomePolicy
+) -> PaymentInfo | None:
+    """``record_outcome`` for a plain payment still ``pending``; None when it is not (plain,
+    still pending, or a decided outcome), having changed nothing."""
+    target = status_for(outcome)
+    plain = sent.plan_id is None and sent.subscription_id is None
+    if not plain or sent.status != PaymentStatus.PENDING or target is None:
+        return None
+    changes, decline = _changes(sent, target, outcome, policy)
+    changes["recovering_until"] = None
+    with new_uow() as uow:
+        # The payment row first, then the card: the order every path locks them in (a resumed
+        # attempt holds the row while it records the same card).
+        if not uow.payments.update_if_status(sent.id, PaymentStatus.PENDING, changes):
+            return None
+        if outcome.card is not None:
+            card = {"payment_method_id": uow.payment_methods.id_for(_card_row(sent, outcome))}
+            uow.payments.update_if_status(sent.id, target, card)
+            changes.update(card)
+        for name, value in changes.items():
+            setattr(sent, name, value)
+        _log_outcome(sent, target, decline, outcome)
+        _notify(uow, sent, _follow_up(uow, sent, target, decline, policy), policy)
+        uow.commit()
+    return PaymentInfo.of(sent)
 
 
 UNKNOWN_ATTEMPT = explain_decline("outcome_unknown", None)
@@ -127,20 +166,43 @@ def apply_outcome(
         _correct(payment, current, target, outcome, policy)
     # Look the card up before touching the payment, so the whole change is one flush.
     method = remember_card(uow, payment, outcome) if outcome.card is not None else None
-    payment.status = target
-    payment.updated_at = policy.now
-    payment.redirect_url = outcome.redirect_url if target == PaymentStatus.REQUIRES_ACTION else None
+    changes, decline = _changes(payment, target, outcome, policy)
     if method is not None:
-        payment.payment_method_id = method.id
-    decline = None
-    if target == PaymentStatus.FAILED:
-        decline = explain_decline(outcome.error_code, outcome.decline_code)
-        payment.failure_code, payment.failure_message = decline.code, decline.message
-        payment.details = {
-            **(payment.details or {}),
-            "retry_helps": decline.retry_helps,
-            "hard_decline": decline.hard,
-        }
+        changes["payment_method_id"] = method.id
+    for name, value in changes.items():
+        setattr(payment, name, value)
+    _log_outcome(payment, target, decline, outcome)
+    _notify(uow, payment, _follow_up(uow, payment, target, decline, policy), policy)
+    return True
+
+
+def _changes(
+    payment: Payment, target: PaymentStatus, outcome: IntentOutcome, policy: OutcomePolicy
+) -> tuple[dict[str, object], Decline | None]:
+    """The columns an outcome sets on the payment (but its card), and the decline if failed."""
+    changes: dict[str, object] = {
+        "status": target.value,
+        "updated_at": policy.now,
+        "redirect_url": outcome.redirect_url if target == PaymentStatus.REQUIRES_ACTION else None,
+    }
+    if outcome.intent_id and payment.stripe_transaction_id is None:
+        changes["stripe_transaction_id"] = outcome.intent_id
+    if target != PaymentStatus.FAILED:
+        return changes, None
+    decline = explain_decline(outcome.error_code, outcome.decline_code)
+    changes["failure_code"], changes["failure_message"] = decline.code, decline.message
+    changes["details"] = {
+        **(payment.details or {}),
+        "retry_helps": decline.retry_helps,
+        "hard_decline": decline.hard,
+    }
+    return changes, decline
+
+
+def _log_outcome(
+    payment: Payment, target: PaymentStatus, decline: Decline | None, outcome: IntentOutcome
+) -> None:
+    if decline is not None:
         log.error(
             "payment failed",
             payment_id=str(payment.id),
@@ -156,7 +218,9 @@ def apply_outcome(
             payment_id=str(payment.id),
             stripe_request_id=outcome.request_id,
         )
-    kind = _follow_up(uow, payment, target, decline, policy)
+
+
+def _notify(uow: UnitOfWork, payment: Payment, kind: str | None, policy: OutcomePolicy) -> None:
     if kind:
         notify(
             uow,
@@ -166,7 +230,6 @@ def apply_outcome(
             payload=_notification_payload(payment),
             now=policy.now,
         )
-    return True
 
 
 def _correct(
@@ -262,14 +325,19 @@ def remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> 
     known = uow.payment_methods.by_stripe_id(card.stripe_payment_method_id)
     if known is not None:
         return known
-    return uow.payment_methods.add(
-        PaymentMethod(
-            user_id=payment.user_id,
-            stripe_payment_method_id=card.stripe_payment_method_id,
-            stripe_customer_id=outcome.customer,
-            card_brand=card.brand,
-            last4=card.last4,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-        )
-    )
+    return uow.payment_methods.add(PaymentMethod(**_card_row(payment, outcome)))
+
+
+def _card_row(payment: Payment, outcome: IntentOutcome) -> dict[str, object]:
+    """The safe details of the outcome's card, as a PaymentMethod row's columns."""
+    card = outcome.card
+    assert card is not None
+    return {
+        "user_id": payment.user_id,
+        "stripe_payment_method_id": card.stripe_payment_method_id,
+        "stripe_customer_id": outcome.customer,
+        "card_brand": card.brand,
+        "last4": card.last4,
+        "exp_month": card.exp_month,
+        "exp_year": card.exp_year,
+    }

@@ -129,7 +129,8 @@ def process_payment(
         except (ProviderUnavailable, ProviderError) as error:
             record_unknown(payment.id, error.code, new_uow=new_uow, policy=policy)
             raise
-        result = record_outcome(payment.id, outcome, new_uow=new_uow, policy=policy)
+        sent = payment if stage == "new" else None
+        result = record_outcome(payment.id, outcome, new_uow=new_uow, policy=policy, sent=sent)
         metrics.payments_total.labels(status=result.status).inc()
         metrics.payment_duration_seconds.observe(time.perf_counter() - started)
         return result
@@ -160,9 +161,23 @@ def _begin(
     renewal: Renewal | None,
 ) -> tuple[Payment, Stage]:
     """Transaction 1: the payment to work on, and what to do with it: send it (``new``),
-    settle an earlier attempt whose outcome is not known (``resume``), or ``replay`` it."""
+    settle an earlier attempt whose outcome is not known (``resume``), or ``replay`` it.
+
+    A new key within the rate limit costs two statements, the user's lock and one INSERT that
+    counts the attempts and takes the key; only when it inserts nothing are the key and the
+    count looked at, to tell a replay from a conflict or the limit.
+    """
     with new_uow() as uow:
         uow.locks.user(request.user_id)
+        now = clock()
+        payment = _pending(request, details, now, renewal)
+        purchase = request.plan_id is not None and renewal is None
+        since = now - RATE_WINDOW
+        if not purchase and uow.payments.insert_new(
+            payment, attempts_since=since, limit=rate_limit
+        ):
+            uow.commit()
+            return payment, "new"
         existing = uow.payments.by_idempotency_key(request.idempotency_key)
         if existing is not None:
             if existing.request_fingerprint != request.fingerprint():
@@ -170,30 +185,12 @@ def _begin(
                     "This idempotency key was already used for a different payment request."
                 )
             return existing, "resume" if existing.status in UNSETTLED else "replay"
-        if request.plan_id is not None and renewal is None:
+        if purchase:
             _check_plan(uow, request)
-            refuse_second_purchase(uow, request.user_id, request.plan_id)
-        now = clock()
+            refuse_second_purchase(uow, request.user_id, request.plan_id or "")
         if rate_limit is not None:
             _check_rate(uow, request.user_id, now, rate_limit)
-        payment = Payment(
-            id=uuid.uuid4(),
-            user_id=request.user_id,
-            amount=request.money.minor,
-            currency=request.money.currency,
-            status=PaymentStatus.PENDING,
-            kind="renewal" if renewal else "payment",
-            idempotency_key=request.idempotency_key,
-            request_fingerprint=request.fingerprint(),
-            plan_id=request.plan_id,
-            subscription_id=renewal.subscription_id if renewal else None,
-            customer_email=request.customer_email,
-            description=request.description,
-            details=details,
-            created_at=now,
-            updated_at=now,
-        )
-        if not uow.payments.add(payment):
+        if not uow.payments.insert_new(payment):
             # Another user's request took the key between our look-up and our insert (the
             # user lock serialises one user's requests, not two users').
             raise IdempotencyConflict(
@@ -201,6 +198,31 @@ def _begin(
             )
         uow.commit()
         return payment, "new"
+
+
+def _pending(
+    request: PaymentRequest, details: dict[str, object], now: dt.datetime, renewal: Renewal | None
+) -> Payment:
+    """The new payment's row, every column set (it is inserted by one Core statement)."""
+    return Payment(
+        id=uuid.uuid4(),
+        user_id=request.user_id,
+        amount=request.money.minor,
+        currency=request.money.currency,
+        status=PaymentStatus.PENDING,
+        kind="renewal" if renewal else "payment",
+        idempotency_key=request.idempotency_key,
+        request_fingerprint=request.fingerprint(),
+        plan_id=request.plan_id,
+        subscription_id=renewal.subscription_id if renewal else None,
+        customer_email=request.customer_email,
+        description=request.description,
+        details=details,
+        amount_refunded=0,
+        amount_lost=0,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _check_rate(uow: UnitOfWork, user_id: uuid.UUID, now: dt.datetime, rate_limit: int) -> None:

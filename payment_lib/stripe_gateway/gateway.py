@@ -146,17 +146,17 @@ class StripeGateway:
             params["setup_future_usage"] = "off_session"
 
         def create() -> IntentOutcome:
+            # Plain JSON (the SDK's raw request): no SDK objects built, then turned into dicts.
             try:
-                intent = self.client.v1.payment_intents.create(
-                    params=params,  # type: ignore[arg-type]
-                    options={"idempotency_key": idempotency_key},
+                answer = self.client.raw_request(
+                    "post", "/v1/payment_intents", idempotency_key=idempotency_key, **params
                 )
             except stripe.CardError as declined:
                 json_body: Any = declined.json_body or {}
                 body = json_body.get("error") or {}
                 intent_body = body.get("payment_intent") or {}
                 return _outcome(intent_body, request_id=declined.request_id, error=body)
-            return _outcome(intent.to_dict(), request_id=_request_id(intent))
+            return _outcome(answer.data, request_id=answer.request_id)
 
         return self._call("payment_intents.create", create)
 
