@@ -12,7 +12,8 @@ PostgreSQL (a throwaway cluster from tests/postgres_cluster.py, or the server at
 Exits 1 when a payment raised or the counts differ.
 
 Usage: .venv/bin/python benchmarks/payments_load.py [--payments 100] [--concurrency 20]
-       [--latency-ms 0,300] [--database-url postgresql+psycopg://...] [--json] [--profile]
+       [--latency-ms 0,300] [--database-url postgresql+psycopg://...] [--pool-size N]
+       [--max-overflow N] [--json] [--profile]
 """
 
 from __future__ import annotations
@@ -152,12 +153,13 @@ class LibraryTarget:
 
     name = "library"
 
-    def __init__(self, database_url: str, emulator_url: str) -> None:
+    def __init__(self, database_url: str, emulator_url: str, pool: dict[str, int]) -> None:
         settings = Settings(
             database_url=database_url,
             stripe_api_key=DEFAULT_API_KEY,
             stripe_api_base=emulator_url,
             return_url=RETURN_URL,
+            **pool,  # type: ignore[arg-type]
         )
         self.payments = Payments.from_settings(settings)
         self.payments.upgrade_database()
@@ -356,7 +358,9 @@ def report(runs: list[Run], options: argparse.Namespace) -> None:
         return
     print(
         f"{options.payments} payments, {options.concurrency} worker threads, PostgreSQL, "
-        f"Stripe emulator in its own process, {os.cpu_count()} CPUs"
+        f"Stripe emulator in its own process, {os.cpu_count()} CPUs, library pool "
+        f"{options.pool_size or Settings.model_fields['database_pool_size'].default}"
+        f"+{options.max_overflow or Settings.model_fields['database_max_overflow'].default}"
     )
     print(HEADER)
     for library, baseline in pairs:
@@ -385,6 +389,12 @@ def parse_options() -> argparse.Namespace:
         help="an existing PostgreSQL server (SQLAlchemy URL, user may CREATE DATABASE); "
         "default: start a throwaway cluster",
     )
+    parser.add_argument(
+        "--pool-size", type=int, help="the library's database_pool_size (default: Settings')"
+    )
+    parser.add_argument(
+        "--max-overflow", type=int, help="the library's database_max_overflow (default: Settings')"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--profile", action="store_true", help="then profile 100 sequential library payments"
@@ -397,7 +407,15 @@ def parse_options() -> argparse.Namespace:
 
 
 def run_all(database_url: str, emulator: Emulator, options: argparse.Namespace) -> list[Run]:
-    library = LibraryTarget(database_url, emulator.url)
+    pool = {
+        f"database_{name}": value
+        for name, value in (
+            ("pool_size", options.pool_size),
+            ("max_overflow", options.max_overflow),
+        )
+        if value is not None
+    }
+    library = LibraryTarget(database_url, emulator.url, pool)
     baseline = BaselineTarget(database_url, emulator.url)
     try:
         for target in (library, baseline):

@@ -180,7 +180,7 @@ def _begin(
             return payment, "new"
         existing = uow.payments.by_idempotency_key(request.idempotency_key)
         if existing is not None:
-            if existing.request_fingerprint != request.fingerprint():
+            if existing.request_fingerprint != payment.request_fingerprint:
                 raise IdempotencyConflict(
                     "This idempotency key was already used for a different payment request."
                 )
