@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -81,3 +82,20 @@ def test_a_replay_and_the_rate_limit_still_answer_the_same(payments, user_id):
         raise AssertionError("the sixth attempt in an hour was not rate limited")
     # A replay is never rate limited.
     assert pay(payments, user_id, key="order-1").replayed
+
+
+def test_no_database_connection_is_held_while_stripe_answers(payments, user_id, stripe_emulator):
+    """Issue 17, P2: a slow Stripe must not hold the pool. The emulator takes 1.5 s; while the
+    call is in flight the payment is pending and no connection of the library is checked out."""
+    stripe_emulator.faults.set(latency=1.5, path_prefix="/v1/payment_intents")
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            paying = pool.submit(pay, payments, user_id)
+            assert stripe_emulator.wait_for_in_flight(1, timeout=10)
+            checked_out = payments.database.engine.pool.checkedout()
+            result = paying.result(timeout=30)
+    finally:
+        stripe_emulator.faults.clear()
+
+    assert checked_out == 0
+    assert result.status == "succeeded"
