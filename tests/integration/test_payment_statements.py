@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from payment_lib import RateLimited
+from payment_lib import ProviderUnavailable, RateLimited
 
 # Per plain payment that succeeds with a new card: PostgreSQL: advisory lock, INSERT pending;
 # UPDATE outcome, card INSERT, UPDATE card id (the payment row is locked before the card, as
@@ -99,3 +99,22 @@ def test_no_database_connection_is_held_while_stripe_answers(payments, user_id, 
 
     assert checked_out == 0
     assert result.status == "succeeded"
+
+
+def test_a_resumed_payment_updates_its_row_once(payments, user_id, stripe_emulator):
+    """The general outcome path (resumed payments, renewals, webhooks): setting the
+    PaymentIntent id is not flushed on its own before the card look-up."""
+    stripe_emulator.faults.set(error_status=500, path_prefix="/v1/payment_intents")
+    try:
+        pay(payments, user_id, key="order-7")
+    except ProviderUnavailable:
+        pass
+    finally:
+        stripe_emulator.faults.clear()
+
+    with counted(payments) as statements:
+        result = pay(payments, user_id, key="order-7")
+
+    assert result.status == "succeeded"
+    updates = [s for s in statements if s.upper().startswith("UPDATE PAYMENTS")]
+    assert len(updates) == 1, "\n".join(statements)
