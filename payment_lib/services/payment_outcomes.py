@@ -164,8 +164,10 @@ def apply_outcome(
         return False  # undecided, already recorded, or older than what we know
     if correction:
         _correct(payment, current, target, outcome, policy)
-    # Look the card up before touching the payment, so the whole change is one flush.
-    method = remember_card(uow, payment, outcome) if outcome.card is not None else None
+    # Look the card up before touching the payment, so the whole change is one flush (the
+    # PaymentIntent id set above is not flushed by the look-up: one UPDATE, not two).
+    with uow.session.no_autoflush:
+        method = remember_card(uow, payment, outcome) if outcome.card is not None else None
     changes, decline = _changes(payment, target, outcome, policy)
     if method is not None:
         changes["payment_method_id"] = method.id
