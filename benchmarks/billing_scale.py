@@ -6,10 +6,10 @@ Seeds, with one INSERT ... SELECT over generate_series, N live subscriptions of 
 ahead (not due), the rest active and due later in the month. Every due one renews off-session
 the same saved card (one Stripe Customer with ``pm_card_visa`` attached at the emulator, one
 ``payment_methods`` row): the library does the same work per renewal as with a card each.
-Then one ``Payments.run_billing()`` is timed, with every statement counted by a SQLAlchemy
-``before_cursor_execute`` listener and the peak of this process's RSS (VmHWM, reset just
-before the run); ``--tracemalloc`` runs it under tracemalloc instead (slower) for the peak of
-Python allocations.
+Then one ``Payments.run_billing()`` is timed (wall, and this process's CPU), with every
+statement counted by a SQLAlchemy ``before_cursor_execute`` listener and the peak of this
+process's RSS (VmHWM, reset just before the run); ``--tracemalloc`` runs it under tracemalloc
+(slower) for the peak of Python allocations too.
 
 Checks, exit 1 if any fails: every due subscription renewed (one succeeded renewal payment
 each, next billing date a month on), no waiting past_due one was charged or changed, and the
@@ -19,15 +19,18 @@ PostgreSQL and the emulator run in their own processes (as in payments_load.py, 
 helpers this uses), so their CPU and memory are not counted here.
 
 Usage: .venv/bin/python benchmarks/billing_scale.py [--subscriptions 100000] [--due 2000]
-       [--waiting 5000] [--database-url postgresql+psycopg://...] [--tracemalloc] [--json]
+       [--waiting 5000] [--database-url postgresql+psycopg://...] [--tracemalloc] [--profile]
+       [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import json
 import os
+import pstats
 import resource
 import sys
 import time
@@ -75,6 +78,7 @@ class Figures:
     due: int
     waiting: int
     seconds: float
+    cpu_ms_per_renewal: float
     renewals_per_second: float
     renewed: int
     statements: int
@@ -209,10 +213,15 @@ def measure(options: argparse.Namespace, url: str, emulator: Emulator) -> Figure
             tracemalloc.start()
         reset_peak()
         rss_before = vm_kib("VmRSS")
+        profiler = cProfile.Profile(time.process_time) if options.profile else None
         with counted(payments.database.engine) as statements:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
+            if profiler is not None:
+                profiler.enable()
             report = payments.run_billing(now + dt.timedelta(minutes=1))
-            seconds = time.perf_counter() - started
+            if profiler is not None:
+                profiler.disable()
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         peak = vm_kib("VmHWM")
         if options.tracemalloc:
             traced = tracemalloc.get_traced_memory()[1] / 2**20
@@ -229,12 +238,16 @@ def measure(options: argparse.Namespace, url: str, emulator: Emulator) -> Figure
                 {"now": now},
             ).scalar_one()
     renewed = sum(1 for p in report.charged if p.status == "succeeded")
+    if profiler is not None:
+        print("\ncProfile of the billing run (CPU time, by cumulative):", file=sys.stderr)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     growth = (peak - rss_before) / 1024 if peak is not None and rss_before is not None else None
     return Figures(
         subscriptions=options.subscriptions,
         due=options.due,
         waiting=options.waiting,
         seconds=round(seconds, 2),
+        cpu_ms_per_renewal=round(cpu * 1000 / max(renewed, 1), 2),
         renewals_per_second=round(renewed / seconds, 1) if seconds else 0.0,
         renewed=renewed,
         statements=len(statements),
@@ -256,6 +269,7 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument("--waiting", type=int, default=5000, help="past_due, not due (5000)")
     parser.add_argument("--database-url", help="an existing server (as in payments_load.py)")
     parser.add_argument("--tracemalloc", action="store_true", help="peak Python allocations")
+    parser.add_argument("--profile", action="store_true", help="cProfile the run (stderr)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     options = parser.parse_args()
     if min(options.subscriptions, options.due, options.waiting) < 0 or (
