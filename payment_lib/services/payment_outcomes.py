@@ -157,17 +157,16 @@ def apply_outcome(
     """
     target = status_for(outcome)
     current = PaymentStatus(payment.status)
-    if outcome.intent_id and payment.stripe_transaction_id is None:
-        payment.stripe_transaction_id = outcome.intent_id
     correction = target in LEDGER_CORRECTIONS.get(current, ())
     if target is None or (target not in PAYMENT_TRANSITIONS[current] and not correction):
+        if outcome.intent_id and payment.stripe_transaction_id is None:
+            payment.stripe_transaction_id = outcome.intent_id
         return False  # undecided, already recorded, or older than what we know
     if correction:
         _correct(payment, current, target, outcome, policy)
-    # Look the card up before touching the payment, so the whole change is one flush (the
-    # PaymentIntent id set above is not flushed by the look-up: one UPDATE, not two).
-    with uow.session.no_autoflush:
-        method = remember_card(uow, payment, outcome) if outcome.card is not None else None
+    # Look the card up (and add it) before touching the payment, so that the payment's whole
+    # change, its PaymentIntent id included, is one UPDATE.
+    method = remember_card(uow, payment, outcome) if outcome.card is not None else None
     changes, decline = _changes(payment, target, outcome, policy)
     if method is not None:
         changes["payment_method_id"] = method.id
