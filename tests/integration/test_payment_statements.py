@@ -7,6 +7,7 @@ then the card and the outcome. Statements are counted, not timed.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from payment_lib import ProviderUnavailable, RateLimited
+from payment_lib.db.tables import Payment
 
 # Per plain payment that succeeds with a new card: PostgreSQL: advisory lock, INSERT pending;
 # UPDATE outcome, card INSERT, UPDATE card id (the payment row is locked before the card, as
@@ -118,3 +120,16 @@ def test_a_resumed_payment_updates_its_row_once(payments, user_id, stripe_emulat
     assert result.status == "succeeded"
     updates = [s for s in statements if s.upper().startswith("UPDATE PAYMENTS")]
     assert len(updates) == 1, "\n".join(statements)
+
+
+def test_the_outcome_is_stamped_with_the_library_clock(payments, user_id):
+    """Every write of the request path takes its time from the clock the facade was given."""
+    moment = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    payments.clock = lambda: moment
+
+    result = pay(payments, user_id)
+
+    query = sa.select(Payment.created_at, Payment.updated_at).where(Payment.id == result.id)
+    with payments.database.engine.connect() as connection:
+        stamps = connection.execute(query).one()
+    assert list(stamps) == [moment, moment]
