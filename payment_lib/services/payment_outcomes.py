@@ -104,7 +104,8 @@ def _record_sent(
         if not uow.payments.update_if_status(sent.id, PaymentStatus.PENDING, changes):
             return None
         if outcome.card is not None:
-            card = {"payment_method_id": uow.payment_methods.id_for(_card_row(sent, outcome))}
+            method_id = uow.payment_methods.id_for(_card_row(sent, outcome))
+            card = {"payment_method_id": method_id, "updated_at": policy.now}
             uow.payments.update_if_status(sent.id, target, card)
             changes.update(card)
         for name, value in changes.items():
