@@ -28,6 +28,9 @@ class Settings(BaseModel):
     database_url: str = "sqlite:///payments.db"
     database_pool_size: int = Field(5, gt=0)
     database_max_overflow: int = Field(10, ge=0)
+    # "transaction" when the database is reached through a transaction pooler (PgBouncer's
+    # pool_mode=transaction): no prepared statements then (docs/deployment.md).
+    database_pooler: Literal["none", "transaction"] = "none"
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str | None = None
     stripe_timeout_seconds: float = Field(30.0, gt=0, allow_inf_nan=False)
