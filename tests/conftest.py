@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 import structlog
 from pgbouncer import ENABLE_HINT as BOUNCER_HINT
-from pgbouncer import POOLED, Bouncer, start_bouncer
+from pgbouncer import POOLED, Bouncer, pooler_for, start_bouncer
 from postgres_cluster import ENABLE_HINT, start_cluster
 from prometheus_client import CollectorRegistry
 
@@ -182,7 +182,7 @@ def settings(database_url: str, stripe_target: StripeTarget) -> Settings:
         stripe_api_base=stripe_target.api_base,
         stripe_timeout_seconds=2,
         stripe_retry_backoff_seconds=0.01,
-        database_pooler="transaction" if database_url in POOLED else "none",
+        database_pooler=pooler_for(database_url),
     )
 
 

@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
 
@@ -124,6 +125,11 @@ def start_bouncer(admin_url: str) -> Bouncer | None:
 
 # The databases the suite reaches through PgBouncer (their settings say database_pooler).
 POOLED: dict[str, Bouncer] = {}
+
+
+def pooler_for(url: str) -> Literal["none", "transaction"]:
+    """The ``database_pooler`` setting for ``url``."""
+    return "transaction" if url in POOLED else "none"
 
 
 def release_pooled(url: str) -> None:

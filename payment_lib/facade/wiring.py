@@ -55,6 +55,7 @@ class Wiring:
             settings.database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
+            transaction_pooler=settings.database_pooler == "transaction",
         )
         return cls(settings, database=database, metrics=Metrics(registry))
 
