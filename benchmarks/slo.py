@@ -301,6 +301,25 @@ def run(args: argparse.Namespace, database_url: str, emulator: Emulator) -> dict
         payments, "SELECT EXTRACT(EPOCH FROM sent_at - created_at) FROM notifications"
     )
     unprocessed = scalar(payments, "SELECT count(*) FROM webhook_events WHERE NOT processed")
+    with payments.database.engine.connect() as connection:
+        inbox = {
+            f"{status}/{processed}": count
+            for status, processed, count in connection.execute(
+                text(
+                    "SELECT status, processed, count(*) FROM webhook_events "
+                    "GROUP BY status, processed"
+                )
+            )
+        }
+        problems = [
+            f"{row[0]}: {row[1]}"
+            for row in connection.execute(
+                text(
+                    "SELECT event_type, last_error FROM webhook_events "
+                    "WHERE NOT processed LIMIT 5"
+                )
+            )
+        ]
     unsent = scalar(payments, "SELECT count(*) FROM notifications WHERE status <> 'sent'")
     payments.close()
     endpoint.close()
@@ -379,6 +398,8 @@ def run(args: argparse.Namespace, database_url: str, emulator: Emulator) -> dict
         "webhooks": len(webhook_lag),
         "emails": len(email_lag),
         "drift": report.counts,
+        "inbox": inbox,
+        "unprocessed_sample": problems,
         "pay_p50_s": round(statistics.median(measured.pay_seconds or [0]), 3),
         "criteria": [
             {
