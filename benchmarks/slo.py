@@ -4,10 +4,12 @@ For ``--duration`` seconds, payments arrive at ``--rate`` per second, each from 
 (so the per-user rate limit never bites). Stripe's latency is drawn from a log-normal with a
 median of ~400 ms and a 95th percentile of ~1.5 s (the emulator's ``latency_p95`` fault). Card
 mix: 2 % decline (``pm_card_chargeDeclined``), 5 % need 3-D Secure (the customer completes the
-challenge 2-8 s later), the rest succeed. One in ten succeeded payments is refunded in part a
+challenge 2-8 s later and comes back to the return URL, where the host app asks
+``refresh_payment``), the rest succeed. One in ten succeeded payments is refunded in part a
 little later. Webhooks are delivered by the emulator to a loopback endpoint that delays each
-one randomly (so they arrive out of order) and delivers one in ten twice; one worker process
-(``payment-cli worker``) drains them and sends the emails to a loopback SMTP server.
+one randomly (so they arrive out of order) and delivers one in ten twice; ``--workers``
+processes of ``payment-cli worker`` (2, as deployed) drain them and send the emails to a
+loopback SMTP server.
 
 Then, once the inbox and outbox are empty (or ``--drain-timeout`` passed), a reconcile over
 the whole run compares our record with Stripe's, and each criterion is printed with its
@@ -175,8 +177,14 @@ def one_payment(
         time.sleep(rng.uniform(2, 8))  # the customer answers the challenge
         intent = result.stripe_transaction_id
         emulator.control("POST", f"payment_intents/{intent}/authenticate", {"success": True})
-        with measured.lock:
-            measured.challenged[str(result.id)] = time.monotonic()
+        answered = time.monotonic()
+        # The customer's browser comes back to the return URL: the host asks for the outcome.
+        if payments.refresh_payment(result.id).status == "succeeded":
+            with measured.lock:
+                measured.three_ds_seconds.append(time.monotonic() - answered)
+        else:  # the webhook will tell: the watcher times it
+            with measured.lock:
+                measured.challenged[str(result.id)] = answered
         return
     if result.status != "succeeded":
         return
@@ -213,6 +221,7 @@ def watch_challenges(payments: Payments, measured: Measured, stop: threading.Eve
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    """One ``payment-cli worker`` process (its log at ``log_path``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
     env.update(
         PAYMENT_DATABASE_URL=settings.database_url,
@@ -263,7 +272,9 @@ def run(args: argparse.Namespace, database_url: str, emulator: Emulator) -> dict
     emulator.control("POST", "reset")
     emulator.control("POST", "webhooks", {"url": endpoint.url, "secret": [SECRET]})
     emulator.control("POST", "faults", {"latency": 0.4, "latency_p95": 1.5})
-    worker = start_worker(settings, Path(args.worker_log))
+    workers = [
+        start_worker(settings, Path(f"{args.worker_log}.{n}")) for n in range(args.workers)
+    ]
     measured, stop = Measured(), threading.Event()
     watcher = threading.Thread(target=watch_challenges, args=(payments, measured, stop))
     watcher.start()
@@ -285,8 +296,10 @@ def run(args: argparse.Namespace, database_url: str, emulator: Emulator) -> dict
     finally:
         stop.set()
         watcher.join()
-        worker.terminate()
-        worker.wait(timeout=60)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
     emulator.control("DELETE", "faults")
     report = payments.reconcile(begun, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
     recorded = scalar(payments, "SELECT count(*) FROM payments")
@@ -421,6 +434,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=4.0, help="payments per second")
     parser.add_argument("--drain-timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (deployed: 2+)")
     parser.add_argument("--database-url", help="a PostgreSQL admin URL (default: a throwaway)")
     parser.add_argument("--worker-log", default="/tmp/slo-worker.log")  # noqa: S108
     parser.add_argument("--json", action="store_true")
