@@ -26,7 +26,7 @@ def cli(run, stripe_target):
 def subscribe(cli, plan="basic-monthly", amount="9.99"):
     result = cli("pay", "--user", str(uuid.uuid4()), "--amount", amount, "--currency", "usd",
                  "--payment-method", "pm_card_visa", "--idempotency-key", str(uuid.uuid4()),
-                 "--plan", plan, "--customer-email", "ada@example.com", "--json")
+                 "--plan", plan, "--email", "ada@example.com", "--json")
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)["subscription_id"]
 
