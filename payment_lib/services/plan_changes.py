@@ -26,7 +26,7 @@ import structlog
 from payment_lib.db.tables import Payment, Plan, Subscription
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.card_input import refuse_card_numbers
-from payment_lib.domain.errors import InvalidRequest, NotFound
+from payment_lib.domain.errors import IdempotencyConflict, InvalidRequest, NotFound
 from payment_lib.domain.money import Money
 from payment_lib.domain.proration import Proration
 from payment_lib.domain.states import PaymentStatus
@@ -135,31 +135,40 @@ def change_plan(
     if not target_id:
         raise InvalidRequest("plan_id must name a plan.", param="plan_id")
     with trace(), structlog.contextvars.bound_contextvars(subscription_id=str(wanted)):
-        with new_uow() as uow:
-            decided = _decide(
-                uow,
-                wanted,
-                target_id,
-                proration=proration,
-                at_period_end=at_period_end,
-                dry_run=dry_run,
-                now=clock(),
-            )
-            if isinstance(decided, PlanChangeInfo):
-                if not dry_run:
-                    uow.commit()  # a change that charges nothing is applied now
-                return decided
-        payment = process_payment(
-            decided.request,
-            new_uow=new_uow,
-            gateway=gateway,
-            clock=clock,
-            metrics=metrics,
-            rate_limit=None,
-            retry_days=retry_days,
-            renewal=decided.context,
-        )
-        return _charged(decided, payment, new_uow=new_uow)
+        for tries_left in (1, 0):
+            with new_uow() as uow:
+                decided = _decide(
+                    uow,
+                    wanted,
+                    target_id,
+                    proration=proration,
+                    at_period_end=at_period_end,
+                    dry_run=dry_run,
+                    now=clock(),
+                )
+                if isinstance(decided, PlanChangeInfo):
+                    if not dry_run:
+                        uow.commit()  # a change that charges nothing is applied now
+                    return decided
+            try:
+                payment = process_payment(
+                    decided.request,
+                    new_uow=new_uow,
+                    gateway=gateway,
+                    clock=clock,
+                    metrics=metrics,
+                    rate_limit=None,
+                    retry_days=retry_days,
+                    renewal=decided.context,
+                )
+            except IdempotencyConflict:
+                # A concurrent call made this attempt's payment first, a moment earlier (so
+                # for another amount): decide again, which continues that payment.
+                if not tries_left:
+                    raise
+                continue
+            return _charged(decided, payment, new_uow=new_uow)
+    raise AssertionError("unreachable")
 
 
 def _decide(

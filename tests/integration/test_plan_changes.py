@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
-from payment_lib import IllegalTransition, InvalidRequest, Metrics, NotFound, Payments
+from payment_lib import (
+    IdempotencyConflict,
+    IllegalTransition,
+    InvalidRequest,
+    Metrics,
+    NotFound,
+    Payments,
+    ProviderUnavailable,
+)
 from payment_lib.db import Database
 from payment_lib.domain.proration import prorate
 
@@ -312,3 +321,71 @@ def test_a_small_upgrade_near_the_end_is_carried_to_the_renewal(shop, clock, use
     report = shop.run_billing(now=subscription.next_billing_date)
     assert [c.amount.minor for c in report.charged] == [2900 + owed]
     assert row(shop, subscription.id)[2] == 0
+
+
+class Ticking(Clock):
+    """A clock that moves one second each time it is read: concurrent calls a moment apart."""
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(seconds=1)
+        return self.now
+
+
+@pytest.mark.emulator_only
+def test_concurrent_upgrades_charge_once(settings, user_id, stripe_emulator):
+    clock = Ticking()
+    database = Database(settings.database_url)
+    with Payments(
+        settings, database=database, metrics=Metrics(CollectorRegistry()), clock=clock
+    ) as shop:
+        for plan_id in ("basic-monthly", "pro-monthly"):
+            amount = next(p[1] for p in PLANS if p[0] == plan_id)
+            shop.add_plan(plan_id, name=plan_id, amount=amount, currency="usd", interval="month")
+        subscription = subscribe(shop, user_id)
+        half_way(clock, subscription)
+
+        def attempt(_):
+            try:
+                return shop.change_plan(subscription.id, "pro-monthly")
+            except (ProviderUnavailable, IdempotencyConflict):
+                return None
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = [r for r in pool.map(attempt, range(4)) if r is not None]
+
+        assert results and {r.payment.id for r in results} == {results[0].payment.id}
+        assert stripe_emulator.count("payment_intent") == 2  # the purchase and one upgrade
+        assert row(shop, subscription.id)[0] == "pro-monthly"
+        assert emails(shop, "plan_changed") == 1
+
+
+@pytest.mark.emulator_only
+def test_an_upgrade_whose_answer_was_lost_switches_the_plan_when_recovery_settles_it(
+    shop, clock, user_id, stripe_emulator
+):
+    subscription = subscribe(shop, user_id)
+    half_way(clock, subscription)
+    stripe_emulator.faults.set(drop_response=True, path_prefix="/v1/payment_intents")
+    with pytest.raises(ProviderUnavailable):
+        shop.change_plan(subscription.id, "pro-monthly")
+    stripe_emulator.faults.clear()
+    assert row(shop, subscription.id)[0] == "basic-monthly"
+    clock.now += dt.timedelta(seconds=1)
+
+    [settled] = shop.recover_stale_payments(older_than_seconds=0)
+
+    assert settled.status == "succeeded"
+    assert row(shop, subscription.id)[0] == "pro-monthly"
+    again = shop.change_plan(subscription.id, "pro-monthly")
+    assert (again.status, again.payment.id, again.replayed) == ("changed", settled.id, True)
+    assert stripe_emulator.count("payment_intent") == 2
+    assert emails(shop, "plan_changed") == 1
+
+
+def test_each_change_without_a_charge_sends_one_email(shop, clock, user_id):
+    subscription = subscribe(shop, user_id, "pro-monthly")
+    half_way(clock, subscription)
+    shop.change_plan(subscription.id, "basic-monthly", at_period_end=False)
+    with pytest.raises(InvalidRequest):
+        shop.change_plan(subscription.id, "basic-monthly", at_period_end=False)
+    assert emails(shop, "plan_changed") == 1
