@@ -47,7 +47,7 @@ def _line(change: PlanChangeInfo) -> str:
     default=None,
     help="When it takes effect (default: now for a dearer plan, at the period's end otherwise).",
 )
-@click.option("--no-proration", is_flag=True, help="Change now without any charge or credit.")
+@click.option("--no-proration", is_flag=True, help="A change made now charges and credits nothing.")
 @click.option(
     "--dry-run", is_flag=True, help="Print what would be charged or credited; change nothing."
 )

@@ -103,10 +103,10 @@ class SubscriptionsApi(Wiring):
         An upgrade (by default: a dearer plan) happens now and charges the prorated difference
         for the rest of the period to the saved card; a cheaper plan waits for the period's
         end (``at_period_end=False``: now, the difference becoming credit for the next
-        renewals). ``proration=False`` changes now with no charge or credit. Changing to the
-        current plan calls a scheduled change off. ``dry_run`` changes nothing. Repeating an
-        upgrade returns the same payment (one charge); a declined one changes nothing
-        (status ``declined``).
+        renewals). With ``proration=False`` a change made now charges and credits nothing.
+        Changing to the current plan calls a scheduled change off. ``dry_run`` changes nothing.
+        Repeating an upgrade returns the same payment (one charge); a declined one changes
+        nothing (status ``declined``).
 
         Raises:
             NotFound, InvalidRequest (another currency or interval, the same or an archived

@@ -149,6 +149,7 @@ def change_plan(
                 if isinstance(decided, PlanChangeInfo):
                     if not dry_run:
                         uow.commit()  # a change that charges nothing is applied now
+                        metrics.plan_changes_total.labels(outcome=decided.status).inc()
                     return decided
             try:
                 payment = process_payment(
@@ -167,7 +168,9 @@ def change_plan(
                 if not tries_left:
                     raise
                 continue
-            return _charged(decided, payment, new_uow=new_uow)
+            charged = _charged(decided, payment, new_uow=new_uow)
+            metrics.plan_changes_total.labels(outcome=charged.status).inc()
+            return charged
     raise AssertionError("unreachable")
 
 

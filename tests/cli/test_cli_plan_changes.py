@@ -23,9 +23,10 @@ def cli(run, stripe_target):
     return invoke
 
 
-def subscribe(cli, plan="basic-monthly", amount="9.99"):
-    result = cli("pay", "--user", str(uuid.uuid4()), "--amount", amount, "--currency", "usd",
-                 "--payment-method", "pm_card_visa", "--idempotency-key", str(uuid.uuid4()),
+def subscribe(cli, plan="basic-monthly", amount="9.99", user=None):
+    result = cli("pay", "--user", user or str(uuid.uuid4()), "--amount", amount,
+                 "--currency", "usd", "--payment-method", "pm_card_visa",
+                 "--idempotency-key", str(uuid.uuid4()),
                  "--plan", plan, "--email", "ada@example.com", "--json")
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)["subscription_id"]
@@ -60,10 +61,14 @@ def test_change_plan_dry_run_prints_and_changes_nothing(cli):
 
 
 def test_change_plan_downgrade_is_scheduled_at_period_end(cli):
-    subscription_id = subscribe(cli, "pro-monthly", "29.00")
+    user = str(uuid.uuid4())
+    subscription_id = subscribe(cli, "pro-monthly", "29.00", user=user)
     result = cli("subscriptions", "change-plan", subscription_id, "--plan", "basic-monthly")
     assert result.exit_code == 0, result.stderr
     assert "basic-monthly" in result.stdout and "period end" in result.stdout
+    assert "(then basic-monthly)" in cli("subscriptions", "show", "--user", user).stdout
+    shown = json.loads(cli("subscriptions", "show", "--user", user, "--json").stdout)
+    assert shown["subscriptions"][0]["scheduled_plan_id"] == "basic-monthly"
 
 
 def test_change_plan_refusals_exit_with_documented_codes(cli):

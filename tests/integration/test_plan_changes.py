@@ -389,3 +389,48 @@ def test_each_change_without_a_charge_sends_one_email(shop, clock, user_id):
     with pytest.raises(InvalidRequest):
         shop.change_plan(subscription.id, "basic-monthly", at_period_end=False)
     assert emails(shop, "plan_changed") == 1
+
+
+def set_status(shop, subscription_id, status):
+    with shop.database.unit_of_work() as uow:
+        stored = uow.subscriptions.get(uuid.UUID(str(subscription_id)), for_update=True)
+        stored.status = status
+        uow.commit()
+
+
+@pytest.mark.parametrize("status", ["past_due", "paused"])
+def test_a_past_due_or_paused_subscription_cannot_change_plan(shop, clock, user_id, status):
+    subscription = subscribe(shop, user_id)
+    set_status(shop, subscription.id, status)
+    before = row(shop, subscription.id)
+    with pytest.raises(IllegalTransition, match=status):
+        shop.change_plan(subscription.id, "pro-monthly")
+    assert row(shop, subscription.id) == before
+
+
+def test_a_trialing_subscription_changes_now_without_proration(shop, clock, user_id):
+    subscription = subscribe(shop, user_id)
+    set_status(shop, subscription.id, "trialing")
+    half_way(clock, subscription)
+
+    change = shop.change_plan(subscription.id, "pro-monthly")
+
+    assert (change.status, change.charge.minor, change.credit.minor) == ("changed", 0, 0)
+    assert change.payment is None and len(shop.list_payments(user_id)) == 1
+    assert row(shop, subscription.id)[0] == "pro-monthly"
+
+
+def test_plan_changes_are_counted_by_outcome(shop, clock, user_id):
+    subscription = subscribe(shop, user_id)
+    half_way(clock, subscription)
+    shop.change_plan(subscription.id, "pro-monthly", dry_run=True)
+    shop.change_plan(subscription.id, "pro-monthly")
+    shop.change_plan(subscription.id, "basic-monthly")
+
+    def counted(outcome):
+        value = shop.metrics.registry.get_sample_value(
+            "plan_changes_total", {"outcome": outcome}
+        )
+        return value or 0
+
+    assert (counted("changed"), counted("scheduled")) == (1, 1)
