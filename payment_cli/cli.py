@@ -14,6 +14,7 @@ from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
 from payment_cli.emulator_command import stripe_emulator
 from payment_cli.output import EXIT_FAILED, CardRefusingGroup, emit, guarded, json_option
+from payment_cli.plan_change_command import change_plan
 from payment_cli.quickstart import run_quickstart
 from payment_cli.reconcile_command import reconcile
 from payment_cli.refund_commands import process_refund
@@ -288,6 +289,7 @@ def quickstart(ctx: click.Context) -> None:
 
 main.add_command(stripe_emulator)
 main.add_command(subscriptions)
+subscriptions.add_command(change_plan)
 main.add_command(billing)
 main.add_command(process_refund)
 main.add_command(webhooks)

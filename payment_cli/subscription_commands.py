@@ -21,6 +21,8 @@ def _subscription_line(subscription: SubscriptionInfo) -> str:
         f"{subscription.id}  {subscription.plan_id:<18} {subscription.status:<10} "
         f"next {_date(subscription.next_billing_date)}"
     )
+    if subscription.scheduled_plan_id:
+        line += f"  (then {subscription.scheduled_plan_id})"
     if subscription.cancel_at_period_end:
         line += f"  (ends {_date(subscription.end_date)})"
     elif subscription.end_date:

@@ -31,6 +31,7 @@ from payment_lib.services.disputes import DisputeInfo
 from payment_lib.services.notifications import NotificationInfo, NotificationReport
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import FailureInfo, PaymentInfo
+from payment_lib.services.plan_changes import PlanChangeInfo
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.reconcile import Drift, ReconcileReport
 from payment_lib.services.refund_results import RefundInfo
@@ -65,6 +66,7 @@ __all__ = [
     "PaymentInfo",
     "PaymentRequest",
     "Payments",
+    "PlanChangeInfo",
     "PlanInfo",
     "ProviderError",
     "ProviderUnavailable",

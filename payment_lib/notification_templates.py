@@ -99,6 +99,16 @@ KINDS: dict[str, EmailTemplate] = {
         "payment $payment_id could not be completed by the card network, so the money was not "
         "returned to your card. We will contact you to refund it another way.</p>",
     ),
+    "plan_changed": EmailTemplate(
+        subject="Your subscription changes to $to_plan_id",
+        text="Hello,\n\nyour $from_plan_id subscription changes to $to_plan_id ($amount "
+        "$currency per period) on $effective_at.\nCharged now: $charged $currency. Your credit "
+        "for the next renewals: $credit $currency.\n\nSubscription reference: $subscription_id",
+        html="<p>Hello,</p><p>your $from_plan_id subscription changes to "
+        "<strong>$to_plan_id</strong> ($amount $currency per period) on $effective_at.</p>"
+        "<p>Charged now: $charged $currency. Your credit for the next renewals: $credit "
+        "$currency.</p><p>Subscription reference: $subscription_id</p>",
+    ),
     # To the shop's admin_email, not to a customer.
     "dispute_opened": EmailTemplate(
         subject="Dispute opened: $amount $currency ($reason)",

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 from payment_lib.domain.errors import InvalidRequest
 from payment_lib.services import billing as _billing
+from payment_lib.services import plan_changes as _plan_changes
 from payment_lib.services import plans as _plans
 from payment_lib.services import subscriptions as _subscriptions
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.payment_requests import parse_uuid
+from payment_lib.services.plan_changes import PlanChangeInfo
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.subscriptions import SubscriptionInfo
 
@@ -85,6 +87,42 @@ class SubscriptionsApi(Wiring):
             new_uow=self.database.unit_of_work,
             gateway=self.gateway,
             now=self.clock(),
+        )
+
+    def change_plan(
+        self,
+        subscription_id: object,
+        new_plan_id: object,
+        *,
+        proration: bool = True,
+        at_period_end: bool | None = None,
+        dry_run: bool = False,
+    ) -> PlanChangeInfo:
+        """Move a subscription to another plan of the same currency and interval.
+
+        An upgrade (by default: a dearer plan) happens now and charges the prorated difference
+        for the rest of the period to the saved card; a cheaper plan waits for the period's
+        end (``at_period_end=False``: now, the difference becoming credit for the next
+        renewals). With ``proration=False`` a change made now charges and credits nothing.
+        Changing to the current plan calls a scheduled change off. ``dry_run`` changes nothing.
+        Repeating an upgrade returns the same payment (one charge); a declined one changes
+        nothing (status ``declined``).
+
+        Raises:
+            NotFound, InvalidRequest (another currency or interval, the same or an archived
+            plan), IllegalTransition (the subscription is not active), ProviderUnavailable.
+        """
+        return _plan_changes.change_plan(
+            subscription_id,
+            new_plan_id,
+            proration=proration,
+            at_period_end=at_period_end,
+            dry_run=dry_run,
+            new_uow=self.database.unit_of_work,
+            gateway=self.gateway,
+            clock=self.clock,
+            metrics=self.metrics,
+            retry_days=self.settings.renewal_retry_days,
         )
 
     def run_billing(

@@ -50,6 +50,7 @@ class SubscriptionInfo:
     cancel_at_period_end: bool
     failed_attempts: int
     next_retry_at: dt.datetime | None
+    scheduled_plan_id: str | None = None  # the plan a change moves it to at the period's end
 
     @classmethod
     def of(cls, s: Subscription) -> SubscriptionInfo:
@@ -64,6 +65,7 @@ class SubscriptionInfo:
             s.cancel_at_period_end,
             s.failed_attempts,
             s.next_retry_at,
+            s.scheduled_plan_id,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -78,6 +80,7 @@ class SubscriptionInfo:
             "cancel_at_period_end": self.cancel_at_period_end,
             "failed_attempts": self.failed_attempts,
             "next_retry_at": iso(self.next_retry_at),
+            "scheduled_plan_id": self.scheduled_plan_id,
         }
 
 

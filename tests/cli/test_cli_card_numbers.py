@@ -39,6 +39,7 @@ VALID = {
     ("subscriptions", "show"): {"user_id": UID},
     ("subscriptions", "cancel"): {"subscription_id": UID},
     ("subscriptions", "retry"): {"subscription_id": UID},
+    ("subscriptions", "change-plan"): {"subscription_id": UID, "plan_id": "pro-monthly"},
     ("billing", "run"): {
         "now_text": "2027-01-31T00:00:00Z", "subscription_id": UID, "user_id": UID,
     },

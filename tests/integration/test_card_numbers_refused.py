@@ -83,6 +83,12 @@ CALLS = {
     "get_subscription": (lambda p, s: p.get_subscription(s), ["s"]),
     "list_subscriptions": (lambda p, user_id: p.list_subscriptions(user_id), ["user_id"]),
     "cancel_subscription": (lambda p, s: p.cancel_subscription(s), ["s"]),
+    "change_plan": (
+        lambda p, subscription_id=UID, plan_id="pro-monthly": p.change_plan(
+            subscription_id, plan_id, dry_run=True
+        ),
+        ["subscription_id", "plan_id"],
+    ),
     "get_dispute": (lambda p, dispute_id: p.get_dispute(dispute_id), ["dispute_id"]),
     "list_disputes": (lambda p, status: p.list_disputes(status), ["status"]),
     "list_webhook_events": (lambda p, status: p.list_webhook_events(status=status), ["status"]),

@@ -49,6 +49,16 @@ PAYLOADS = {
         "failure_message": "Your card was declined.",
     },
     "expiry": {"subscription_id": "s-1", "plan_id": "basic-monthly"},
+    "plan_changed": {
+        "subscription_id": "s-1",
+        "from_plan_id": "basic-monthly",
+        "to_plan_id": "pro-monthly",
+        "effective_at": "2027-02-28T09:30:00+00:00",
+        "charged": "9.50",
+        "credit": "0.00",
+        "currency": "usd",
+        "amount": "29.00",
+    },
     "refund_confirmation": {
         "refund_id": "r-1",
         "payment_id": "p-1",
