@@ -67,8 +67,13 @@ def test_a_card_number_in_the_idempotency_key_header_is_a_400(host_app):
 
 def test_server_log_lines_are_scrubbed_of_card_numbers():
     record = logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5000", "GET", f"/api/v1/payments/{CARD}", "1.1", 400), None,
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/api/v1/payments/{CARD}", "1.1", 400),
+        None,
     )
     assert RedactCardNumbers().filter(record)
     assert record.getMessage() == (

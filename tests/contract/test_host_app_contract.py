@@ -218,11 +218,17 @@ def signed_event(secret, event_id="evt_contract_1"):
 def test_a_signed_webhook_is_accepted_and_a_duplicate_too(webhook_app):
     payload, header = signed_event(WEBHOOK_SECRET)
     first = webhook_app.request(
-        "POST", "/api/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header},
+        "POST",
+        "/api/v1/webhooks/stripe",
+        raw=payload,
+        headers={"Stripe-Signature": header},
         token=None,
     )
     again = webhook_app.request(
-        "POST", "/api/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header},
+        "POST",
+        "/api/v1/webhooks/stripe",
+        raw=payload,
+        headers={"Stripe-Signature": header},
         token=None,
     )
     assert (first.status, again.status) == (200, 200)
@@ -232,7 +238,10 @@ def test_a_signed_webhook_is_accepted_and_a_duplicate_too(webhook_app):
 def test_a_bad_signature_is_401(webhook_app):
     payload, header = signed_event("whsec_someone_else")
     response = webhook_app.request(
-        "POST", "/api/v1/webhooks/stripe", raw=payload, headers={"Stripe-Signature": header},
+        "POST",
+        "/api/v1/webhooks/stripe",
+        raw=payload,
+        headers={"Stripe-Signature": header},
         token=None,
     )
     assert response.status == 401

@@ -90,7 +90,10 @@ def test_a_schema_that_is_behind_is_a_503_saying_to_upgrade(unmigrated_app):
 
 def test_a_webhook_with_the_schema_behind_is_a_503_so_stripe_delivers_again(unmigrated_app):
     response = unmigrated_app.request(
-        "POST", "/api/v1/webhooks/stripe", raw=b"{}", headers={"Stripe-Signature": "t=1"},
+        "POST",
+        "/api/v1/webhooks/stripe",
+        raw=b"{}",
+        headers={"Stripe-Signature": "t=1"},
         token=None,
     )
     assert_error_shape(response, 503, "schema_behind")
