@@ -3,6 +3,7 @@
 500, 503); a schema that is behind is a clear 503; ``/healthz`` tells a load balancer."""
 
 import pytest
+import sqlalchemy as sa
 from conftest import ALICE
 from test_host_app_contract import payment_body
 
@@ -122,4 +123,39 @@ def test_healthz_reports_each_check_and_needs_no_token(host_app):
             {"name": "database", "ok": True, "detail": "reachable"},
             {"name": "schema", "ok": True, "detail": f"at revision {head}, the newest"},
         ],
+    }
+
+
+def _stamp(url, revision):
+    """Set the database's recorded revision, as another release's ``db upgrade`` would."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision}
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_schema_a_revision_behind_is_a_503(host_app):
+    known = Payments.known_revisions()
+    _stamp(host_app.payments.settings.database_url, known[-2])
+    response = host_app.request("GET", "/api/v1/payments")
+    error = assert_error_shape(response, 503, "schema_behind")
+    assert f"at revision {known[-2]}; this app needs {known[-1]}" in error["message"]
+
+
+def test_a_schema_ahead_of_the_app_is_served_during_a_rolling_deploy(host_app):
+    """A newer release migrated the database (migrations only add): the older app keeps
+    serving, and /healthz says so."""
+    _stamp(host_app.payments.settings.database_url, "9999_from_a_newer_release")
+    assert host_app.request("GET", "/api/v1/payments").status == 200
+    health = host_app.request("GET", "/healthz", token=None)
+    assert health.status == 200
+    head = Payments.latest_revision()
+    assert health.json()["checks"][1] == {
+        "name": "schema",
+        "ok": True,
+        "detail": f"at revision 9999_from_a_newer_release, newer than this app's {head}",
     }
