@@ -30,8 +30,11 @@ class Check:
 
 
 def health_checks(payments: Payments) -> list[Check]:
-    """The database answers, and its schema is the newest this payment_lib knows."""
-    head = payments.latest_revision()
+    """The database answers, and its schema is not behind this payment_lib's newest revision.
+
+    A schema *ahead* (at a revision this payment_lib does not know: a newer release migrated
+    it) is fine: migrations only add, so the previous release keeps serving during a rollout.
+    """
     try:
         current = payments.database_revision()
     except DatabaseUnavailable as error:
@@ -40,8 +43,14 @@ def health_checks(payments: Payments) -> list[Check]:
             Check("schema", False, "unknown: the database is unreachable"),
         ]
     database = Check("database", True, "reachable")
+    head, known = payments.latest_revision(), payments.known_revisions()
     if current == head:
         return [database, Check("schema", True, f"at revision {head}, the newest")]
+    if current is not None and current not in known:
+        return [
+            database,
+            Check("schema", True, f"at revision {current}, newer than this app's {head}"),
+        ]
     at = current or "none (empty)"
     behind = SchemaBehind(
         f"The database schema is at revision {at}; this app needs {head}. {UPGRADE}",
