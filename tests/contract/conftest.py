@@ -74,7 +74,7 @@ class HostApp:
             connection.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -82,9 +82,14 @@ def _free_port() -> int:
 
 def _serve(payments, authenticate=None) -> Iterator[HostApp]:
     """Serve the app over ``payments`` with uvicorn in a thread until the test ends."""
-    port = _free_port()
     app = create_app(payments, authenticate or TokenTable.from_entries(TOKEN_ENTRIES))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    yield from serve(uvicorn.Config(app, host="127.0.0.1", port=free_port()), payments)
+
+
+def serve(config, payments=None) -> Iterator[HostApp]:
+    """Run uvicorn with ``config`` in a thread until the test ends."""
+    port, config.log_level = config.port, "warning"
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -134,7 +139,7 @@ def unmigrated_app(empty_database_url, stripe_target) -> Iterator[HostApp]:
 def unreachable_app(request, tmp_path, stripe_target) -> Iterator[HostApp]:
     """The app over a database that cannot be reached."""
     url = {
-        "postgresql": f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/payments",
+        "postgresql": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/payments",
         "sqlite": f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'payments.db'}",
     }[request.param]
     yield from _app_over(url, stripe_target)
