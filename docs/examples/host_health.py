@@ -10,6 +10,7 @@ and an app that cannot reach Stripe still serves reads (payments fail with
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from docs.examples.host_errors import SchemaBehind
@@ -43,7 +44,7 @@ def health_checks(payments: Payments) -> list[Check]:
             Check("schema", False, "unknown: the database is unreachable"),
         ]
     database = Check("database", True, "reachable")
-    head, known = payments.latest_revision(), payments.known_revisions()
+    head, known = _shipped()
     if current == head:
         return [database, Check("schema", True, f"at revision {head}, the newest")]
     if current is not None and current not in known:
@@ -57,6 +58,13 @@ def health_checks(payments: Payments) -> list[Check]:
         retry_after=30,
     )
     return [database, Check("schema", False, f"at revision {at}, not {head}", behind)]
+
+
+@functools.cache
+def _shipped() -> tuple[str | None, tuple[str, ...]]:
+    """The newest revision and all revisions this payment_lib ships: fixed for the process,
+    and reading them parses every migration file, so once."""
+    return Payments.latest_revision(), tuple(Payments.known_revisions())
 
 
 def first_failure(checks: list[Check]) -> PaymentError | None:

@@ -83,12 +83,13 @@ def free_port() -> int:
 def _serve(payments, authenticate=None) -> Iterator[HostApp]:
     """Serve the app over ``payments`` with uvicorn in a thread until the test ends."""
     app = create_app(payments, authenticate or TokenTable.from_entries(TOKEN_ENTRIES))
-    yield from serve(uvicorn.Config(app, host="127.0.0.1", port=free_port()), payments)
+    yield from serve(app, payments)
 
 
-def serve(config, payments=None) -> Iterator[HostApp]:
-    """Run uvicorn with ``config`` in a thread until the test ends."""
-    port, config.log_level = config.port, "warning"
+def serve(app, payments=None, **options) -> Iterator[HostApp]:
+    """Run uvicorn (``options``: its Config's) on a free loopback port until the test ends."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

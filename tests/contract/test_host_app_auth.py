@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from conftest import ADA, ALICE, BOB, TOKEN_ENTRIES, USERS, free_port, serve, uvicorn
+from conftest import ADA, ALICE, BOB, TOKEN_ENTRIES, USERS, serve
 from test_host_app_contract import payment_body
 
 from docs.examples.host_app import app_from_env
@@ -190,10 +190,7 @@ def test_the_app_as_deployed_serves_the_callers_of_its_token_file(settings, tmp_
     monkeypatch.setenv("PAYMENT_STRIPE_API_KEY", settings.stripe_api_key.get_secret_value())
     if settings.stripe_api_base:  # the emulator; unset against real Stripe test mode
         monkeypatch.setenv("PAYMENT_STRIPE_API_BASE", settings.stripe_api_base)
-    config = uvicorn.Config(
-        "docs.examples.host_app:app_from_env", factory=True, host="127.0.0.1", port=free_port()
-    )
-    for app in serve(config):
+    for app in serve("docs.examples.host_app:app_from_env", factory=True):
         paid = app.request("POST", "/api/v1/payments", payment_body(), token=BOB)
         assert paid.status == 201 and paid.json()["user_id"] == USERS[BOB]
         assert app.request("GET", "/api/v1/payments", token="tok_unknown").status == 401
