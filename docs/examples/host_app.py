@@ -3,7 +3,7 @@ as a team would deploy it.
 
 Run it (after ``pip install -e '.[example]'`` and ``payment-cli db upgrade``)::
 
-    PAYMENT_STRIPE_API_KEY=sk_test_... PAYMENT_HOST_TOKENS_FILE=tokens.json \\
+    PAYMENT_STRIPE_API_KEY=sk_test_... HOST_APP_TOKENS_FILE=tokens.json \\
         uvicorn --factory docs.examples.host_app:app_from_env
 
 payment_lib knows nothing of HTTP: this file maps requests to facade calls and library errors
@@ -338,14 +338,14 @@ def create_app(payments: Payments, authenticate: Authenticate) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory``: settings from PAYMENT_* variables, callers from the token
-    table named by PAYMENT_HOST_TOKENS_FILE."""
-    path = os.environ.get("PAYMENT_HOST_TOKENS_FILE")
+    table named by HOST_APP_TOKENS_FILE."""
+    path = os.environ.get("HOST_APP_TOKENS_FILE")
     if not path:
-        raise ConfigurationError("PAYMENT_HOST_TOKENS_FILE is not set: name the token table.")
+        raise ConfigurationError("HOST_APP_TOKENS_FILE is not set: name the token table.")
     try:
         table = TokenTable.from_file(path)
     except OSError as error:
         raise ConfigurationError(
-            f"PAYMENT_HOST_TOKENS_FILE: cannot read it ({error.strerror})."
+            f"HOST_APP_TOKENS_FILE: cannot read it ({error.strerror})."
         ) from None
     return create_app(Payments.from_settings(Settings.from_env()), table)

@@ -171,21 +171,21 @@ def test_a_bad_token_table_is_refused_naming_the_entry(tmp_path, entries, named)
 
 
 def test_the_app_from_the_environment_needs_a_token_table(monkeypatch, tmp_path):
-    monkeypatch.delenv("PAYMENT_HOST_TOKENS_FILE", raising=False)
+    monkeypatch.delenv("HOST_APP_TOKENS_FILE", raising=False)
     with pytest.raises(ConfigurationError) as raised:
         app_from_env()
-    assert "PAYMENT_HOST_TOKENS_FILE" in raised.value.message
-    monkeypatch.setenv("PAYMENT_HOST_TOKENS_FILE", str(tmp_path / "missing.json"))
+    assert "HOST_APP_TOKENS_FILE" in raised.value.message
+    monkeypatch.setenv("HOST_APP_TOKENS_FILE", str(tmp_path / "missing.json"))
     with pytest.raises(ConfigurationError) as raised:
         app_from_env()
-    assert "PAYMENT_HOST_TOKENS_FILE" in raised.value.message
+    assert "HOST_APP_TOKENS_FILE" in raised.value.message
 
 
 def test_the_app_as_deployed_serves_the_callers_of_its_token_file(settings, tmp_path, monkeypatch):
     """``uvicorn --factory docs.examples.host_app:app_from_env``, configured by the environment."""
     path = tmp_path / "tokens.json"
     path.write_text(json.dumps(TOKEN_ENTRIES))
-    monkeypatch.setenv("PAYMENT_HOST_TOKENS_FILE", str(path))
+    monkeypatch.setenv("HOST_APP_TOKENS_FILE", str(path))
     monkeypatch.setenv("PAYMENT_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("PAYMENT_STRIPE_API_KEY", settings.stripe_api_key.get_secret_value())
     if settings.stripe_api_base:  # the emulator; unset against real Stripe test mode
