@@ -4,6 +4,7 @@ The seed's ``GET /api/v1/subscriptions/{user_id}`` became ``GET /api/v1/subscrip
 ids come from the caller's token, never from the request."""
 
 import json
+import threading
 import time
 import uuid
 
@@ -248,3 +249,22 @@ def test_a_bad_signature_is_401(webhook_app):
     assert response.json()["error"]["code"] == "invalid_signature"
     missing = webhook_app.request("POST", "/api/v1/webhooks/stripe", raw=payload, token=None)
     assert missing.status == 401
+
+
+@pytest.mark.emulator_only
+def test_a_slow_stripe_call_does_not_stall_other_requests(host_app, stripe_emulator):
+    """Library calls run in worker threads: while one payment waits on Stripe, others are
+    answered at once."""
+    stripe_emulator.faults.set(latency=2.0)
+    paying = threading.Thread(
+        target=host_app.request, args=("POST", "/api/v1/payments", payment_body())
+    )
+    paying.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    listed = host_app.request("GET", "/api/v1/payments", token=BOB)
+    waited = time.monotonic() - started
+    in_flight = paying.is_alive()
+    paying.join()
+    assert listed.status == 200 and in_flight
+    assert waited < 1.0, f"waited {waited:.2f} s behind a Stripe call"
