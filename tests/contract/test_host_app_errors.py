@@ -2,6 +2,9 @@
 ``PaymentError.to_dict()`` inside, for the library's errors and the app's own (401, 404, 405,
 500, 503); a schema that is behind is a clear 503; ``/healthz`` tells a load balancer."""
 
+import http.client
+import json
+
 import pytest
 import sqlalchemy as sa
 from conftest import ALICE
@@ -159,3 +162,29 @@ def test_a_schema_ahead_of_the_app_is_served_during_a_rolling_deploy(host_app):
         "ok": True,
         "detail": f"at revision 9999_from_a_newer_release, newer than this app's {head}",
     }
+
+
+def test_a_body_over_64_kib_is_a_413_and_nothing_is_charged(host_app):
+    body = payment_body(description="x" * 70_000)
+    response = host_app.request("POST", "/api/v1/payments", body)
+    error = assert_error_shape(response, 413, "payload_too_large")
+    assert error["message"] == "The body is larger than 65536 bytes."
+    assert host_app.request("GET", "/api/v1/payments").json()["payments"] == []
+
+
+def test_a_streamed_body_over_the_limit_is_a_413_too(host_app):
+    connection = http.client.HTTPConnection("127.0.0.1", host_app.port, timeout=30)
+    try:
+        chunks = (b"{" + b" " * 16_384 for _ in range(5))  # no Content-Length: chunked
+        connection.request(
+            "POST",
+            "/api/v1/payments",
+            body=chunks,
+            headers={"Authorization": f"Bearer {ALICE}", "Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["error"]["code"] == "payload_too_large"
+    finally:
+        connection.close()
