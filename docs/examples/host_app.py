@@ -17,6 +17,7 @@ to status codes. The rules it keeps (docs/library.md, "The example host app"):
 - Every error is ``{"error": payment_lib's PaymentError.to_dict()}`` (``host_errors.py``).
 - Until the database schema is current, API requests are a 503 ``schema_behind`` saying to
   run ``payment-cli db upgrade``; /healthz runs ``host_health.health_checks``.
+- Bodies are capped (64 KiB, the webhook's 1 MiB): a larger one is a 413 before it is read.
 - A card number in any body field, path segment, query or header the library reads is refused
   (400) with payment_lib's own detector, and the server's log lines are scrubbed by it.
 - Library calls run in a worker thread, so a slow Stripe call never stalls other requests.
@@ -26,6 +27,7 @@ The OpenAPI document is exported to docs/openapi.json: ``python -m docs.examples
 
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations, which name
 # the local ``Me`` dependency.
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -39,7 +41,12 @@ from starlette.concurrency import run_in_threadpool
 
 from docs.examples import host_schemas as schemas
 from docs.examples.host_auth import Authenticate, Caller, TokenTable
-from docs.examples.host_errors import Unauthenticated, error_response, install_error_handlers
+from docs.examples.host_errors import (
+    PayloadTooLarge,
+    Unauthenticated,
+    error_response,
+    install_error_handlers,
+)
 from docs.examples.host_health import SchemaGate, first_failure, health_checks
 from docs.examples.host_openapi import CHARGED, DESCRIPTION, body, errors, install_openapi, ok
 from payment_lib import (
@@ -56,6 +63,8 @@ from payment_lib import (
 
 PAYMENT_FIELDS = ("amount", "currency", "payment_method_id", "idempotency_key")
 SUBSCRIPTION_FIELDS = ("plan_id", "payment_method_id", "idempotency_key")
+JSON_LIMIT = 64 * 1024  # an API body; far above any real request
+WEBHOOK_LIMIT = 1024 * 1024  # Stripe's events are far smaller; payment_lib refuses more too
 T = TypeVar("T")
 
 
@@ -64,10 +73,25 @@ async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(function, *args, **kwargs)
 
 
+async def _read(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to be over ``limit`` bytes, whether it
+    says so (Content-Length) or is streamed."""
+    too_large = PayloadTooLarge(f"The body is larger than {limit} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
 async def _json(request: Request, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The body: a JSON object with ``required`` fields and no user_id, free of card numbers."""
     try:
-        parsed = await request.json()
+        parsed = json.loads(await _read(request, JSON_LIMIT))
     except ValueError:
         raise InvalidRequest("The body must be a JSON object.") from None
     if not isinstance(parsed, dict):
@@ -179,7 +203,7 @@ def create_app(payments: Payments, authenticate: Authenticate) -> FastAPI:
         openapi_extra=body(schemas.PaymentCreate),
         responses={
             **ok(schemas.Payment, CHARGED),
-            **errors(400, 409, 429),
+            **errors(400, 409, 413, 429),
         },
     )
     async def create_payment(request: Request, me: Me) -> JSONResponse:
@@ -213,7 +237,7 @@ def create_app(payments: Payments, authenticate: Authenticate) -> FastAPI:
         "/refunds",
         status_code=201,
         openapi_extra=body(schemas.RefundCreate),
-        responses={**ok(schemas.Refund, {201: "Refunded."}), **errors(400, 403, 404, 409)},
+        responses={**ok(schemas.Refund, {201: "Refunded."}), **errors(400, 403, 404, 409, 413)},
     )
     async def create_refund(
         request: Request,
@@ -239,7 +263,7 @@ def create_app(payments: Payments, authenticate: Authenticate) -> FastAPI:
         openapi_extra=body(schemas.SubscriptionCreate),
         responses={
             **ok(schemas.SubscriptionResult, CHARGED),
-            **errors(400, 409, 429),
+            **errors(400, 409, 413, 429),
         },
     )
     async def subscribe(request: Request, me: Me) -> JSONResponse:
@@ -267,7 +291,7 @@ def create_app(payments: Payments, authenticate: Authenticate) -> FastAPI:
     @api.patch(
         "/subscriptions/{subscription_id}",
         openapi_extra=body(schemas.SubscriptionUpdate),
-        responses={**ok(schemas.Subscription, {200: "Changed."}), **errors(400, 404, 409)},
+        responses={**ok(schemas.Subscription, {200: "Changed."}), **errors(400, 404, 409, 413)},
     )
     async def update_subscription(subscription_id: str, request: Request, me: Me) -> JSONResponse:
         """Cancel now, cancel at the period's end, or change the card of renewals."""
@@ -298,14 +322,18 @@ def create_app(payments: Payments, authenticate: Authenticate) -> FastAPI:
                 "content": {"application/json": {"schema": {}}},
             }
         },
-        responses={**ok(schemas.ReceivedEvent, {200: "Stored (or a duplicate)."}), **errors(400)},
+        responses={
+            **ok(schemas.ReceivedEvent, {200: "Stored (or a duplicate)."}),
+            **errors(400, 413),
+        },
     )
     async def stripe_webhook(
         request: Request,
         stripe_signature: Annotated[str | None, Header(description="Stripe's signature.")] = None,
     ) -> JSONResponse:
         """Verify and store only; the worker processes it. Duplicates are acknowledged."""
-        received = await call(payments.receive_webhook, await request.body(), stripe_signature)
+        payload = await _read(request, WEBHOOK_LIMIT)
+        received = await call(payments.receive_webhook, payload, stripe_signature)
         return JSONResponse(received.to_dict())
 
     app.include_router(api)

@@ -30,6 +30,11 @@ class MethodNotAllowed(PaymentError):
     default_message = "This endpoint does not answer that method."
 
 
+class PayloadTooLarge(PaymentError):
+    code = "payload_too_large"
+    default_message = "The body is too large."
+
+
 class SchemaBehind(PaymentError):
     """The database's schema is not the one this app's payment_lib needs."""
 
@@ -53,6 +58,7 @@ STATUS_BY_CODE = {
     "idempotency_conflict": 409,
     "illegal_transition": 409,
     "already_refunded": 409,
+    "payload_too_large": 413,
     "rate_limited": 429,
     "internal_error": 500,
     "provider_error": 502,

@@ -37,6 +37,7 @@ WHY = {
     403: "The caller's roles do not allow this.",
     404: "Not found (or not the caller's).",
     409: "Conflicts with the current state or an earlier use of the idempotency key.",
+    413: "The body is over 64 KiB (the webhook's: 1 MiB).",
     429: "Too many attempts: wait `retry_after` seconds.",
     500: "A bug on the app's side; logged, never detailed.",
     503: "The database, Stripe, or the schema is not ready: retry later.",
