@@ -106,3 +106,11 @@ class Wiring:
         from payment_lib.db import migrations  # alembic is slow to import
 
         return migrations.head_revision()
+
+    @staticmethod
+    def known_revisions() -> list[str]:
+        """Every revision this payment_lib ships, oldest first: a database at one of them
+        other than the newest is behind; at none of them, ahead (a newer release migrated it)."""
+        from payment_lib.db import migrations  # alembic is slow to import
+
+        return migrations.known_revisions()

@@ -104,7 +104,8 @@ CALLS = {
 # Public methods that take no text from a caller (times, numbers, callbacks or nothing), and
 # from_settings, whose Settings are the operator's configuration.
 NO_TEXT = {
-    "close", "from_settings", "database_revision", "latest_revision", "list_plans",
+    "close", "from_settings", "database_revision", "latest_revision", "known_revisions",
+    "list_plans",
     "process_webhooks", "reconcile", "recover_pending_refunds", "recover_stale_payments",
     "refund_duplicate_purchases", "run_worker", "run_worker_once", "seed_demo_plans",
     "send_notifications",

@@ -59,7 +59,10 @@ CALLS = {
 }
 # No database: closing, the schema this version ships, building the facade; the worker's
 # methods report each step's failure rather than raise (tested below).
-NO_DATABASE = {"close", "latest_revision", "from_settings", "run_worker", "run_worker_once"}
+NO_DATABASE = {
+    "close", "latest_revision", "known_revisions", "from_settings", "run_worker",
+    "run_worker_once",
+}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
