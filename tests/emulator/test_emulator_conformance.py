@@ -9,6 +9,7 @@ Where Stripe itself leaves a declared field out, the exception is listed below w
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -284,7 +285,7 @@ def _make_setup_intents(
 ) -> None:
     no_redirects = {"enabled": True, "allow_redirects": "never"}
     for card in ("pm_card_visa", "pm_card_chargeDeclined", "pm_card_threeDSecure2Required"):
-        try:
+        with contextlib.suppress(stripe.CardError):
             client.v1.setup_intents.create(
                 params={
                     "customer": client.v1.customers.create().id,
@@ -294,8 +295,6 @@ def _make_setup_intents(
                     "metadata": {"user": "1"},
                 }
             )
-        except stripe.CardError:
-            pass
     waiting = client.v1.setup_intents.create(
         params={
             "payment_method": "pm_card_authenticationRequired",
