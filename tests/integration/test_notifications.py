@@ -49,6 +49,15 @@ PAYLOADS = {
         "failure_message": "Your card was declined.",
     },
     "expiry": {"subscription_id": "s-1", "plan_id": "basic-monthly"},
+    "trial_ending": {
+        "subscription_id": "s-1",
+        "plan_id": "pro-monthly",
+        "amount": "29.00",
+        "currency": "usd",
+        "trial_ends_on": "2026-12-14",
+        "next_step": "Unless you cancel before then, we will charge 29.00 USD to your card.",
+    },
+    "trial_ended": {"subscription_id": "s-1", "plan_id": "pro-monthly"},
     "refund_confirmation": {
         "refund_id": "r-1",
         "payment_id": "p-1",

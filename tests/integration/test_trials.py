@@ -185,9 +185,7 @@ def test_a_cancelled_trial_is_never_charged(payments, plan, user_id, at_period_e
     assert payments.get_subscription(trial.id).status == "cancelled"
 
 
-def test_the_trial_ending_reminder_is_queued_once_within_the_reminder_days(
-    payments, plan, user_id
-):
+def test_the_trial_ending_reminder_is_queued_once_within_the_reminder_days(payments, plan, user_id):
     trial = start(payments, user_id)
     ends = trial.trial_ends_at
 
