@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
-from payment_lib import InvalidRequest
+from payment_lib import InvalidRequest, ProviderUnavailable
 from payment_lib.domain.billing import billing_date
 
 EMAIL = "ada@example.com"
@@ -247,3 +248,43 @@ def test_a_bad_payment_method_is_refused_before_stripe(payments, plan, user_id):
 
     assert raised.value.param == "payment_method"
     assert payments.list_subscriptions(user_id) == []
+
+
+def test_a_trial_cancelled_at_its_end_gets_no_reminder(payments, plan, user_id):
+    trial = start(payments, user_id)
+    payments.cancel_subscription(trial.id, at_period_end=True)
+
+    report = payments.run_billing(now=trial.trial_ends_at - dt.timedelta(days=1))
+
+    assert (report.trial_reminders, emails(payments, "trial_ending")) == (0, [])
+
+
+@pytest.mark.emulator_only
+def test_a_lost_answer_stores_nothing_and_the_retry_gets_the_same_setup_intent(
+    payments, plan, user_id, stripe_emulator
+):
+    # Stripe sets the card up, and every answer is lost (the gateway's three attempts).
+    stripe_emulator.faults.set(drop_response=True, times=3, path_prefix="/v1/setup_intents")
+    with pytest.raises(ProviderUnavailable):
+        start(payments, user_id)
+    assert payments.list_subscriptions(user_id) == []
+
+    trial = start(payments, user_id)
+
+    assert trial.status == "trialing"
+    assert stripe_emulator.count("setup_intent") == 1
+
+
+def test_two_simultaneous_starts_make_one_trial(payments, plan, user_id):
+    def attempt():
+        try:
+            return start(payments, user_id)
+        except InvalidRequest as refused:
+            return refused
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: attempt(), range(2)))
+
+    started = [o for o in outcomes if not isinstance(o, InvalidRequest)]
+    assert len(started) == 1
+    assert [s.id for s in payments.list_subscriptions(user_id)] == [started[0].id]
