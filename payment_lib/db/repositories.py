@@ -266,12 +266,14 @@ class SubscriptionRepository:
         user_id: uuid.UUID | None = None,
     ) -> list[Subscription]:
         """Trialing subscriptions whose trial ends in (after, before], soonest first (the
-        index on trial_ends_at finds them); only one, or one user's, when given."""
+        index on trial_ends_at finds them), leaving out those cancelled at the trial's end;
+        only one, or one user's, when given."""
         s = Subscription
         query = select(s).where(
             s.trial_ends_at > after,
             s.trial_ends_at <= before,
             s.status == "trialing",
+            s.cancel_at_period_end.is_(False),
             s.id == subscription_id if subscription_id is not None else true(),
             s.user_id == user_id if user_id is not None else true(),
         )
