@@ -200,7 +200,9 @@ def _trialing(
         updated_at=now,
     )
     if not uow.subscriptions.add(subscription):
-        raise InvalidRequest(f"This user is already subscribed to plan {plan.id!r}.")
+        raise InvalidRequest(
+            f"This user is already subscribed to plan {plan.id!r}.", param="plan_id"
+        )
     return subscription
 
 
