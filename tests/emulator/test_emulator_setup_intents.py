@@ -49,7 +49,7 @@ def test_a_good_card_is_set_up_and_attached_to_the_customer_without_a_charge(
     assert client.v1.charges.list().data == []
 
 
-def test_a_card_set_up_for_off_session_pays_off_session_without_authentication(
+def test_a_card_needing_authentication_on_setup_requires_action_with_a_redirect(
     client: stripe.StripeClient,
 ) -> None:
     setup = client.v1.setup_intents.create(
