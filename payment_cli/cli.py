@@ -110,7 +110,8 @@ def plans() -> None:
 
 def _plan_line(plan: Any) -> str:
     every = plan.interval if plan.interval_count == 1 else f"{plan.interval_count} {plan.interval}s"
-    return f"{plan.id:<20} {plan.name:<24} {plan.price} every {every}"
+    trial = f", {plan.trial_days}-day trial" if plan.trial_days else ""
+    return f"{plan.id:<20} {plan.name:<24} {plan.price} every {every}{trial}"
 
 
 @plans.command("add")
@@ -122,6 +123,13 @@ def _plan_line(plan: Any) -> str:
 @click.option(
     "--interval-count", default=1, show_default=True, type=int, help="Periods between renewals."
 )
+@click.option(
+    "--trial-days",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Days of free trial (subscriptions start-trial); 0 to 730.",
+)
 @json_option
 @pass_context
 def plans_add(
@@ -132,12 +140,13 @@ def plans_add(
     currency: str,
     interval: str,
     interval_count: int,
+    trial_days: int,
     as_json: bool,
 ) -> None:
-    """Add a plan.
+    """Add a plan (with --trial-days N, its subscriptions may start with an N-day trial).
 
     Example: payment-cli plans add basic-monthly --name Basic --amount 9.99 --currency usd
-    --interval month
+    --interval month --trial-days 14
     """
     plan = context.payments.add_plan(
         plan_id,
@@ -146,6 +155,7 @@ def plans_add(
         currency=currency,
         interval=interval,
         interval_count=interval_count,
+        trial_days=trial_days,
     )
     emit(plan.to_dict(), f"added {_plan_line(plan)}", as_json=as_json)
 

@@ -40,6 +40,8 @@ class Settings(BaseModel):
     webhook_tolerance_seconds: int = Field(300, gt=0)
     rate_limit_per_hour: int = Field(5, gt=0)
     renewal_retry_days: tuple[int, ...] = (1, 3, 5)
+    # How many days before a trial ends its reminder email is queued; 0: no reminders.
+    trial_reminder_days: int = Field(3, ge=0, le=730)
     smtp_host: str = "localhost"
     smtp_port: int = Field(25, gt=0, lt=65536)
     smtp_username: str | None = None

@@ -50,6 +50,9 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.trials_total = Counter(
+            "trials_total", "Trial starts by outcome", ["outcome"], registry=r
+        )
         self.ledger_corrections_total = Counter(
             "ledger_corrections_total",
             "Our record corrected to what Stripe says (a success after a failure, drift fixed)",

@@ -81,6 +81,20 @@ KINDS: dict[str, EmailTemplate] = {
         html="<p>Hello,</p><p>your $plan_id subscription has ended because its renewal could "
         "not be charged. You can subscribe again at any time.</p>",
     ),
+    "trial_ending": EmailTemplate(
+        subject="Your $plan_id trial ends on $trial_ends_on",
+        text="Hello,\n\nyour $plan_id trial ends on $trial_ends_on. $next_step\n\n"
+        "Subscription reference: $subscription_id",
+        html="<p>Hello,</p><p>your $plan_id trial ends on <strong>$trial_ends_on</strong>. "
+        "$next_step</p><p>Subscription reference: $subscription_id</p>",
+    ),
+    "trial_ended": EmailTemplate(
+        subject="Your $plan_id trial has ended",
+        text="Hello,\n\nyour $plan_id trial has ended. No card was saved, so nothing was "
+        "charged. You can subscribe at any time.",
+        html="<p>Hello,</p><p>your $plan_id trial has ended. No card was saved, so nothing "
+        "was charged. You can subscribe at any time.</p>",
+    ),
     "refund_confirmation": EmailTemplate(
         subject="Refund of $amount $currency",
         text="Hello,\n\nwe refunded $amount $currency of your payment $payment_id "

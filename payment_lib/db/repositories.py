@@ -213,7 +213,8 @@ class SubscriptionRepository:
             s.user_id == user_id if user_id is not None else true(),
         )
         return scope & or_(
-            and_(s.status == "active", s.next_billing_date <= now),
+            # A trial's end is its first renewal (or, without a card, its end).
+            and_(s.status.in_(("trialing", "active")), s.next_billing_date <= now),
             and_(s.status == "past_due", s.next_retry_at <= now),
             and_(
                 s.status == "past_due",
@@ -221,7 +222,7 @@ class SubscriptionRepository:
                 s.next_billing_date <= now - grace,
             ),
             and_(
-                s.status.in_(("active", "past_due")),
+                s.status.in_(("trialing", "active", "past_due")),
                 s.cancel_at_period_end.is_(True),
                 s.next_billing_date <= now,
             ),
@@ -255,6 +256,28 @@ class SubscriptionRepository:
         due = self._due(now, grace, subscription_id, user_id)
         query = select(func.count()).select_from(Subscription).where(due)
         return int(self.session.scalar(query) or 0)
+
+    def trials_ending(
+        self,
+        before: dt.datetime,
+        *,
+        after: dt.datetime,
+        subscription_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+    ) -> list[Subscription]:
+        """Trialing subscriptions whose trial ends in (after, before], soonest first (the
+        index on trial_ends_at finds them), leaving out those cancelled at the trial's end;
+        only one, or one user's, when given."""
+        s = Subscription
+        query = select(s).where(
+            s.trial_ends_at > after,
+            s.trial_ends_at <= before,
+            s.status == "trialing",
+            s.cancel_at_period_end.is_(False),
+            s.id == subscription_id if subscription_id is not None else true(),
+            s.user_id == user_id if user_id is not None else true(),
+        )
+        return list(self.session.scalars(query.order_by(s.trial_ends_at, s.id)))
 
     def lock_using_method(self, method_id: uuid.UUID) -> list[Subscription]:
         """The subscriptions whose renewals go to this card, locked."""

@@ -28,6 +28,7 @@ from payment_lib.services.payments import Renewal, process_payment
 from payment_lib.services.plan_credit import renew_from_credit, renewal_plan
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.subscriptions import move_subscription
+from payment_lib.services.trials import end_trial, trial_without_card
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
@@ -49,6 +50,7 @@ class BillingReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     # A dry run's plan: what a real run would do, subscription by subscription.
     planned: list[dict[str, str | None]] = field(default_factory=list)
+    trial_reminders: int = 0  # trial-ending emails queued
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -58,6 +60,7 @@ class BillingReport:
             "ended": [str(s) for s in self.ended],
             "errors": self.errors,
             "planned": self.planned,
+            "trial_reminders": self.trial_reminders,
         }
 
 
@@ -225,6 +228,18 @@ def _plan(
                     )
                 )
                 continue
+            if trial_without_card(subscription):  # its trial is over: it ends, no charge
+                work.append(
+                    _Due(
+                        subscription.id,
+                        subscription.user_id,
+                        "end_trial",
+                        None,
+                        None,
+                        SubscriptionStatus.EXPIRED,
+                    )
+                )
+                continue
             if subscription.status == SubscriptionStatus.PAST_DUE and (
                 subscription.next_retry_at is None
             ):  # a hard decline nobody fixed in time
@@ -302,8 +317,10 @@ def _end(
 ) -> bool:
     with new_uow() as uow:
         subscription = uow.subscriptions.get(subscription_id, for_update=True)
-        if subscription is None or subscription.status not in ("active", "past_due"):
+        if subscription is None or subscription.status not in ("trialing", "active", "past_due"):
             return False  # another run got here first
+        if subscription.status == "trialing" and target == SubscriptionStatus.EXPIRED:
+            return end_trial(uow, subscription, now=now)  # False: a card came in time
         move_subscription(subscription, target, now=now, reason="period ended")
         if target == SubscriptionStatus.EXPIRED:
             notify(

@@ -14,6 +14,8 @@ from payment_lib.domain.money import Money, parse_money
 _PLAN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Stripe allows at most three years between renewals.
 MAX_INTERVAL_COUNT = {"month": 36, "year": 3}
+# Stripe allows trials of at most two years.
+MAX_TRIAL_DAYS = 730
 
 DEMO_PLANS = (
     ("basic-monthly", "Basic (monthly)", "9.99", "usd", "month", 1),
@@ -32,6 +34,7 @@ class PlanInfo:
     price: Money
     interval: str
     interval_count: int
+    trial_days: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -41,6 +44,7 @@ class PlanInfo:
             "currency": self.price.currency,
             "interval": self.interval,
             "interval_count": self.interval_count,
+            "trial_days": self.trial_days,
         }
 
     @classmethod
@@ -51,11 +55,18 @@ class PlanInfo:
             Money(plan.amount, plan.currency),
             plan.interval,
             plan.interval_count,
+            plan.trial_days,
         )
 
 
 def validate_plan(
-    plan_id: str, name: str, amount: str, currency: str, interval: str, interval_count: int
+    plan_id: str,
+    name: str,
+    amount: str,
+    currency: str,
+    interval: str,
+    interval_count: int,
+    trial_days: int = 0,
 ) -> Plan:
     """A new Plan row from raw input, or InvalidRequest naming what is wrong."""
     refuse_card_numbers(
@@ -88,6 +99,14 @@ def validate_plan(
             f"interval_count must be a whole number from 1 to {limit} for {interval}ly plans.",
             param="interval_count",
         )
+    if (
+        isinstance(trial_days, bool)
+        or not isinstance(trial_days, int)
+        or not (0 <= trial_days <= MAX_TRIAL_DAYS)
+    ):
+        raise InvalidRequest(
+            f"trial_days must be a whole number from 0 to {MAX_TRIAL_DAYS}.", param="trial_days"
+        )
     return Plan(
         id=plan_id,
         name=name.strip(),
@@ -95,6 +114,7 @@ def validate_plan(
         currency=price.currency,
         interval=interval,
         interval_count=interval_count,
+        trial_days=trial_days,
     )
 
 

@@ -23,7 +23,7 @@ VALID = {
     ("db", "current"): {},
     ("plans", "add"): {
         "plan_id": "pro", "name": "Pro", "amount": "9.99", "currency": "usd",
-        "interval": "month", "interval_count": "1",
+        "interval": "month", "interval_count": "1", "trial_days": "14",
     },
     ("plans", "list"): {},
     ("plans", "seed-demo"): {},
@@ -38,6 +38,10 @@ VALID = {
     ("payments", "refresh"): {"payment_id": UID},
     ("subscriptions", "show"): {"user_id": UID},
     ("subscriptions", "cancel"): {"subscription_id": UID},
+    ("subscriptions", "start-trial"): {
+        "user_id": UID, "plan_id": "pro", "payment_method": "pm_card_visa",
+        "customer_email": "ada@example.com",
+    },
     ("subscriptions", "retry"): {"subscription_id": UID},
     ("subscriptions", "change-plan"): {"subscription_id": UID, "plan_id": "pro-monthly"},
     ("billing", "run"): {

@@ -62,6 +62,13 @@ CALLS = {
     "pay": (_pay, ["user_id", "amount", "currency", "payment_method", "idempotency_key",
                    "plan_id", "customer_email", "return_url", "description", "metadata"]),
     "add_plan": (_add_plan, ["plan_id", "name", "amount", "currency", "interval"]),
+    "start_trial": (
+        lambda p, **given: p.start_trial(
+            **{"user_id": UID, "plan_id": "pro", "payment_method": "pm_card_visa",
+               "customer_email": "ada@example.com", **given}
+        ),
+        ["user_id", "plan_id", "payment_method", "customer_email"],
+    ),
     "retry_subscription": (lambda p, subscription_id=UID: p.retry_subscription(subscription_id),
                            ["subscription_id"]),
     "run_billing": (

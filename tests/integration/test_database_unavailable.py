@@ -39,6 +39,7 @@ CALLS = {
     "cancel_subscription": lambda p: p.cancel_subscription(UID),
     "change_plan": lambda p: p.change_plan(UID, "pro-monthly"),
     "change_payment_method": lambda p: p.change_payment_method(UID, "pm_card_visa"),
+    "start_trial": lambda p: p.start_trial(user_id=UID, plan_id="pro"),
     "get_dispute": lambda p: p.get_dispute("dp_1"),
     "list_disputes": lambda p: p.list_disputes(),
     "receive_webhook": lambda p: p.receive_webhook(PAYLOAD, sign(PAYLOAD, SECRET)),

@@ -59,6 +59,15 @@ PAYLOADS = {
         "currency": "usd",
         "amount": "29.00",
     },
+    "trial_ending": {
+        "subscription_id": "s-1",
+        "plan_id": "pro-monthly",
+        "amount": "29.00",
+        "currency": "usd",
+        "trial_ends_on": "2026-12-14",
+        "next_step": "Unless you cancel before then, we will charge 29.00 USD to your card.",
+    },
+    "trial_ended": {"subscription_id": "s-1", "plan_id": "pro-monthly"},
     "refund_confirmation": {
         "refund_id": "r-1",
         "payment_id": "p-1",

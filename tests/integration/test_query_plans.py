@@ -34,6 +34,9 @@ QUERIES = {
     "subscriptions due": lambda uow: uow.subscriptions.due(
         NOW, grace=dt.timedelta(days=5), after=uuid.uuid4(), limit=500
     ),
+    "trials ending (reminders)": lambda uow: uow.subscriptions.trials_ending(
+        NOW + dt.timedelta(days=3), after=NOW
+    ),
     "a user's payments": lambda uow: uow.payments.for_user(uuid.uuid4()),
     "a payment's refunds": lambda uow: uow.refunds.for_payment(uuid.uuid4()),
     "a subscription's unsettled payments": lambda uow: uow.payments.unsettled_for_subscription(
