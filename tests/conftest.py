@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import structlog
+from hypothesis import settings as hypothesis_settings
 from pgbouncer import ENABLE_HINT as BOUNCER_HINT
 from pgbouncer import POOLED, Bouncer, pooler_for, start_bouncer
 from postgres_cluster import ENABLE_HINT, start_cluster
@@ -22,6 +23,11 @@ from payment_lib.db.migrations import upgrade
 from payment_lib.testing import StripeTarget
 
 pytest_plugins = ["payment_lib.testing.pytest_plugin"]
+
+# Property tests: no per-example deadline (the machine is shared; time is measured by the
+# benchmarks, never asserted by tests).
+hypothesis_settings.register_profile("payment_lib", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("payment_lib")
 
 TEMPLATE_DB = "payment_template"
 _numbers = itertools.count()
