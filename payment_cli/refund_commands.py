@@ -23,7 +23,7 @@ def _operator(name: str | None) -> str:
         return f"uid-{os.getuid()}"
 
 
-def _refund_text(refund: RefundInfo) -> str:
+def refund_text(refund: RefundInfo) -> str:
     line = f"refund {refund.id}  {refund.status}  {refund.amount}"
     if refund.stripe_refund_id:
         line += f"  {refund.stripe_refund_id}"
@@ -88,7 +88,7 @@ def process_refund(
         note=note,
         idempotency_key=idempotency_key,
     )
-    emit(refund.to_dict(), _refund_text(refund), as_json=as_json)
+    emit(refund.to_dict(), refund_text(refund), as_json=as_json)
     if refund.status == "failed":
         if not as_json:
             click.echo(f"error: {refund.failure_message} [refund_failed]", err=True)

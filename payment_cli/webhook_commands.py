@@ -8,7 +8,7 @@ from typing import BinaryIO
 import click
 
 from payment_cli.context import Context, pass_context
-from payment_cli.output import EXIT_FAILED, emit, json_option
+from payment_cli.output import EXIT_FAILED, emit, json_option, parse_time
 from payment_lib import WebhookEventInfo
 
 
@@ -67,21 +67,40 @@ def webhooks_receive(context: Context, signature: str, source: BinaryIO, as_json
     help="Only events with this status: pending, processed, ignored (a type the library "
     "does not act on) or parked.",
 )
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--type", "event_type", help="Only events of this type, e.g. charge.refunded.")
+@click.option("--since", "since_text", help="Only events stored at or after this ISO 8601 time.")
+@click.option("--cursor", help="Go on after the page that printed this next_cursor.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
 @json_option
 @pass_context
 def webhooks_list(
-    context: Context, unprocessed: bool, status: str | None, limit: int, as_json: bool
+    context: Context,
+    unprocessed: bool,
+    status: str | None,
+    event_type: str | None,
+    since_text: str | None,
+    cursor: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
-    """List stored events, oldest first, with their status.
+    """List stored events, oldest first, with their status; --cursor goes on where a page
+    ended.
 
-    Example: payment-cli webhooks list --status parked --json
+    Example: payment-cli webhooks list --status parked --type charge.refunded --json
     """
-    found = context.payments.list_webhook_events(
-        unprocessed=unprocessed, status=status, limit=limit
+    page = context.payments.find_webhook_events(
+        unprocessed=unprocessed,
+        status=status,
+        event_type=event_type,
+        since=parse_time(since_text, "since"),
+        limit=limit,
+        cursor=cursor,
     )
-    text = "\n".join(_event_line(e) for e in found) if found else "no events"
-    emit({"events": [e.to_dict() for e in found]}, text, as_json=as_json)
+    lines = [_event_line(e) for e in page.items] or ["no events"]
+    if page.next_cursor:
+        lines.append(f"more: webhooks list --cursor {page.next_cursor}")
+    data = {"events": [e.to_dict() for e in page.items], "next_cursor": page.next_cursor}
+    emit(data, "\n".join(lines), as_json=as_json)
 
 
 @click.command("replay-webhook")

@@ -55,6 +55,13 @@ CALLS = {
     "upgrade_database": lambda p: p.upgrade_database(),
     "downgrade_database": lambda p: p.downgrade_database(),
     "database_revision": lambda p: p.database_revision(),
+    "find_payments": lambda p: p.find_payments(status="failed"),
+    "find_refunds": lambda p: p.find_refunds(),
+    "find_subscriptions": lambda p: p.find_subscriptions(plan_id="pro"),
+    "find_webhook_events": lambda p: p.find_webhook_events(event_type="charge.refunded"),
+    "resend_notification": lambda p: p.resend_notification(UID),
+    "update_plan": lambda p: p.update_plan("pro", name="Pro+"),
+    "archive_plan": lambda p: p.archive_plan("pro"),
 }
 # No database: closing, the schema this version ships, building the facade; the worker's
 # methods report each step's failure rather than raise (tested below).

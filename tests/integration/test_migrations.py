@@ -20,6 +20,8 @@ TABLES = {
     "notifications",
     "disputes",
     "customers",
+    "worker_heartbeats",
+    "reconcile_runs",
 }
 
 
