@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from payment_cli.bulk_commands import webhooks_replay
 from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
 from payment_cli.emulator_command import stripe_emulator
@@ -295,3 +296,4 @@ payments.add_command(payments_list)
 subscriptions.add_command(subscriptions_list)
 plans.add_command(plans_update)
 plans.add_command(plans_archive)
+webhooks.add_command(webhooks_replay)

@@ -7,6 +7,7 @@ from typing import BinaryIO
 
 import click
 
+from payment_cli.bulk_commands import replay_file
 from payment_cli.context import Context, pass_context
 from payment_cli.output import EXIT_FAILED, emit, json_option, parse_time
 from payment_lib import WebhookEventInfo
@@ -104,21 +105,43 @@ def webhooks_list(
 
 
 @click.command("replay-webhook")
-@click.argument("event_id")
+@click.argument("event_id", required=False)
 @click.option(
     "--from-stripe",
     is_flag=True,
     help="Fetch the event from Stripe's events API first when it is not stored.",
 )
+@click.option(
+    "--from",
+    "source",
+    type=click.File("rb"),
+    help="Replay each event id of this file instead (- for stdin), one per line.",
+)
 @json_option
 @pass_context
-def replay_webhook(context: Context, event_id: str, from_stripe: bool, as_json: bool) -> None:
-    """Run a stored event through its handler again, e.g. one parked after failures.
+def replay_webhook(
+    context: Context,
+    event_id: str | None,
+    from_stripe: bool,
+    source: BinaryIO | None,
+    as_json: bool,
+) -> None:
+    """Run a stored event through its handler again, e.g. one parked after failures; or, with
+    --from FILE, every event the file names (one result line each, a summary).
 
     Exits 1 when the handler fails again (the error is printed and recorded).
 
     Example: payment-cli replay-webhook evt_1QkX2y2eZvKYlo2C0a1b2c3d --from-stripe
+
+    Example: payment-cli replay-webhook --from parked-events.txt --json
     """
+    if source is not None:
+        if event_id:
+            raise click.UsageError("--from takes the events from the file: give no EVENT_ID.")
+        replay_file(context.payments, source, from_stripe=from_stripe, as_json=as_json)
+        return
+    if event_id is None:
+        raise click.UsageError("Give the EVENT_ID to replay, or --from FILE.")
     event = context.payments.replay_webhook(event_id, from_stripe=from_stripe)
     emit(event.to_dict(), _event_line(event), as_json=as_json)
     if not event.processed or event.last_error:

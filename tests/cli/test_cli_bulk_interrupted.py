@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
-from payment_lib import Payments, Settings
+from payment_lib import Payments
 
 LINES = 1000
 
