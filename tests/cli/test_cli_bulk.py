@@ -194,3 +194,21 @@ def test_webhooks_replay_parked_replays_every_parked_event(cli, database_url):
     assert summary == {"lines": 3, "processed": 3, "failed": 0}
     assert listed["events"] == []
     assert cli("webhooks", "replay").exit_code == 2  # says which events
+
+
+def test_a_card_number_in_a_line_fails_that_line_and_is_never_printed(cli, tmp_path):
+    payment = pay(cli)
+    source = tmp_path / "refunds.ndjson"
+    source.write_text(
+        json.dumps({"payment_id": payment, "amount": "5.00", "note": "card 4242424242424242"})
+        + "\n" + f"{payment},5.00,,4242 4242 4242 4242\n"
+        + json.dumps({"payment_id": payment, "card": "4242424242424242"}) + "\n"
+    )
+
+    result = cli("process-refund", "--from", str(source), "--json")
+
+    assert result.exit_code == 1
+    lines, _ = results(result)
+    assert [r["error"]["code"] for r in lines] == ["invalid_request"] * 3
+    assert "4242" not in result.output.replace(payment, "")
+    assert refunded(cli, payment) == "0.00"

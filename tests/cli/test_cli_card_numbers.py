@@ -60,14 +60,15 @@ VALID = {
     },
     ("process-refund",): {
         "payment_id": UID, "amount": "5.00", "reason": "duplicate", "note": "ticket 1",
-        "idempotency_key": "refund-1", "operator": "olga",
+        "idempotency_key": "refund-1", "operator": "olga", "source": "-",
     },
     ("webhooks", "receive"): {"signature": "t=1,v1=abc", "source": "-"},
     ("webhooks", "list"): {
         "status": "pending", "event_type": "charge.refunded",
         "since_text": "2027-01-01T00:00:00Z", "cursor": "abc", "limit": "10",
     },
-    ("replay-webhook",): {"event_id": "evt_1"},
+    ("replay-webhook",): {"event_id": "evt_1", "source": "-"},
+    ("webhooks", "replay"): {},
     ("worker",): {"interval": "1"},
     ("reconcile",): {"since_text": "2027-01-01T00:00:00Z", "until_text": "2027-01-02T00:00:00Z"},
     ("disputes", "list"): {"status": "lost", "limit": "10"},
