@@ -13,6 +13,7 @@ import click
 from payment_cli.bulk_commands import webhooks_replay
 from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
+from payment_cli.doctor_command import doctor, stats
 from payment_cli.emulator_command import stripe_emulator
 from payment_cli.operator_commands import (
     notifications,
@@ -297,3 +298,5 @@ subscriptions.add_command(subscriptions_list)
 plans.add_command(plans_update)
 plans.add_command(plans_archive)
 webhooks.add_command(webhooks_replay)
+main.add_command(doctor)
+main.add_command(stats)

@@ -4,16 +4,22 @@ archiving plans (issue 14, item 6). The facade's operations methods."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 
 from payment_lib.facade.wiring import Wiring
+from payment_lib.services import health as _health
 from payment_lib.services import listings as _listings
 from payment_lib.services import outbox_admin as _outbox_admin
 from payment_lib.services import plans as _plans
+from payment_lib.services import stats as _stats
+from payment_lib.services.health import HealthLimits, HealthReport
 from payment_lib.services.listings import Page, Query
 from payment_lib.services.notifications import NotificationInfo
 from payment_lib.services.payment_results import PaymentInfo
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.refund_results import RefundInfo
+from payment_lib.services.stats import OperationsStats
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhook_events import WebhookEventInfo
 
@@ -144,3 +150,31 @@ class OperationsApi(Wiring):
             NotFound.
         """
         return _plans.archive_plan(plan_id, now=self.clock(), uow=self.database.unit_of_work())
+
+    def operations_stats(self) -> OperationsStats:
+        """The deployment in numbers: rows by status, queue depths and ages, the webhook lag,
+        parked events, the workers seen, the drift the last reconcile found."""
+        return _stats.collect_stats(new_uow=self.database.unit_of_work, now=self.clock())
+
+    def check_health(self, *, worker_seen_within_seconds: float = 300) -> HealthReport:
+        """Every health check (database, migrations, Stripe, webhook secrets, SMTP, worker,
+        backlog) with its status and why. Never raises: a database that cannot be reached is
+        a failed check, not DatabaseUnavailable."""
+        deployment = _health.Deployment(
+            settings=self.settings,
+            new_uow=self.database.unit_of_work,
+            gateway=lambda: self.gateway,
+            revisions=lambda: (self.database_revision(), self.latest_revision()),
+            now=self.clock(),
+        )
+        limits = HealthLimits(worker_seen_within=dt.timedelta(seconds=worker_seen_within_seconds))
+        return _health.check_health(deployment, limits)
+
+    def record_worker_heartbeat(self) -> None:
+        """Count a pass of this process's worker; written at most every 5 s (the worker
+        calls this after each pass; payment-cli doctor reads it)."""
+        heartbeat: _stats.Heartbeat | None = getattr(self, "_heartbeat", None)
+        if heartbeat is None:
+            worker_id = f"{socket.gethostname()}:{os.getpid()}"
+            heartbeat = self._heartbeat = _stats.Heartbeat(worker_id, started_at=self.clock())
+        heartbeat.beat(new_uow=self.database.unit_of_work, now=self.clock())

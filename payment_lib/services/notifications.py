@@ -157,7 +157,7 @@ class SmtpSender:
             raise self._unreachable
         if self._smtp is None:
             try:
-                self._smtp = self._connect()
+                self._smtp = self.connect()
             except (smtplib.SMTPException, OSError) as error:
                 self._unreachable = error
                 raise
@@ -167,7 +167,8 @@ class SmtpSender:
             self._smtp = None
             raise
 
-    def _connect(self) -> smtplib.SMTP:
+    def connect(self) -> smtplib.SMTP:
+        """A session with the server, logged in when the settings hold credentials."""
         s = self.settings
         context = ssl.create_default_context()
         smtp: smtplib.SMTP

@@ -69,6 +69,8 @@ VALID = {
     },
     ("replay-webhook",): {"event_id": "evt_1", "source": "-"},
     ("webhooks", "replay"): {},
+    ("doctor",): {"worker_seen_within": "300"},
+    ("stats",): {},
     ("worker",): {"interval": "1"},
     ("reconcile",): {"since_text": "2027-01-01T00:00:00Z", "until_text": "2027-01-02T00:00:00Z"},
     ("disputes", "list"): {"status": "lost", "limit": "10"},

@@ -179,5 +179,5 @@ def test_a_worker_pass_records_its_heartbeat(settings):
         payments.run_worker_once()
         stats = payments.operations_stats()
 
-    [worker] = stats.workers
-    assert worker["passes"] == 2 and worker["seen_at"]
+    [worker] = stats.workers  # written at most every 5 s: the second pass is counted later
+    assert worker["passes"] == 1 and worker["seen_at"] and worker["started_at"]

@@ -114,7 +114,7 @@ NO_TEXT = {
     "close", "from_settings", "database_revision", "latest_revision", "list_plans",
     "process_webhooks", "reconcile", "recover_pending_refunds", "recover_stale_payments",
     "refund_duplicate_purchases", "run_worker", "run_worker_once", "seed_demo_plans",
-    "send_notifications",
+    "send_notifications", "operations_stats", "check_health", "record_worker_heartbeat",
 }
 CASES = [(method, argument) for method, (_, arguments) in CALLS.items() for argument in arguments]
 

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from payment_lib.db.listings import Filters
+from payment_lib.db.tables import Payment, Refund, WebhookEvent
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -71,6 +72,17 @@ QUERIES = {
     ),
     "workers seen": lambda uow: uow.operations.heartbeats(limit=20),
     "the last reconcile": lambda uow: uow.operations.last_reconcile(),
+    # payment-cli stats and doctor: counts by status, and each queue's depth and oldest item.
+    "payments counted by status": lambda uow: uow.operations.counts_by_status(Payment.status),
+    "webhook events counted by status": lambda uow: uow.operations.counts_by_status(
+        WebhookEvent.status
+    ),
+    "the oldest pending refund": lambda uow: uow.operations.oldest(
+        Refund.created_at, Refund.status == "pending"
+    ),
+    "pending refunds counted": lambda uow: uow.operations.count(
+        Refund.created_at, Refund.status == "pending"
+    ),
 }
 
 
