@@ -9,6 +9,7 @@ import click
 
 from payment_cli.bulk_commands import replay_file
 from payment_cli.context import Context, pass_context
+from payment_cli.operator_commands import emit_page
 from payment_cli.output import EXIT_FAILED, emit, json_option, parse_time
 from payment_lib import WebhookEventInfo
 
@@ -97,11 +98,7 @@ def webhooks_list(
         limit=limit,
         cursor=cursor,
     )
-    lines = [_event_line(e) for e in page.items] or ["no events"]
-    if page.next_cursor:
-        lines.append(f"more: webhooks list --cursor {page.next_cursor}")
-    data = {"events": [e.to_dict() for e in page.items], "next_cursor": page.next_cursor}
-    emit(data, "\n".join(lines), as_json=as_json)
+    emit_page("events", page, _event_line, command="webhooks list", as_json=as_json)
 
 
 @click.command("replay-webhook")
