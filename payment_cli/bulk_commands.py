@@ -13,6 +13,7 @@ need keys of their own.
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
@@ -21,7 +22,7 @@ import click
 from payment_cli.bulk import FAILED, Outcome, failure, input_lines, parse_json_object, run_lines
 from payment_cli.context import Context, pass_context
 from payment_cli.output import json_option
-from payment_lib import Actor, InvalidRequest, PaymentError, Payments
+from payment_lib import Actor, InvalidRequest, PaymentError, Payments, contains_card_number
 
 COLUMNS = ("payment_id", "amount", "reason", "note", "key")
 REFUND_KINDS = ("refunded", "replayed")
@@ -61,6 +62,13 @@ def _refund_fields(text: str | None, columns: Sequence[str]) -> dict[str, Any]:
     return {name: cell.strip() or None for name, cell in zip(columns, cells, strict=False)}
 
 
+def _uuid_or_none(value: object) -> str | None:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
 def refund_file(payments: Payments, source: BinaryIO, *, operator: str, as_json: bool) -> None:
     """process-refund --from: one refund per line (see the module docstring)."""
     columns, items = _columns(input_lines(source))
@@ -69,7 +77,7 @@ def refund_file(payments: Payments, source: BinaryIO, *, operator: str, as_json:
     def refund(text: str | None) -> Outcome:
         fields = _refund_fields(text, columns)
         payment_id = fields.get("payment_id")
-        shown = {"payment_id": payment_id if isinstance(payment_id, str) else None}
+        shown = {"payment_id": _uuid_or_none(payment_id)}  # never echo what is not an id
         try:
             made = payments.refund(
                 payment_id,
@@ -114,14 +122,17 @@ def _event_id(text: str | None) -> str:
         found = parse_json_object(text).get("event_id")
         if not isinstance(found, str):
             raise InvalidRequest('A line\'s object must hold "event_id".', param="event_id")
-        return found
-    return next(csv.reader([text]))[0].strip()
+    else:
+        found = next(csv.reader([text]))[0].strip()
+    if contains_card_number(found):  # refused here, so the result line never repeats it
+        raise InvalidRequest("The line holds a card number, not an event id.", param="event_id")
+    return found
 
 
 def _replayer(payments: Payments, *, from_stripe: bool) -> Any:
-    def replay(event_id: str | None) -> Outcome:
-        if event_id is None:
-            raise InvalidRequest("The line names no event.", param="event_id")
+    def replay(event_id: str | InvalidRequest) -> Outcome:
+        if isinstance(event_id, InvalidRequest):
+            raise event_id  # the line was refused as it was read
         event = payments.replay_webhook(event_id, from_stripe=from_stripe)
         fields = {"event": event.to_dict()}
         if event.processed and not event.last_error:
@@ -136,12 +147,12 @@ def _replayer(payments: Payments, *, from_stripe: bool) -> Any:
 def replay_file(payments: Payments, source: BinaryIO, *, from_stripe: bool, as_json: bool) -> None:
     """replay-webhook --from: one event id per line (plain, CSV's first column, or NDJSON
     ``{"event_id": ...}``); replaying a processed event again changes nothing."""
-    items: Lines = []
+    items: list[tuple[int, str | InvalidRequest]] = []
     for number, text in input_lines(source):
         try:
             items.append((number, _event_id(text)))
-        except InvalidRequest:
-            items.append((number, None))
+        except InvalidRequest as refused:
+            items.append((number, refused))
     run_lines(
         items,
         _replayer(payments, from_stripe=from_stripe),
@@ -149,7 +160,7 @@ def replay_file(payments: Payments, source: BinaryIO, *, from_stripe: bool, as_j
         label="events",
         head=lambda number, event_id: {
             "line": number,
-            "event_id": event_id,
+            "event_id": event_id if isinstance(event_id, str) else None,
             "event": None,
             "error": None,
         },

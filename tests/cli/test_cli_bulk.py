@@ -203,12 +203,24 @@ def test_a_card_number_in_a_line_fails_that_line_and_is_never_printed(cli, tmp_p
         json.dumps({"payment_id": payment, "amount": "5.00", "note": "card 4242424242424242"})
         + "\n" + f"{payment},5.00,,4242 4242 4242 4242\n"
         + json.dumps({"payment_id": payment, "card": "4242424242424242"}) + "\n"
+        + json.dumps({"payment_id": "4242424242424242"}) + "\n"
+        + "4242-4242-4242-4242,5.00\n"
     )
 
     result = cli("process-refund", "--from", str(source), "--json")
 
     assert result.exit_code == 1
     lines, _ = results(result)
-    assert [r["error"]["code"] for r in lines] == ["invalid_request"] * 3
+    assert [r["error"]["code"] for r in lines] == ["invalid_request"] * 5
     assert "4242" not in result.output.replace(payment, "")
     assert refunded(cli, payment) == "0.00"
+
+
+def test_a_card_number_as_an_event_id_is_never_printed(cli):
+    result = cli("replay-webhook", "--from", "-", "--json",
+                 input="4242424242424242\n" + json.dumps({"event_id": "4242 4242 4242 4242"}))
+
+    assert result.exit_code == 1
+    lines, _ = results(result)
+    assert [(r["event_id"], r["outcome"]) for r in lines] == [(None, "failed")] * 2
+    assert "4242" not in result.output
