@@ -96,9 +96,11 @@ def refund_file(payments: Payments, source: BinaryIO, *, operator: str, as_json:
         text_line = (
             f"{kind} {made.amount}  refund {made.id} {made.status}  payment {made.payment_id}"
         )
-        if made.status == "failed":
+        result = {**shown, "refund": made.to_dict()}
+        if made.status == "failed":  # Stripe refused it
+            result["error"] = {"code": "refund_failed", "message": made.failure_message}
             text_line += f": {made.failure_message} [refund_failed]"
-        return Outcome(kind, {**shown, "refund": made.to_dict()}, text_line)
+        return Outcome(kind, result, text_line)
 
     run_lines(
         items,
