@@ -224,3 +224,45 @@ def test_a_card_number_as_an_event_id_is_never_printed(cli):
     lines, _ = results(result)
     assert [(r["event_id"], r["outcome"]) for r in lines] == [(None, "failed")] * 2
     assert "4242" not in result.output
+
+
+def _run_with_terminal_stderr(database_url, tmp_path, stdout_terminal):
+    """replay-webhook --from in a process whose stderr (and stdout, if asked) is a terminal."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    source = tmp_path / "events.txt"
+    source.write_text("".join(f"evt_missing_{n}\n" for n in range(20)))
+    leader, follower = pty.openpty()
+    argv = [sys.executable, "-m", "payment_cli", "--database-url", database_url,
+            "replay-webhook", "--from", str(source)]
+    process = subprocess.run(argv, stdout=follower if stdout_terminal else subprocess.PIPE,
+                             stderr=follower, timeout=120, check=False)
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    return process, screen.decode(errors="replace")
+
+
+def test_a_progress_bar_on_a_terminal_while_the_results_go_to_a_file(database_url, tmp_path):
+    process, terminal = _run_with_terminal_stderr(database_url, tmp_path, stdout_terminal=False)
+
+    assert process.returncode == 1
+    assert len(process.stdout.decode().splitlines()) == 21  # 20 results and the summary
+    assert "events" in terminal and "100%" in terminal
+
+
+def test_no_bar_when_the_results_share_the_terminal(database_url, tmp_path):
+    _, terminal = _run_with_terminal_stderr(database_url, tmp_path, stdout_terminal=True)
+
+    assert "100%" not in terminal and "20 lines: 0 processed, 20 failed" in terminal
