@@ -63,6 +63,8 @@ def stats(context: Context, as_json: bool) -> None:
     for name, queue in found.queues.items():
         age = "-" if queue.oldest_age_seconds is None else f"{queue.oldest_age_seconds:.0f} s"
         lines.append(f"queue {name:<19} depth {queue.depth}, oldest {age}")
+    lag = found.webhook_lag_seconds
+    lines.append(f"webhook lag     {'-' if lag is None else f'{lag:.0f} s'}")
     lines.append(f"parked events   {found.parked_events}")
     for worker in found.workers:
         lines.append(
