@@ -10,9 +10,19 @@ from typing import Any
 
 import click
 
+from payment_cli.bulk_commands import webhooks_replay
 from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
+from payment_cli.doctor_command import doctor, stats
 from payment_cli.emulator_command import stripe_emulator
+from payment_cli.operator_commands import (
+    notifications,
+    payments_list,
+    plans_archive,
+    plans_update,
+    refunds,
+    subscriptions_list,
+)
 from payment_cli.output import EXIT_FAILED, CardRefusingGroup, emit, guarded, json_option
 from payment_cli.plan_change_command import change_plan
 from payment_cli.quickstart import run_quickstart
@@ -251,20 +261,6 @@ def payments_show(context: Context, payment_id: str, as_json: bool) -> None:
     emit(payment.to_dict(), _payment_line(payment), as_json=as_json)
 
 
-@payments.command("list")
-@click.option("--user", "user_id", required=True, help="The user's UUID.")
-@json_option
-@pass_context
-def payments_list(context: Context, user_id: str, as_json: bool) -> None:
-    """List a user's payments, newest first.
-
-    Example: payment-cli payments list --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b --json
-    """
-    found = context.payments.list_payments(user_id)
-    text = "\n".join(_payment_line(p) for p in found) if found else "no payments"
-    emit({"payments": [p.to_dict() for p in found]}, text, as_json=as_json)
-
-
 @payments.command("refresh")
 @click.argument("payment_id")
 @json_option
@@ -307,3 +303,12 @@ main.add_command(replay_webhook)
 main.add_command(worker)
 main.add_command(reconcile)
 main.add_command(disputes)
+main.add_command(refunds)
+main.add_command(notifications)
+payments.add_command(payments_list)
+subscriptions.add_command(subscriptions_list)
+plans.add_command(plans_update)
+plans.add_command(plans_archive)
+webhooks.add_command(webhooks_replay)
+main.add_command(doctor)
+main.add_command(stats)

@@ -16,7 +16,7 @@ def _date(moment: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
-def _subscription_line(subscription: SubscriptionInfo) -> str:
+def subscription_line(subscription: SubscriptionInfo) -> str:
     line = (
         f"{subscription.id}  {subscription.plan_id:<18} {subscription.status:<10} "
         f"next {_date(subscription.next_billing_date)}"
@@ -50,7 +50,7 @@ def subscriptions_show(context: Context, user_id: str, as_json: bool) -> None:
     Example: payment-cli subscriptions show --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b --json
     """
     found = context.payments.list_subscriptions(user_id)
-    text = "\n".join(_subscription_line(s) for s in found) if found else "no subscriptions"
+    text = "\n".join(subscription_line(s) for s in found) if found else "no subscriptions"
     emit({"subscriptions": [s.to_dict() for s in found]}, text, as_json=as_json)
 
 
@@ -84,7 +84,7 @@ def subscriptions_start_trial(
         payment_method=payment_method,
         customer_email=customer_email,
     )
-    emit(subscription.to_dict(), _subscription_line(subscription), as_json=as_json)
+    emit(subscription.to_dict(), subscription_line(subscription), as_json=as_json)
 
 
 @subscriptions.command("cancel")
@@ -106,7 +106,7 @@ def subscriptions_cancel(
     subscription = context.payments.cancel_subscription(
         subscription_id, at_period_end=at_period_end
     )
-    emit(subscription.to_dict(), _subscription_line(subscription), as_json=as_json)
+    emit(subscription.to_dict(), subscription_line(subscription), as_json=as_json)
 
 
 @subscriptions.command("retry")

@@ -28,6 +28,7 @@ from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.disputes import DisputeInfo
+from payment_lib.services.listings import Page
 from payment_lib.services.notifications import NotificationInfo, NotificationReport
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import FailureInfo, PaymentInfo
@@ -61,6 +62,7 @@ __all__ = [
     "NotFound",
     "NotificationInfo",
     "NotificationReport",
+    "Page",
     "PayFields",
     "PaymentError",
     "PaymentInfo",

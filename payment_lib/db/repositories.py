@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, true, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -137,11 +137,15 @@ class NotificationRepository:
         query = select(Notification).where(Notification.recipient == recipient)
         return list(self.session.scalars(query.order_by(Notification.created_at)))
 
-    def listing(self, recipient: str | None, *, limit: int) -> list[Notification]:
-        """The outbox oldest first, only ``recipient``'s when given."""
+    def listing(
+        self, recipient: str | None, *, limit: int, status: str | None = None
+    ) -> list[Notification]:
+        """The outbox oldest first, only ``recipient``'s (or ``status``'s) when given."""
         query = select(Notification)
         if recipient is not None:
             query = query.where(Notification.recipient == recipient)
+        if status is not None:
+            query = query.where(Notification.status == status)
         query = query.order_by(Notification.created_at, Notification.id).limit(limit)
         return list(self.session.scalars(query))
 
@@ -326,14 +330,28 @@ class WebhookEventRepository:
         return list(self.session.scalars(query))
 
     def listing(
-        self, *, unprocessed: bool, limit: int, status: str | None = None
+        self,
+        *,
+        unprocessed: bool,
+        limit: int,
+        status: str | None = None,
+        event_type: str | None = None,
+        since: dt.datetime | None = None,
+        after: tuple[dt.datetime, uuid.UUID] | None = None,
     ) -> list[WebhookEvent]:
         """Events oldest first; only those not processed yet when ``unprocessed``, only those
-        with ``status`` when given."""
+        with ``status``, of ``event_type`` or stored since ``since`` when given; a keyset page
+        after ``after`` (created_at, id)."""
         query = select(WebhookEvent)
         if unprocessed:
             query = query.where(WebhookEvent.processed.is_(False))
         if status is not None:
             query = query.where(WebhookEvent.status == status)
+        if event_type is not None:
+            query = query.where(WebhookEvent.event_type == event_type)
+        if since is not None:
+            query = query.where(WebhookEvent.created_at >= since)
+        if after is not None:
+            query = query.where(tuple_(WebhookEvent.created_at, WebhookEvent.id) > after)
         query = query.order_by(WebhookEvent.created_at, WebhookEvent.id).limit(limit)
         return list(self.session.scalars(query))

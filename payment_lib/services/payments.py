@@ -36,6 +36,7 @@ from payment_lib.services.customers import customer_for
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome, record_unknown
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentInfo
+from payment_lib.services.plans import refuse_archived
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.settle import confirm, needs_customer, settle
 from payment_lib.services.subscriptions import refuse_second_purchase
@@ -240,6 +241,7 @@ def _check_plan(uow: UnitOfWork, request: PaymentRequest) -> None:
     plan = uow.plans.get(request.plan_id or "")
     if plan is None:
         raise InvalidRequest(f"No plan {request.plan_id!r}.", param="plan_id")
+    refuse_archived(plan)
     if (plan.amount, plan.currency) != (request.money.minor, request.money.currency):
         raise InvalidRequest(
             f"The amount must match plan {plan.id!r}: {Money(plan.amount, plan.currency)}.",

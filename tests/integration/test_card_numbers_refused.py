@@ -105,6 +105,19 @@ CALLS = {
         lambda p, signature: p.receive_webhook(event_payload("charge.succeeded", {}), signature),
         ["signature"],
     ),
+    "find_payments": (lambda p, **given: p.find_payments(**given),
+                      ["status", "user_id", "cursor"]),
+    "find_refunds": (lambda p, **given: p.find_refunds(**given),
+                     ["status", "payment_id", "cursor"]),
+    "find_subscriptions": (lambda p, **given: p.find_subscriptions(**given),
+                           ["status", "plan_id", "user_id", "cursor"]),
+    "find_webhook_events": (lambda p, **given: p.find_webhook_events(**given),
+                            ["status", "event_type", "cursor"]),
+    "resend_notification": (lambda p, notification_id: p.resend_notification(notification_id),
+                            ["notification_id"]),
+    "update_plan": (lambda p, plan_id="basic-monthly", name="Basic+": p.update_plan(
+        plan_id, name=name), ["plan_id", "name"]),
+    "archive_plan": (lambda p, plan_id: p.archive_plan(plan_id), ["plan_id"]),
     "upgrade_database": (lambda p, revision: p.upgrade_database(revision), ["revision"]),
     "downgrade_database": (lambda p, revision: p.downgrade_database(revision), ["revision"]),
 }
@@ -115,7 +128,7 @@ NO_TEXT = {
     "list_plans",
     "process_webhooks", "reconcile", "recover_pending_refunds", "recover_stale_payments",
     "refund_duplicate_purchases", "run_worker", "run_worker_once", "seed_demo_plans",
-    "send_notifications",
+    "send_notifications", "operations_stats", "check_health", "record_worker_heartbeat",
 }
 CASES = [(method, argument) for method, (_, arguments) in CALLS.items() for argument in arguments]
 

@@ -21,6 +21,8 @@ TABLES = {
     "notifications",
     "disputes",
     "customers",
+    "worker_heartbeats",
+    "reconcile_runs",
 }
 
 
