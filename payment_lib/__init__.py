@@ -29,6 +29,7 @@ from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.disputes import DisputeInfo
 from payment_lib.services.notifications import NotificationInfo, NotificationReport
+from payment_lib.services.pause import ResumeInfo
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import FailureInfo, PaymentInfo
 from payment_lib.services.plans import PlanInfo
@@ -74,6 +75,7 @@ __all__ = [
     "RefundFields",
     "RefundInfo",
     "RefundRequest",
+    "ResumeInfo",
     "Settings",
     "SubscriptionInfo",
     "WebhookEventInfo",

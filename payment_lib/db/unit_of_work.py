@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from payment_lib.db.customer_repository import CustomerRepository
 from payment_lib.db.disputes import DisputeRepository
 from payment_lib.db.engine import is_unavailable
+from payment_lib.db.pauses import PauseRepository
 from payment_lib.db.payment_repository import PaymentRepository
 from payment_lib.db.refund_repository import RefundRepository
 from payment_lib.db.repositories import (
@@ -90,3 +91,8 @@ class UnitOfWork:
     def disputes(self) -> DisputeRepository:
         """Disputes, in this unit of work's transaction."""
         return DisputeRepository(self.session)
+
+    @property
+    def pauses(self) -> PauseRepository:
+        """Paused subscriptions due for an automatic resume, in this transaction."""
+        return PauseRepository(self.session)

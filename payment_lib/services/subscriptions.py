@@ -50,6 +50,8 @@ class SubscriptionInfo:
     cancel_at_period_end: bool
     failed_attempts: int
     next_retry_at: dt.datetime | None
+    paused_at: dt.datetime | None = None
+    pause_until: dt.datetime | None = None
 
     @classmethod
     def of(cls, s: Subscription) -> SubscriptionInfo:
@@ -64,6 +66,8 @@ class SubscriptionInfo:
             s.cancel_at_period_end,
             s.failed_attempts,
             s.next_retry_at,
+            s.paused_at,
+            s.pause_until,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -78,6 +82,8 @@ class SubscriptionInfo:
             "cancel_at_period_end": self.cancel_at_period_end,
             "failed_attempts": self.failed_attempts,
             "next_retry_at": iso(self.next_retry_at),
+            "paused_at": iso(self.paused_at),
+            "pause_until": iso(self.pause_until),
         }
 
 

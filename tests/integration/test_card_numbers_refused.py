@@ -83,6 +83,8 @@ CALLS = {
     "get_subscription": (lambda p, s: p.get_subscription(s), ["s"]),
     "list_subscriptions": (lambda p, user_id: p.list_subscriptions(user_id), ["user_id"]),
     "cancel_subscription": (lambda p, s: p.cancel_subscription(s), ["s"]),
+    "pause_subscription": (lambda p, s: p.pause_subscription(s), ["s"]),
+    "resume_subscription": (lambda p, s: p.resume_subscription(s), ["s"]),
     "get_dispute": (lambda p, dispute_id: p.get_dispute(dispute_id), ["dispute_id"]),
     "list_disputes": (lambda p, status: p.list_disputes(status), ["status"]),
     "list_webhook_events": (lambda p, status: p.list_webhook_events(status=status), ["status"]),

@@ -37,6 +37,8 @@ CALLS = {
     "get_subscription": lambda p: p.get_subscription(UID),
     "list_subscriptions": lambda p: p.list_subscriptions(UID),
     "cancel_subscription": lambda p: p.cancel_subscription(UID),
+    "pause_subscription": lambda p: p.pause_subscription(UID),
+    "resume_subscription": lambda p: p.resume_subscription(UID),
     "change_payment_method": lambda p: p.change_payment_method(UID, "pm_card_visa"),
     "get_dispute": lambda p: p.get_dispute("dp_1"),
     "list_disputes": lambda p: p.list_disputes(),
