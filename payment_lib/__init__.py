@@ -37,6 +37,7 @@ from payment_lib.services.reconcile import Drift, ReconcileReport
 from payment_lib.services.refund_results import RefundInfo
 from payment_lib.services.refunds import RefundRequest
 from payment_lib.services.request_fields import PayFields, RefundFields
+from payment_lib.services.saved_cards import CardInfo
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhooks import ReceivedEventInfo, WebhookReport
@@ -46,6 +47,7 @@ __all__ = [
     "Actor",
     "AlreadyRefunded",
     "BillingReport",
+    "CardInfo",
     "ConfigurationError",
     "DatabaseUnavailable",
     "DisputeInfo",

@@ -25,6 +25,7 @@ from payment_lib.db.repositories import (
     SubscriptionRepository,
     WebhookEventRepository,
 )
+from payment_lib.db.saved_cards import SavedCardRepository
 from payment_lib.domain.errors import DatabaseUnavailable
 
 
@@ -96,3 +97,8 @@ class UnitOfWork:
     def pauses(self) -> PauseRepository:
         """Paused subscriptions due for an automatic resume, in this transaction."""
         return PauseRepository(self.session)
+
+    @property
+    def saved_cards(self) -> SavedCardRepository:
+        """Saved cards as their owners see them, in this transaction."""
+        return SavedCardRepository(self.session)

@@ -48,9 +48,7 @@ def reminders(payments):
         return [tuple(row) for row in connection.execute(query)]
 
 
-def test_a_card_gets_one_reminder_within_the_days_before_its_expiry_month(
-    payments, plan, user_id
-):
+def test_a_card_gets_one_reminder_within_the_days_before_its_expiry_month(payments, plan, user_id):
     subscribe(payments, user_id)
     [card] = payments.list_cards(user_id)
     month = expiry_month(card)
