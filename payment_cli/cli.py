@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 
+from payment_cli.card_commands import cards
 from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
 from payment_cli.emulator_command import stripe_emulator
 from payment_cli.output import EXIT_FAILED, CardRefusingGroup, emit, guarded, json_option
+from payment_cli.pause_commands import subscriptions_pause, subscriptions_resume
 from payment_cli.quickstart import run_quickstart
 from payment_cli.reconcile_command import reconcile
 from payment_cli.refund_commands import process_refund
@@ -288,6 +290,9 @@ def quickstart(ctx: click.Context) -> None:
 
 main.add_command(stripe_emulator)
 main.add_command(subscriptions)
+subscriptions.add_command(subscriptions_pause)
+subscriptions.add_command(subscriptions_resume)
+main.add_command(cards)
 main.add_command(billing)
 main.add_command(process_refund)
 main.add_command(webhooks)

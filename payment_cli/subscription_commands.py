@@ -143,6 +143,7 @@ def billing_run(
     ]
     lines += [f"{p.id}  {p.status:<10} {p.amount}" for p in report.charged]
     lines += [f"{s}  ended" for s in report.ended]
+    lines += [f"{s}  resumed" for s in report.resumed]
     lines += [
         f"{e['subscription_id']}  not billed: {e['message']} [{e['code']}]" for e in report.errors
     ]
