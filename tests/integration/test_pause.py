@@ -264,3 +264,84 @@ def test_a_dry_run_plans_a_resume_and_changes_nothing(payments, plan, user_id):
     assert [p["action"] for p in report.planned] == ["resume"]
     assert report.resumed == []
     assert payments.get_subscription(subscription.id) == paused
+
+
+def test_a_resume_whose_period_is_declined_makes_the_subscription_past_due(
+    payments, plan, user_id
+):
+    subscription = subscribe(payments, user_id)
+    due = subscription.next_billing_date
+    payments.change_payment_method(subscription.id, "pm_card_chargeCustomerFail")
+    at(payments, due + DAY)
+    payments.pause_subscription(subscription.id)
+    at(payments, due + 11 * DAY)
+
+    resumed = payments.resume_subscription(subscription.id)
+
+    assert resumed.charged is not None and resumed.charged.status == "failed"
+    assert resumed.subscription.status == "past_due"
+    assert len(emails(payments, "past_due")) == 1
+
+
+def test_a_subscription_cancelled_at_its_period_end_while_paused_ends_at_the_moved_end(
+    payments, plan, user_id
+):
+    subscription = subscribe(payments, user_id)
+    start = subscription.start_date
+    at(payments, start + DAY)
+    payments.pause_subscription(subscription.id, until=start + 11 * DAY)
+    payments.cancel_subscription(subscription.id, at_period_end=True)
+
+    payments.run_billing(now=start + 12 * DAY)
+
+    resumed = payments.get_subscription(subscription.id)
+    assert resumed.status == "active" and resumed.cancel_at_period_end
+    assert resumed.end_date == resumed.next_billing_date
+    assert resumed.next_billing_date == billing_date(start + 10 * DAY, "month", 1, 1)
+    report = payments.run_billing(now=resumed.end_date)
+    assert report.charged == [] and report.ended == [subscription.id]
+
+
+def test_a_subscription_whose_renewal_is_still_being_charged_cannot_be_paused(
+    payments, plan, user_id
+):
+    subscription = subscribe(payments, user_id)
+    with payments.database.engine.begin() as connection:  # a renewal whose answer was lost
+        connection.execute(
+            sa.text("UPDATE payments SET status = 'pending', subscription_id = :s"),
+            {"s": subscription.id if payments.database.engine.dialect.name == "postgresql"
+             else subscription.id.hex},
+        )
+
+    with pytest.raises(InvalidRequest, match="being charged"):
+        payments.pause_subscription(subscription.id)
+
+    assert payments.get_subscription(subscription.id).status == "active"
+
+
+@pytest.mark.postgresql_only
+def test_two_billing_runs_at_once_resume_and_charge_once(payments, plan, user_id, settings):
+    import threading
+
+    subscription = subscribe(payments, user_id)
+    due = subscription.next_billing_date
+    at(payments, due + DAY)
+    payments.pause_subscription(subscription.id, until=due + 11 * DAY)
+    reports = []
+    barrier = threading.Barrier(2)
+
+    def run():
+        barrier.wait()
+        reports.append(payments.run_billing(now=due + 20 * DAY))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(len(r.resumed) for r in reports) == [0, 1]
+    # Both runs may report the renewal (the second reaches the first's payment by its key).
+    assert len({c.id for r in reports for c in r.charged}) == 1
+    assert len(payments.list_payments(user_id)) == 2
+    assert len(emails(payments, "subscription_resumed")) == 1
