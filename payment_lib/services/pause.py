@@ -71,9 +71,9 @@ def pause_subscription(
     without it, until resumed.
 
     Raises:
-        InvalidRequest: a bad ``until``; the subscription is past due, or ends at its period's
-            end. IllegalTransition: it is not active (already paused, trialing, ended).
-            NotFound. Nothing changes on any error.
+        InvalidRequest: a bad ``until``; the subscription is past due, a renewal of it is
+            still being charged, or it ends at its period's end. IllegalTransition: it is not
+            active (already paused, trialing, ended). NotFound. Nothing changes on any error.
     """
     wanted = parse_uuid(subscription_id, "subscription_id")
     end = _until(until, now)
@@ -83,6 +83,12 @@ def pause_subscription(
             raise InvalidRequest(
                 "A past due subscription cannot be paused: its renewal must be paid first "
                 "(change its card, or retry it).",
+                param="subscription_id",
+            )
+        if uow.payments.unsettled_for_subscription(subscription.id):
+            raise InvalidRequest(
+                "A renewal of this subscription is still being charged (its outcome is not "
+                "known yet): try again once it is settled.",
                 param="subscription_id",
             )
         if subscription.cancel_at_period_end:
