@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
-from payment_lib.db.tables import PaymentMethod, Subscription
+from payment_lib.db.tables import Notification, PaymentMethod, Subscription
 from payment_lib.domain.states import LIVE_SUBSCRIPTIONS
 
 LIVE = [status.value for status in LIVE_SUBSCRIPTIONS]
@@ -52,11 +52,26 @@ class SavedCardRepository:
         )
         return list(self.session.scalars(query))
 
-    def expiring_in_use(self, first: int, last: int) -> list[tuple[PaymentMethod, Subscription]]:
+    def expiring_in_use(
+        self, first: int, last: int, *, reminded: str
+    ) -> list[tuple[PaymentMethod, Subscription]]:
         """Cards not removed that live subscriptions renew with, expiring in a month from
-        ``first`` to ``last`` (months counted as year * 12 + month - 1), with each such
-        subscription; by card, then oldest subscription first."""
-        month = PaymentMethod.exp_year * 12 + PaymentMethod.exp_month - 1
+        ``first`` to ``last`` (months counted as year * 12 + month - 1) and not reminded of
+        that expiry yet (no notification keyed ``<reminded>:<pm id>:<year>-<month>``), with
+        each such subscription; by card, then oldest subscription first.
+
+        The reminded ones are left out here, by the key's unique index, so that a pass over
+        cards reminded before costs one query, not one insert each."""
+        method = PaymentMethod
+        month = method.exp_year * 12 + method.exp_month - 1
+        key = (
+            literal(f"{reminded}:")
+            + method.stripe_payment_method_id
+            + ":"
+            + cast(method.exp_year, String)
+            + "-"
+            + cast(method.exp_month, String)
+        )
         query = (
             select(PaymentMethod, Subscription)
             .join(Subscription, Subscription.payment_method_id == PaymentMethod.id)
@@ -65,6 +80,7 @@ class SavedCardRepository:
                 PaymentMethod.detached_at.is_(None),
                 month >= first,
                 month <= last,
+                ~exists().where(Notification.dedupe_key == key),
             )
             .order_by(PaymentMethod.id, Subscription.created_at, Subscription.id)
         )

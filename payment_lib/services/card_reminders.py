@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+KIND = "card_expiring"
+
 
 def remind_expiring_cards(
     now: dt.datetime, *, days: int, new_uow: NewUnitOfWork, metrics: Metrics
@@ -36,13 +38,14 @@ def remind_expiring_cards(
     queued = 0
     with new_uow() as uow:
         told = set()
-        for method, subscription in uow.saved_cards.expiring_in_use(first, last):
+        due = uow.saved_cards.expiring_in_use(first, last, reminded=KIND)
+        for method, subscription in due:
             if method.id in told or not subscription.customer_email:
                 continue
             told.add(method.id)
             queued += notify(
                 uow,
-                "card_expiring",
+                KIND,
                 recipient=subscription.customer_email,
                 about=f"{method.stripe_payment_method_id}:{method.exp_year}-{method.exp_month}",
                 payload={

@@ -128,7 +128,7 @@ def resume_subscription(
     wanted = parse_uuid(subscription_id, "subscription_id")
     with new_uow() as uow:
         subscription = _get(uow, wanted)
-        _resume(uow, subscription, at=now, now=now, reason="resumed")
+        _resume(uow, subscription, _plan(uow, subscription), at=now, now=now, reason="resumed")
         uow.commit()
     metrics.subscription_pauses_total.labels(action="resumed").inc()
     return SubscriptionInfo.of(subscription)
@@ -154,10 +154,12 @@ def resume_paused(
     while True:
         with new_uow() as uow:
             batch = uow.pauses.ended(now, limit=BATCH, lock=True, **scope)
+            # The session holds rows weakly: keep each plan for the batch, read once.
+            plans = {s.plan_id: _plan(uow, s) for s in batch}
             for subscription in batch:
                 assert subscription.pause_until is not None
-                at = subscription.pause_until
-                _resume(uow, subscription, at=at, now=now, reason="pause ended")
+                at, plan = subscription.pause_until, plans[subscription.plan_id]
+                _resume(uow, subscription, plan, at=at, now=now, reason="pause ended")
                 resumed.append(subscription.id)
             uow.commit()
         metrics.subscription_pauses_total.labels(action="resumed").inc(len(batch))
@@ -166,14 +168,18 @@ def resume_paused(
 
 
 def _resume(
-    uow: UnitOfWork, subscription: Subscription, *, at: dt.datetime, now: dt.datetime, reason: str
+    uow: UnitOfWork,
+    subscription: Subscription,
+    plan: Plan,
+    *,
+    at: dt.datetime,
+    now: dt.datetime,
+    reason: str,
 ) -> None:
     """Move the subscription to active, its anchor and next billing date forward by the time
     paused until ``at``; queue the email."""
     move_subscription(subscription, SubscriptionStatus.ACTIVE, now=now, reason=reason)
     paused_at = subscription.paused_at or at
-    plan = uow.plans.get(subscription.plan_id)
-    assert plan is not None
     moved = max(at - paused_at, dt.timedelta(0))
     subscription.start_date, subscription.next_billing_date = _moved_schedule(
         subscription, plan, moved
@@ -230,6 +236,12 @@ def _until(until: object, now: dt.datetime) -> dt.datetime | None:
             f"until must be in the future (after {now:%Y-%m-%d %H:%M:%S} UTC).", param="until"
         )
     return until.astimezone(dt.UTC)
+
+
+def _plan(uow: UnitOfWork, subscription: Subscription) -> Plan:
+    plan = uow.plans.get(subscription.plan_id)
+    assert plan is not None
+    return plan
 
 
 def _get(uow: UnitOfWork, subscription_id: uuid.UUID) -> Subscription:

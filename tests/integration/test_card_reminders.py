@@ -146,3 +146,16 @@ def test_the_worker_queues_the_reminders(payments, plan, user_id):
 
     assert (first.card_reminders, second.card_reminders) == (1, 0)
     assert first.to_dict()["card_reminders"] == 1
+
+
+def test_cards_reminded_before_are_left_out_by_the_query_itself(payments, plan, user_id):
+    subscribe(payments, user_id)
+    [card] = payments.list_cards(user_id)
+    month = card.exp_year * 12 + card.exp_month - 1
+    with payments.database.unit_of_work() as uow:
+        assert len(uow.saved_cards.expiring_in_use(month, month, reminded="card_expiring")) == 1
+
+    payments.remind_expiring_cards(now=expiry_month(card) - DAY)
+
+    with payments.database.unit_of_work() as uow:
+        assert uow.saved_cards.expiring_in_use(month, month, reminded="card_expiring") == []
