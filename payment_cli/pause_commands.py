@@ -6,7 +6,7 @@ import click
 
 from payment_cli.context import Context, pass_context
 from payment_cli.output import emit, json_option, parse_time
-from payment_cli.subscription_commands import _date, _subscription_line
+from payment_cli.subscription_commands import _date, subscription_line
 
 
 @click.command("pause")
@@ -30,7 +30,7 @@ def subscriptions_pause(
     """
     until = parse_time(until_text, "until")
     subscription = context.payments.pause_subscription(subscription_id, until=until)
-    text = _subscription_line(subscription).replace(
+    text = subscription_line(subscription).replace(
         "next ", f"until {_date(subscription.pause_until)}  next " if until else "next ", 1
     )
     emit(subscription.to_dict(), text, as_json=as_json)
@@ -49,7 +49,7 @@ def subscriptions_resume(context: Context, subscription_id: str, as_json: bool) 
     Example: payment-cli subscriptions resume 6c1d2e3f-4a5b-4c7d-8e9f-0a1b2c3d4e5f --json
     """
     resumed = context.payments.resume_subscription(subscription_id)
-    lines = [_subscription_line(resumed.subscription)]
+    lines = [subscription_line(resumed.subscription)]
     if resumed.charged is not None:
         payment = resumed.charged
         lines.append(f"charged {payment.id}  {payment.status:<10} {payment.amount}")
