@@ -28,14 +28,18 @@ from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.disputes import DisputeInfo
+from payment_lib.services.listings import Page
 from payment_lib.services.notifications import NotificationInfo, NotificationReport
+from payment_lib.services.pause import ResumeInfo
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import FailureInfo, PaymentInfo
+from payment_lib.services.plan_changes import PlanChangeInfo
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.reconcile import Drift, ReconcileReport
 from payment_lib.services.refund_results import RefundInfo
 from payment_lib.services.refunds import RefundRequest
 from payment_lib.services.request_fields import PayFields, RefundFields
+from payment_lib.services.saved_cards import CardInfo
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhooks import ReceivedEventInfo, WebhookReport
@@ -45,6 +49,7 @@ __all__ = [
     "Actor",
     "AlreadyRefunded",
     "BillingReport",
+    "CardInfo",
     "ConfigurationError",
     "DatabaseUnavailable",
     "DisputeInfo",
@@ -60,11 +65,13 @@ __all__ = [
     "NotFound",
     "NotificationInfo",
     "NotificationReport",
+    "Page",
     "PayFields",
     "PaymentError",
     "PaymentInfo",
     "PaymentRequest",
     "Payments",
+    "PlanChangeInfo",
     "PlanInfo",
     "ProviderError",
     "ProviderUnavailable",
@@ -74,6 +81,7 @@ __all__ = [
     "RefundFields",
     "RefundInfo",
     "RefundRequest",
+    "ResumeInfo",
     "Settings",
     "SubscriptionInfo",
     "WebhookEventInfo",

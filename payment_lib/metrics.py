@@ -44,6 +44,15 @@ class Metrics:
         self.renewals_total = Counter(
             "renewals_total", "Subscription renewal attempts by outcome", ["outcome"], registry=r
         )
+        self.plan_changes_total = Counter(
+            "plan_changes_total",
+            "Plan changes by outcome (changed, scheduled, ...)",
+            ["outcome"],
+            registry=r,
+        )
+        self.trials_total = Counter(
+            "trials_total", "Trial starts by outcome", ["outcome"], registry=r
+        )
         self.ledger_corrections_total = Counter(
             "ledger_corrections_total",
             "Our record corrected to what Stripe says (a success after a failure, drift fixed)",
@@ -52,6 +61,12 @@ class Metrics:
         )
         self.disputes_total = Counter(
             "disputes_total", "Dispute changes by the status reached", ["status"], registry=r
+        )
+        self.subscription_pauses_total = Counter(
+            "subscription_pauses_total", "Subscriptions paused and resumed", ["action"], registry=r
+        )
+        self.card_expiry_reminders_total = Counter(
+            "card_expiry_reminders_total", "Card-expiring reminders queued", registry=r
         )
         self.circuit_state = Gauge(
             "stripe_circuit_open", "1 while the Stripe circuit breaker is open", registry=r

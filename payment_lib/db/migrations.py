@@ -52,3 +52,9 @@ def current_revision(url: str) -> str | None:
 def head_revision() -> str | None:
     """The newest revision this version of payment_lib knows."""
     return ScriptDirectory.from_config(_config("")).get_current_head()
+
+
+def known_revisions() -> list[str]:
+    """Every revision this version of payment_lib ships, oldest first."""
+    script = ScriptDirectory.from_config(_config(""))
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Column,
+    ColumnDefault,
     Executable,
     Integer,
     Table,
@@ -62,6 +64,16 @@ def _insert_new(dialect: str, *, limited: bool) -> Executable:
     )
 
 
+def _value(payment: Payment, column: Column[Any]) -> Any:
+    """The payment's value for ``column``; when unset, the column's Python default (the
+    statement names every column, so the ORM's defaults would not apply)."""
+    value = getattr(payment, column.key)
+    default = column.default
+    if value is not None or not isinstance(default, ColumnDefault):
+        return value
+    return default.arg(None) if default.is_callable else default.arg
+
+
 @functools.cache
 def _update_if_status(names: tuple[str, ...]) -> Executable:
     """UPDATE payments SET <names> WHERE id = :w_id AND status = :w_status, with bound
@@ -94,7 +106,7 @@ class PaymentRepository:
         count cannot change meanwhile.
         """
         dialect = self.session.get_bind().dialect.name
-        params = {f"v_{column.key}": getattr(payment, column.key) for column in PAYMENTS.columns}
+        params = {f"v_{column.key}": _value(payment, column) for column in PAYMENTS.columns}
         if limit is not None:
             params.update(a_user=payment.user_id, a_since=attempts_since, a_limit=limit)
         statement = _insert_new(dialect, limited=limit is not None)

@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from payment_lib.db.customer_repository import CustomerRepository
 from payment_lib.db.disputes import DisputeRepository
 from payment_lib.db.engine import is_unavailable
+from payment_lib.db.listings import ListingRepository
+from payment_lib.db.operations import OperationsRepository
+from payment_lib.db.pauses import PauseRepository
 from payment_lib.db.payment_repository import PaymentRepository
 from payment_lib.db.refund_repository import RefundRepository
 from payment_lib.db.repositories import (
@@ -24,6 +27,7 @@ from payment_lib.db.repositories import (
     SubscriptionRepository,
     WebhookEventRepository,
 )
+from payment_lib.db.saved_cards import SavedCardRepository
 from payment_lib.domain.errors import DatabaseUnavailable
 
 
@@ -90,3 +94,23 @@ class UnitOfWork:
     def disputes(self) -> DisputeRepository:
         """Disputes, in this unit of work's transaction."""
         return DisputeRepository(self.session)
+
+    @property
+    def listings(self) -> ListingRepository:
+        """The operators' filtered, keyset-paged listings, in this transaction."""
+        return ListingRepository(self.session)
+
+    @property
+    def operations(self) -> OperationsRepository:
+        """Worker heartbeats, reconcile summaries and counts, in this transaction."""
+        return OperationsRepository(self.session)
+
+    @property
+    def pauses(self) -> PauseRepository:
+        """Paused subscriptions due for an automatic resume, in this transaction."""
+        return PauseRepository(self.session)
+
+    @property
+    def saved_cards(self) -> SavedCardRepository:
+        """Saved cards as their owners see them, in this transaction."""
+        return SavedCardRepository(self.session)

@@ -53,6 +53,27 @@ class StripeGateway(Protocol):
         """Attach a PaymentMethod to a Customer for off-session charges."""
         ...
 
+    def set_up_card(
+        self,
+        *,
+        customer: str,
+        payment_method: str,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> IntentOutcome:
+        """Save and verify a card for off-session charges (a SetupIntent); no charge."""
+        ...
+
+    def set_default_payment_method(
+        self, customer: str, payment_method: str, *, idempotency_key: str
+    ) -> None:
+        """Make an attached PaymentMethod the Customer's invoice default."""
+        ...
+
+    def detach_payment_method(self, payment_method: str, *, idempotency_key: str) -> None:
+        """Detach a PaymentMethod from its Customer for good (detached already: nothing)."""
+        ...
+
     def retrieve_payment(self, intent_id: str) -> IntentOutcome:
         """The PaymentIntent as Stripe has it now (NotFound if Stripe has none)."""
         ...

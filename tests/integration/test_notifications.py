@@ -49,6 +49,25 @@ PAYLOADS = {
         "failure_message": "Your card was declined.",
     },
     "expiry": {"subscription_id": "s-1", "plan_id": "basic-monthly"},
+    "plan_changed": {
+        "subscription_id": "s-1",
+        "from_plan_id": "basic-monthly",
+        "to_plan_id": "pro-monthly",
+        "effective_at": "2027-02-28T09:30:00+00:00",
+        "charged": "9.50",
+        "credit": "0.00",
+        "currency": "usd",
+        "amount": "29.00",
+    },
+    "trial_ending": {
+        "subscription_id": "s-1",
+        "plan_id": "pro-monthly",
+        "amount": "29.00",
+        "currency": "usd",
+        "trial_ends_on": "2026-12-14",
+        "next_step": "Unless you cancel before then, we will charge 29.00 USD to your card.",
+    },
+    "trial_ended": {"subscription_id": "s-1", "plan_id": "pro-monthly"},
     "refund_confirmation": {
         "refund_id": "r-1",
         "payment_id": "p-1",
@@ -63,6 +82,22 @@ PAYLOADS = {
         "amount": "5.00",
         "currency": "usd",
         "failure_reason": "declined",
+    },
+    "subscription_paused": {
+        "subscription_id": "s-1",
+        "plan_id": "basic-monthly",
+        "paused_at": "2027-01-20",
+        "until": "until you resume it",
+    },
+    "subscription_resumed": {
+        "subscription_id": "s-1",
+        "plan_id": "basic-monthly",
+        "next_billing_date": "2027-03-10",
+    },
+    "card_expiring": {
+        "brand": "visa",
+        "last4": "4242",
+        "expires": "03/2027",
     },
     "dispute_opened": {
         "stripe_dispute_id": "dp_1",
