@@ -18,7 +18,6 @@ from payment_lib.db.tables import (
     PaymentMethod,
     Plan,
     Subscription,
-    WebhookEvent,
     utcnow,
 )
 from payment_lib.domain.errors import InvalidRequest
@@ -264,53 +263,4 @@ class SubscriptionRepository:
             .order_by(Subscription.created_at, Subscription.id)
             .with_for_update()
         )
-        return list(self.session.scalars(query))
-
-
-class WebhookEventRepository:
-    """The webhook inbox: each Stripe event stored once, claimed by one worker at a time."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add_once(self, values: dict[str, Any]) -> bool:
-        """Store an event unless its stripe_event_id is known; True if it was added."""
-        return insert_once(self.session, WebhookEvent, values, "stripe_event_id")
-
-    def get(self, stripe_event_id: str, *, for_update: bool = False) -> WebhookEvent | None:
-        query = select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id)
-        if for_update:
-            query = query.with_for_update()
-        return self.session.scalars(query).first()
-
-    def lock(self, event_id: uuid.UUID) -> WebhookEvent | None:
-        """The event, locked until the transaction ends."""
-        query = select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
-        return self.session.scalars(query).first()
-
-    def claim_due(self, now: dt.datetime, *, limit: int) -> list[WebhookEvent]:
-        """Unprocessed events due at ``now``, oldest first, locked; others' claims are skipped.
-
-        Parked events (next_attempt_at NULL) are never due.
-        """
-        query = (
-            select(WebhookEvent)
-            .where(WebhookEvent.processed.is_(False), WebhookEvent.next_attempt_at <= now)
-            .order_by(WebhookEvent.created_at, WebhookEvent.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return list(self.session.scalars(query))
-
-    def listing(
-        self, *, unprocessed: bool, limit: int, status: str | None = None
-    ) -> list[WebhookEvent]:
-        """Events oldest first; only those not processed yet when ``unprocessed``, only those
-        with ``status`` when given."""
-        query = select(WebhookEvent)
-        if unprocessed:
-            query = query.where(WebhookEvent.processed.is_(False))
-        if status is not None:
-            query = query.where(WebhookEvent.status == status)
-        query = query.order_by(WebhookEvent.created_at, WebhookEvent.id).limit(limit)
         return list(self.session.scalars(query))

@@ -22,8 +22,8 @@ from payment_lib.db.repositories import (
     PaymentMethodRepository,
     PlanRepository,
     SubscriptionRepository,
-    WebhookEventRepository,
 )
+from payment_lib.db.webhook_repository import WebhookEventRepository
 from payment_lib.domain.errors import DatabaseUnavailable
 
 

@@ -79,6 +79,7 @@ def test_one_failing_event_in_a_batch_does_not_roll_back_the_others(payments, wr
 def test_a_batch_of_events_is_claimed_and_applied_in_one_transaction(payments, writing):
     receive(payments, *(f"evt_batch_{n}" for n in range(20)))
     commits = []
+
     def count(_connection):
         commits.append(1)
 
