@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ CLAIM_LEASE = dt.timedelta(minutes=5)
 # How long applying an event may wait on a row another worker's batch holds before it is left
 # for the next pass (PostgreSQL's lock_timeout; a deadlock is detected after 1 s).
 LOCK_WAIT_MS = 500
+# How long one batch's transaction may go on applying events before it commits.
+BATCH_SECONDS = 0.25
 
 Verifier = Callable[[bytes, "str | None", Sequence[str], int], None]
 Fetcher = Callable[[str], dict[str, Any]]
@@ -182,17 +185,25 @@ def process_events(
     should_stop: ShouldStop | None = None,
     disputes: DisputeSettings,
 ) -> WebhookReport:
-    """Claim up to ``limit`` due events and apply them in one transaction, each in a savepoint
-    of its own: a failing event is rolled back alone and retried later, the others commit.
+    """Apply up to ``limit`` due events: claimed in batches, each batch in one transaction and
+    each event in a savepoint of its own (a failing event is rolled back alone and retried
+    later; the others commit). A batch commits after ``BATCH_SECONDS`` at most, so the rows
+    it changes are not held long; the next batch takes what it left.
 
     ``should_stop`` is asked before each event; claimed events left over stay due.
     """
     how = _Applying(clock, metrics, retry_days, disputes)
-    with new_uow() as uow:
-        claimed = uow.webhook_events.claim_due(clock(), limit=limit)
-        batch = _apply_batch(uow, claimed, how, replay=False, should_stop=should_stop)
-        uow.commit()
-    return batch.committed()
+    report = WebhookReport()
+    while True:
+        done = report.processed + report.retried + report.parked
+        with new_uow() as uow:
+            claimed = uow.webhook_events.claim_due(clock(), limit=limit - done)
+            batch = _apply_batch(uow, claimed, how, replay=False, should_stop=should_stop)
+            uow.commit()
+        for name, count in batch.committed().to_dict().items():
+            setattr(report, name, getattr(report, name) + count)
+        if not batch.cut_short:
+            return report
 
 
 def replay_event(
@@ -246,6 +257,7 @@ class _Batch:
 
     report: WebhookReport = field(default_factory=WebhookReport)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    cut_short: bool = False  # BATCH_SECONDS ran out before every claimed event was tried
 
     def committed(self) -> WebhookReport:
         for done in self.after_commit:
@@ -267,8 +279,12 @@ def _apply_batch(
     batch = _Batch()
     uow.webhook_events.wait_for_locks_at_most(LOCK_WAIT_MS)
     applied: list[WebhookEvent] = []
-    for event in events:
+    ends = time.monotonic() + BATCH_SECONDS
+    for position, event in enumerate(events):
         if should_stop is not None and should_stop():
+            break
+        if position and time.monotonic() > ends:
+            batch.cut_short = True
             break
         if event.processed and not replay:
             continue

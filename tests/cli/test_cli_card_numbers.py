@@ -46,7 +46,7 @@ VALID = {
         "payment_id": UID, "amount": "5.00", "reason": "duplicate", "note": "ticket 1",
         "idempotency_key": "refund-1", "operator": "olga",
     },
-    ("webhooks", "receive"): {"signature": "t=1,v1=abc", "source": "-"},
+    ("webhooks", "receive"): {"signature": "t=1,v1=abc", "source": "-", "many": "-"},
     ("webhooks", "list"): {"status": "pending", "limit": "10"},
     ("replay-webhook",): {"event_id": "evt_1"},
     ("worker",): {"interval": "1"},

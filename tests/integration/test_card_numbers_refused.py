@@ -92,6 +92,7 @@ CALLS = {
         lambda p, signature: p.receive_webhook(event_payload("charge.succeeded", {}), signature),
         ["signature"],
     ),
+    "receive_webhooks": (lambda p, line: p.receive_webhooks([line], trusted=True), ["line"]),
     "upgrade_database": (lambda p, revision: p.upgrade_database(revision), ["revision"]),
     "downgrade_database": (lambda p, revision: p.downgrade_database(revision), ["revision"]),
 }

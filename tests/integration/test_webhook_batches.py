@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from webhook_helpers import event_payload, settings, sign, smtp  # noqa: F401 (fixtures)
 
 from payment_lib.db.tables import WebhookEvent
-from payment_lib.services import webhook_handlers
+from payment_lib.services import webhook_handlers, webhooks
 
 WRITE = "test.write"  # an event type of the tests' own, with a handler that writes
 
@@ -76,7 +76,10 @@ def test_one_failing_event_in_a_batch_does_not_roll_back_the_others(payments, wr
     assert poison.next_attempt_at is not None  # retried later, with backoff
 
 
-def test_a_batch_of_events_is_claimed_and_applied_in_one_transaction(payments, writing):
+def test_a_batch_of_events_is_claimed_and_applied_in_one_transaction(
+    payments, writing, monkeypatch
+):
+    monkeypatch.setattr(webhooks, "BATCH_SECONDS", 600)  # however slow the machine is today
     receive(payments, *(f"evt_batch_{n}" for n in range(20)))
     commits = []
 
@@ -92,6 +95,26 @@ def test_a_batch_of_events_is_claimed_and_applied_in_one_transaction(payments, w
     assert report.processed == 20
     assert len(commits) == 1  # not one transaction (and lease) per event
     assert scalars(payments, "SELECT count(*) FROM notifications") == [20]
+
+
+def test_a_batch_that_runs_out_of_time_commits_and_the_next_one_goes_on(
+    payments, writing, monkeypatch
+):
+    monkeypatch.setattr(webhooks, "BATCH_SECONDS", 0)  # one event per transaction
+    receive(payments, *(f"evt_slow_{n}" for n in range(3)))
+    commits = []
+
+    def count(_connection):
+        commits.append(1)
+
+    sa.event.listen(payments.database.engine, "commit", count)
+    try:
+        report = payments.process_webhooks(limit=100)
+    finally:
+        sa.event.remove(payments.database.engine, "commit", count)
+
+    assert report.processed == 3
+    assert len(commits) == 3
 
 
 @pytest.mark.postgresql_only  # SQLite's writers never wait on each other inside a batch
