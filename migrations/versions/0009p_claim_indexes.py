@@ -1,5 +1,5 @@
 """Partial indexes for the claims and listings at scale: due webhook events, unprocessed ones,
-events by status, due emails, unsettled payments, pending refunds
+events by status, due emails, unsettled payments, pending refunds, duplicate plan purchases
 
 Revision ID: 0009p
 Revises: 0008
@@ -21,6 +21,11 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Plan purchases that succeeded without starting a subscription: every worker pass looks.
+DUPLICATE_PURCHASE = (
+    "status = 'succeeded' AND kind = 'payment' AND plan_id IS NOT NULL "
+    "AND subscription_id IS NULL"
+)
 # name: (table, columns, the rows indexed)
 PARTIAL = {
     "ix_webhook_events_due": (
@@ -36,6 +41,7 @@ PARTIAL = {
     ),
     "ix_payments_unsettled": ("payments", ["created_at"], "status IN ('pending', 'unknown')"),
     "ix_refunds_pending": ("refunds", ["created_at"], "status = 'pending'"),
+    "ix_payments_duplicate_purchases": ("payments", ["created_at"], DUPLICATE_PURCHASE),
 }
 
 

@@ -94,6 +94,11 @@ class PaymentMethod(Base):
 
 
 UNSETTLED_PAYMENT = "status IN ('pending', 'unknown')"  # domain.states.UNSETTLED
+# Plan purchases that succeeded without starting a subscription (refunded by the worker).
+DUPLICATE_PURCHASE = (
+    "status = 'succeeded' AND kind = 'payment' AND plan_id IS NOT NULL "
+    "AND subscription_id IS NULL"
+)
 LIVE_SUBSCRIPTION = "status IN ('trialing', 'active', 'past_due', 'paused')"
 
 
@@ -161,6 +166,7 @@ class Payment(Base):
         Index(None, "stripe_transaction_id"),
         Index(None, "subscription_id"),
         partial_index("ix_payments_unsettled", "created_at", where=UNSETTLED_PAYMENT),
+        partial_index("ix_payments_duplicate_purchases", "created_at", where=DUPLICATE_PURCHASE),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
