@@ -54,6 +54,9 @@ CLAIM_LEASE = dt.timedelta(minutes=5)
 LOCK_WAIT_MS = 500
 # How long one batch's transaction may go on applying events before it commits.
 BATCH_SECONDS = 0.25
+# Events (savepoints) in one transaction: PostgreSQL keeps the first 64 subtransaction ids of
+# each transaction in shared memory; past that, every session's snapshots get slower.
+EVENTS_PER_TRANSACTION = 50
 
 Verifier = Callable[[bytes, "str | None", Sequence[str], int], None]
 Fetcher = Callable[[str], dict[str, Any]]
@@ -187,23 +190,25 @@ def process_events(
 ) -> WebhookReport:
     """Apply up to ``limit`` due events: claimed in batches, each batch in one transaction and
     each event in a savepoint of its own (a failing event is rolled back alone and retried
-    later; the others commit). A batch commits after ``BATCH_SECONDS`` at most, so the rows
-    it changes are not held long; the next batch takes what it left.
+    later; the others commit). A batch holds ``EVENTS_PER_TRANSACTION`` events at most and
+    commits after ``BATCH_SECONDS`` at most, so the rows it changes are not held long; the
+    next batch takes what it left. After a lock conflict the rest waits for the next pass.
 
     ``should_stop`` is asked before each event; claimed events left over stay due.
     """
     how = _Applying(clock, metrics, retry_days, disputes)
     report = WebhookReport()
-    while True:
-        done = report.processed + report.retried + report.parked
+    while (done := report.processed + report.retried + report.parked) < limit:
+        wanted = min(limit - done, EVENTS_PER_TRANSACTION)
         with new_uow() as uow:
-            claimed = uow.webhook_events.claim_due(clock(), limit=limit - done)
+            claimed = uow.webhook_events.claim_due(clock(), limit=wanted)
             batch = _apply_batch(uow, claimed, how, replay=False, should_stop=should_stop)
             uow.commit()
         for name, count in batch.committed().to_dict().items():
             setattr(report, name, getattr(report, name) + count)
-        if not batch.cut_short:
-            return report
+        if batch.ended or (len(claimed) < wanted and not batch.cut_short):
+            break
+    return report
 
 
 def replay_event(
@@ -258,6 +263,7 @@ class _Batch:
     report: WebhookReport = field(default_factory=WebhookReport)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     cut_short: bool = False  # BATCH_SECONDS ran out before every claimed event was tried
+    ended: bool = False  # asked to stop, or an event left due after a lock conflict
 
     def committed(self) -> WebhookReport:
         for done in self.after_commit:
@@ -282,6 +288,7 @@ def _apply_batch(
     ends = time.monotonic() + BATCH_SECONDS
     for position, event in enumerate(events):
         if should_stop is not None and should_stop():
+            batch.ended = True
             break
         if position and time.monotonic() > ends:
             batch.cut_short = True
@@ -323,6 +330,7 @@ def _apply_one(
                 log.info("webhook event waits for another worker's lock; left due")
                 if not event.processed:
                     event.next_attempt_at = now
+                batch.ended = True
                 return False
             _failed(event, error, now=now, replay=replay, batch=batch, context=context)
             return False

@@ -138,3 +138,23 @@ def test_an_event_waiting_on_another_transactions_lock_is_left_due_without_an_at
     assert waiting.next_attempt_at is not None
     assert waiting.next_attempt_at <= dt.datetime.now(dt.UTC)  # due again at once
     assert payments.process_webhooks().processed == 1
+
+
+def test_a_transaction_holds_a_bounded_number_of_savepoints(payments, writing, monkeypatch):
+    # PostgreSQL caches 64 subtransaction ids a transaction; past that every snapshot slows.
+    monkeypatch.setattr(webhooks, "EVENTS_PER_TRANSACTION", 2)
+    monkeypatch.setattr(webhooks, "BATCH_SECONDS", 600)
+    receive(payments, *(f"evt_many_{n}" for n in range(5)))
+    commits = []
+
+    def count(_connection):
+        commits.append(1)
+
+    sa.event.listen(payments.database.engine, "commit", count)
+    try:
+        report = payments.process_webhooks(limit=100)
+    finally:
+        sa.event.remove(payments.database.engine, "commit", count)
+
+    assert report.processed == 5
+    assert len(commits) == 3
