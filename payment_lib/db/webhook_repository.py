@@ -28,6 +28,12 @@ class WebhookEventRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def commit_each_statement(self) -> None:
+        """On PostgreSQL, run this unit of work's statements in autocommit: for one INSERT, no
+        BEGIN and COMMIT round trips (call first, before any statement)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
     def add_once(self, values: dict[str, Any]) -> bool:
         """Store an event unless its stripe_event_id is known; True if it was added."""
         return insert_once(self.session, WebhookEvent, values, "stripe_event_id")

@@ -173,6 +173,7 @@ def _store(
     event: dict[str, Any], *, verified: bool, new_uow: NewUnitOfWork, now: dt.datetime
 ) -> bool:
     with new_uow() as uow:
+        uow.webhook_events.commit_each_statement()  # one statement: atomic on its own
         added = uow.webhook_events.add_once(event_row(event, verified=verified, now=now))
         uow.commit()
         return added
