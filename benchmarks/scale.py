@@ -1,7 +1,8 @@
 """The library at scale on PostgreSQL: every operation on a seeded database against an empty one.
 
-Two fresh databases on one server, migrated with ``payments.upgrade_database()``; one stays
-empty, the other is seeded in SQL (``INSERT ... SELECT FROM generate_series``, then ANALYZE)
+Three fresh databases on one server, migrated with ``payments.upgrade_database()``: one stays
+empty, one small (a thousandth of the sizes: its lists are as full as at scale), one is seeded
+in SQL (``INSERT ... SELECT FROM generate_series``, then ANALYZE)
 with, at ``--scale 1``: 1,000,000 payments (settled), 300,000 refunds, 100,000 active
 subscriptions (none due), 1,000,000 webhook events (1 % parked, the rest processed) and
 500,000 emails (sent). Then, on each database in turn, the same operations are timed:
@@ -13,8 +14,8 @@ subscriptions (none due), 1,000,000 webhook events (1 % parked, the rest process
   (``run_worker_once``, with an API key: webhooks, emails, billing, recovery) idle and busy
   (100 events due).
 
-It prints each figure for the empty and the seeded database and their ratio, then EXPLAIN of
-every statement the billing run, the lists and the worker passes sent to the seeded database
+It prints each figure for the three databases and the seeded one's ratios to the empty and the
+small one, then EXPLAIN of every statement the operations sent to the seeded database
 (distinct texts; INSERTs and transaction control left out; ``--flagged-only``: only the bad
 ones), flagging a sequential scan or a sort of over 1,000 rows of a table that is not small.
 Exits 1 if a flagged plan was found.
@@ -91,6 +92,7 @@ SEED = [
            now() - (g || ' seconds')::interval - interval '1 hour'
     FROM generate_series(1, :notifications) g""",
 ]
+SMALL_SCALE = 0.001  # the small database: 1,000 payments, ..., lists as full as at scale
 SMALL = {"plans", "disputes", "customers", "payment_methods", "alembic_version"}
 
 
@@ -135,6 +137,7 @@ class Statements:
 def measure(payments: Payments, statements: Statements, label: str) -> dict[str, float]:
     """Every figure for one database."""
     figures: dict[str, float] = {}
+    statements.on = True
     payment_ms = []
     for n in range(21):
         started = time.perf_counter()
@@ -147,7 +150,9 @@ def measure(payments: Payments, statements: Statements, label: str) -> dict[str,
         bodies = [succeeded_event(*made) for made in pending_payments(payments, count)]
         return [(b, signature_header(b, [SECRET], int(time.time()))) for b in bodies]
 
+    statements.on = False
     events = signed_events(300)
+    statements.on = True
     started = time.perf_counter()
     for made in events:
         payments.receive_webhook(*made)
@@ -157,14 +162,17 @@ def measure(payments: Payments, statements: Statements, label: str) -> dict[str,
         pass
     figures["drain ev/s"] = len(events) / (time.perf_counter() - started)
 
-    statements.on = True
     figures["billing run ms"] = timed(payments.run_billing, 3)
-    user = "md5('user' || 7)"
+    statements.on = False
     with payments.database.engine.connect() as connection:
-        row = connection.execute(text(f"SELECT {user}::uuid")).scalar_one()
-        payment_id = connection.execute(
-            text("SELECT id FROM payments ORDER BY created_at DESC LIMIT 1")
+        row = connection.execute(text("SELECT md5('user' || 7)::uuid")).scalar_one()
+        payment_id = connection.execute(  # a seeded payment with a refund, else our last one
+            text(
+                "SELECT id FROM payments ORDER BY id = md5('pay' || 3)::uuid DESC, "
+                "created_at DESC LIMIT 1"
+            )
         ).scalar()
+    statements.on = True
     lists: dict[str, Callable[[], Any]] = {
         "payments list (a user)": lambda: payments.list_payments(row),
         "refunds list (a payment)": lambda: payments.list_refunds(payment_id or uuid.uuid4()),
@@ -182,8 +190,10 @@ def measure(payments: Payments, statements: Statements, label: str) -> dict[str,
     for name, work in lists.items():
         figures[f"{name} ms"] = timed(work)
     figures["worker pass idle ms"] = timed(payments.run_worker_once, 3)
+    statements.on = False
     for made in signed_events(100):
         payments.receive_webhook(*made)
+    statements.on = True
     figures["worker pass busy (100 events) ms"] = timed(payments.run_worker_once, 1)
     statements.on = False
     return figures
@@ -231,7 +241,7 @@ def main() -> int:
     options = parser.parse_args()
     configure_logging("warning")
     emulator = Emulator()
-    runs: dict[str, list[dict[str, float]]] = {"empty": [], "seeded": []}
+    runs: dict[str, list[dict[str, float]]] = {"empty": [], "small": [], "seeded": []}
     try:
         with ExitStack() as stack:
             admin_url = stack.enter_context(postgres_server(options.database_url))
@@ -243,7 +253,10 @@ def main() -> int:
                                     stripe_api_base=emulator.url)  # fmt: skip
                 payments = stack.enter_context(Payments.from_settings(settings))
                 payments.upgrade_database()
-                seconds = seed(payments, options.scale) if label == "seeded" else 0.0
+                if label == "small":
+                    seed(payments, SMALL_SCALE)
+                elif label == "seeded":
+                    seconds = seed(payments, options.scale)
                 opened[label] = (payments, Statements(payments))
             for number in range(options.rounds):  # interleaved: the machine's load varies
                 for label, (payments, statements) in opened.items():
@@ -259,12 +272,16 @@ def main() -> int:
     sizes = ", ".join(f"{int(v * options.scale):,} {k}" for k, v in SIZES.items())
     print(f"scale {options.scale}: {sizes} (seeded in {seconds:.0f} s)")
     print(f"best of {options.rounds} interleaved rounds")
-    print(f"{'figure':<40} {'empty':>10} {'seeded':>10} {'ratio':>7}")
+    print(f"{'figure':<36} {'empty':>9} {'small':>9} {'seeded':>9} {'x empty':>8} {'x small':>8}")
     for name, empty in results["empty"].items():
-        seeded = results["seeded"][name]
-        # For rates, the ratio is empty/seeded, so > 1 always means slower when seeded.
-        ratio = empty / seeded if name.endswith("/s") else seeded / empty
-        print(f"{name:<40} {empty:>10.1f} {seeded:>10.1f} {ratio:>7.2f}")
+        small, seeded = results["small"][name], results["seeded"][name]
+        # For rates the ratio is inverted: > 1 always means slower when seeded.
+        rate = name.endswith("/s")
+        ratios = [base / seeded if rate else seeded / base for base in (empty, small)]
+        print(
+            f"{name:<36} {empty:>9.1f} {small:>9.1f} {seeded:>9.1f} {ratios[0]:>8.2f} "
+            f"{ratios[1]:>8.2f}"
+        )
     print(f"\n{len(explained)} distinct statements explained; {len(bad)} flagged")
     for statement, plan, problems in bad if options.flagged_only else explained:
         print("\n" + " ".join(statement.split())[:300])
