@@ -121,6 +121,7 @@ def start_workers(
 ) -> list[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
     env |= {"PAYMENT_DATABASE_URL": database_url, "PAYMENT_WEBHOOK_SECRETS": SECRET}
+    prefix = "baseline" if baseline else "worker"
     if baseline:
         command = [sys.executable, __file__, "--consume", database_url]
     else:
@@ -128,11 +129,11 @@ def start_workers(
         command += ["--interval", "0.05"]
     workers = []
     for n in range(number):
-        with open(log_dir / f"worker-{n}.log", "w") as log:
+        with open(log_dir / f"{prefix}-{n}.log", "w") as log:
             workers.append(subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=ROOT))
     deadline = time.monotonic() + STARTUP_SECONDS
     for n in range(number):
-        while "worker started" not in (log_dir / f"worker-{n}.log").read_text():
+        while "worker started" not in (log_dir / f"{prefix}-{n}.log").read_text():
             if time.monotonic() > deadline:
                 raise SystemExit("a worker did not start")
             time.sleep(0.05)
