@@ -171,34 +171,49 @@ def consume(database_url: str) -> int:
                 time.sleep(0.05)
 
 
-def receive_all(payments: Payments, signed: list[tuple[bytes, str]], threads: int) -> float:
-    """Receive every event from ``threads`` threads; events/s."""
-    started = time.perf_counter()
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def receive_all(
+    payments: Payments, signed: list[tuple[bytes, str]], threads: int
+) -> tuple[float, float]:
+    """Receive every event from ``threads`` threads; events/s and this process's CPU
+    milliseconds per event (the figure the other jobs on a shared machine move least)."""
+    started, cpu = time.perf_counter(), time.process_time()
     if threads == 1:
         for body, header in signed:
             payments.receive_webhook(body, header)
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(lambda made: payments.receive_webhook(*made), signed))
-    return round(len(signed) / (time.perf_counter() - started), 1)
+    per_second = round(len(signed) / (time.perf_counter() - started), 1)
+    return per_second, round((time.process_time() - cpu) * 1000 / len(signed), 3)
 
 
-def drain(payments: Payments, url: str, workers: int, log_dir: Path, *, baseline: bool) -> float:
-    """Start the consumers idle, make every event due at once, time until none is left."""
+def drain(
+    payments: Payments, url: str, workers: int, log_dir: Path, *, baseline: bool
+) -> tuple[float, float]:
+    """Start the consumers idle, make every event due at once, time until none is left;
+    seconds, and the consumers' CPU seconds meanwhile."""
     running = start_workers(url, workers, log_dir, baseline=baseline)
     try:
+        cpu = sum(cpu_seconds(worker.pid) for worker in running)
         started = time.perf_counter()
         with payments.database.engine.begin() as connection:
             connection.execute(text("UPDATE webhook_events SET next_attempt_at = now()"))
         while count(payments, "SELECT count(*) FROM webhook_events WHERE NOT processed"):
             time.sleep(0.01)
         seconds = time.perf_counter() - started
+        cpu = sum(cpu_seconds(worker.pid) for worker in running) - cpu
     finally:
         for worker in running:
             worker.terminate()
         for worker in running:
             worker.wait(timeout=30)
-    return seconds
+    return seconds, cpu
 
 
 RESET = [
@@ -220,28 +235,33 @@ def run(
             bodies = [succeeded_event(*made) for made in pending_payments(payments, events)]
             signed = [(b, signature_header(b, [SECRET], int(time.time()))) for b in bodies]
             payments.receive_webhook(*signed[0])  # import the SDK before timing
-            receive = {}
+            receive, receive_cpu = {}, {}
             for number in threads:
                 with payments.database.engine.begin() as connection:
                     connection.execute(text("DELETE FROM webhook_events"))
-                receive[number] = receive_all(payments, signed, number)
+                receive[number], receive_cpu[number] = receive_all(payments, signed, number)
             succeeded = "SELECT count(*) FROM payments WHERE status='succeeded'"
-            results = {}
+            results, cpu = {}, {}
             for baseline in (False, True):
                 with payments.database.engine.begin() as connection:
                     for statement in RESET:
                         connection.execute(text(statement))
-                seconds = drain(payments, url, workers, log_dir, baseline=baseline)
+                seconds, used = drain(payments, url, workers, log_dir, baseline=baseline)
                 if count(payments, succeeded) != events:
                     raise SystemExit(f"only {count(payments, succeeded)} of {events} succeeded")
-                results["baseline" if baseline else "library"] = round(events / seconds, 1)
+                name = "baseline" if baseline else "library"
+                results[name] = round(events / seconds, 1)
+                cpu[name] = round(used * 1000 / events, 3)
     return {
         "events": events,
         "workers": workers,
         **{f"receive_events_per_second_{n}_threads": v for n, v in receive.items()},
+        **{f"receive_cpu_ms_per_event_{n}_threads": v for n, v in receive_cpu.items()},
         "drain_events_per_second": results["library"],
         "baseline_drain_events_per_second": results["baseline"],
         "drain_ratio": round(results["library"] / results["baseline"], 2),
+        "drain_cpu_ms_per_event": cpu["library"],
+        "baseline_drain_cpu_ms_per_event": cpu["baseline"],
     }
 
 
@@ -293,19 +313,22 @@ def main() -> int:
     if options.json:
         print(json.dumps(results))
         return 0
-    receiving = [f"receive {n} thr ev/s" for n in threads]
+    receiving = [f"recv {n}thr ev/s" for n in threads] + [f"CPU ms {n}thr" for n in threads]
     print(
-        f"{'events':>7} {'workers':>7} "
-        + " ".join(f"{h:>20}" for h in receiving)
-        + f" {'drain ev/s':>11} {'baseline ev/s':>14} {'ratio':>6}"
+        f"{'events':>6} {'workers':>7} "
+        + " ".join(f"{h:>15}" for h in receiving)
+        + f" {'drain ev/s':>10} {'base ev/s':>10} {'ratio':>6} {'drain CPU ms':>12}"
+        f" {'base CPU ms':>11}"
     )
     for r in results:
         received = [r[f"receive_events_per_second_{n}_threads"] for n in threads]
+        received += [r[f"receive_cpu_ms_per_event_{n}_threads"] for n in threads]
         print(
-            f"{r['events']:>7} {r['workers']:>7} "
-            + " ".join(f"{v:>20}" for v in received)
-            + f" {r['drain_events_per_second']:>11} {r['baseline_drain_events_per_second']:>14}"
-            f" {r['drain_ratio']:>6}"
+            f"{r['events']:>6} {r['workers']:>7} "
+            + " ".join(f"{v:>15}" for v in received)
+            + f" {r['drain_events_per_second']:>10} {r['baseline_drain_events_per_second']:>10}"
+            f" {r['drain_ratio']:>6} {r['drain_cpu_ms_per_event']:>12}"
+            f" {r['baseline_drain_cpu_ms_per_event']:>11}"
         )
     return 0
 

@@ -9,6 +9,7 @@ reads only the rows it takes, however many events are stored or parked.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -18,8 +19,18 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from payment_lib.db.repositories import insert_once
 from payment_lib.db.tables import WebhookEvent
+
+
+@functools.cache
+def _adding_once(dialect: str) -> Any:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = WebhookEvent.__table__
+    return (
+        insert(table)  # type: ignore[arg-type]
+        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+        .returning(table.c.id)
+    )
 
 
 class WebhookEventRepository:
@@ -35,8 +46,12 @@ class WebhookEventRepository:
             self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     def add_once(self, values: dict[str, Any]) -> bool:
-        """Store an event unless its stripe_event_id is known; True if it was added."""
-        return insert_once(self.session, WebhookEvent, values, "stripe_event_id")
+        """Store an event unless its stripe_event_id is known; True if it was added.
+
+        One INSERT ... ON CONFLICT DO NOTHING built once per dialect, the row as its
+        parameters: building the statement anew for every delivery cost a quarter of it."""
+        statement = _adding_once(self.session.get_bind().dialect.name)
+        return self.session.execute(statement, values).first() is not None
 
     def add_many(self, rows: Sequence[dict[str, Any]]) -> set[str]:
         """Store the events whose stripe_event_id is not known yet, in one statement; the
