@@ -3,36 +3,47 @@
 For each run, N payments are stored as ``pending`` (their Stripe answers "lost") and N signed
 ``payment_intent.succeeded`` events are made for them, as Stripe would send them.
 
-- receive: ``Payments.receive_webhook`` for every event from one thread of this process
-  (verify the signature with the SDK, parse, INSERT ... ON CONFLICT): events/s.
+- receive: ``Payments.receive_webhook`` for every event from T threads of this process, as a
+  host app's web server would call it (verify the signature with the SDK, parse, INSERT ... ON
+  CONFLICT, commit): events/s, for each T of ``--threads`` (the first is the baseline, 1).
 - drain: K ``payment-cli worker`` processes are started and left idle until they are up; then
   the stored events are made due at once and the time until every event is processed (each
-  payment moved to ``succeeded`` in the event's transaction) gives events/s.
+  payment moved to ``succeeded`` in the batch's transaction) gives events/s.
+- baseline drain: the same events made unprocessed and due again, the payments pending again,
+  drained by K processes of a minimal SKIP LOCKED consumer (psycopg, no ORM: claim 100, update
+  each payment by its PaymentIntent id, mark the batch processed, commit): the ratio
+  library/baseline is what the handlers, savepoints, logs and metrics cost.
 
 PostgreSQL: a throwaway cluster from tests/postgres_cluster.py, or the server at
 ``--database-url`` (a fresh database per run is created and dropped there).
 Exits 1 if any event is left unprocessed or any payment did not succeed.
 
 Usage: .venv/bin/python benchmarks/webhooks_throughput.py [--events 2000] [--workers 1,2]
-       [--database-url postgresql+psycopg://...] [--json]
+       [--threads 1,8] [--database-url postgresql+psycopg://...] [--json] [--profile]
+
+``--profile`` prints cProfile's top functions (stderr) of one in-process receive of every event
+(one thread) and one in-process drain (``Payments.process_webhooks``) instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from payments_load import fresh_database, postgres_server
 from sqlalchemy import insert, text
 
-from payment_lib import Payments, Settings, configure_logging
+from payment_lib import Payments, Settings, configure_logging, contains_card_number
 from payment_lib.db.tables import Payment
 from payment_lib.testing import signature_header
 
@@ -41,11 +52,20 @@ SECRET = "whsec_benchmark_0123456789"  # noqa: S105 (signs the benchmark's own e
 STARTUP_SECONDS = 30
 
 
+def readable_uuid() -> uuid.UUID:
+    """A random UUID whose text holds nothing a card-number scrubber would take for one (its
+    digits, joined across the dashes, can be Luhn-valid: the event would be redacted)."""
+    while True:
+        made = uuid.uuid4()
+        if not contains_card_number(str(made)) and not contains_card_number(made.hex):
+            return made
+
+
 def pending_payments(payments: Payments, count: int) -> list[tuple[uuid.UUID, str]]:
     """``count`` pending payments with their PaymentIntent ids, inserted in one statement."""
     rows = []
-    for n in range(count):
-        payment_id = uuid.uuid4()
+    for _ in range(count):
+        payment_id = readable_uuid()
         rows.append(
             {
                 "id": payment_id,
@@ -58,7 +78,7 @@ def pending_payments(payments: Payments, count: int) -> list[tuple[uuid.UUID, st
                 "request_fingerprint": "bench",
                 "amount_refunded": 0,
                 "details": {"payment_method": "pm_card_visa"},
-                "stripe_transaction_id": f"pi_bench_{n}_{payment_id.hex[:8]}",
+                "stripe_transaction_id": f"pi_bench_{payment_id.hex}",
             }
         )
     with payments.database.engine.begin() as connection:
@@ -67,9 +87,9 @@ def pending_payments(payments: Payments, count: int) -> list[tuple[uuid.UUID, st
 
 
 def succeeded_event(payment_id: uuid.UUID, intent_id: str) -> bytes:
-    return json.dumps(
+    body = json.dumps(
         {
-            "id": f"evt_{uuid.uuid4().hex[:24]}",
+            "id": f"evt_{readable_uuid().hex[:24]}",
             "object": "event",
             "type": "payment_intent.succeeded",
             "created": int(time.time()),
@@ -86,6 +106,9 @@ def succeeded_event(payment_id: uuid.UUID, intent_id: str) -> bytes:
             },
         }
     ).encode()
+    if contains_card_number(body.decode()):  # a scrubbed id would match no payment
+        return succeeded_event(payment_id, intent_id)
+    return body
 
 
 def count(payments: Payments, sql: str) -> int:
@@ -93,88 +116,220 @@ def count(payments: Payments, sql: str) -> int:
         return int(connection.execute(text(sql)).scalar_one())
 
 
-def start_workers(database_url: str, number: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
+def start_workers(
+    database_url: str, number: int, log_dir: Path, *, baseline: bool = False
+) -> list[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
     env |= {"PAYMENT_DATABASE_URL": database_url, "PAYMENT_WEBHOOK_SECRETS": SECRET}
+    prefix = "baseline" if baseline else "worker"
+    if baseline:
+        command = [sys.executable, __file__, "--consume", database_url]
+    else:
+        command = [sys.executable, "-m", "payment_cli", "--log-level", "info", "worker"]
+        command += ["--interval", "0.05"]
     workers = []
     for n in range(number):
-        with open(log_dir / f"worker-{n}.log", "w") as log:
-            command = [sys.executable, "-m", "payment_cli", "--log-level", "info", "worker"]
-            workers.append(
-                subprocess.Popen(
-                    [*command, "--interval", "0.05"], env=env, stdout=log, stderr=log, cwd=ROOT
-                )
-            )
+        with open(log_dir / f"{prefix}-{n}.log", "w") as log:
+            workers.append(subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=ROOT))
     deadline = time.monotonic() + STARTUP_SECONDS
     for n in range(number):
-        while "worker started" not in (log_dir / f"worker-{n}.log").read_text():
+        while "worker started" not in (log_dir / f"{prefix}-{n}.log").read_text():
             if time.monotonic() > deadline:
                 raise SystemExit("a worker did not start")
             time.sleep(0.05)
     return workers
 
 
-def run(admin_url: str, events: int, workers: int, log_dir: Path) -> dict[str, float]:
+CLAIM = """
+SELECT id, payload FROM webhook_events
+WHERE NOT processed AND next_attempt_at <= now()
+ORDER BY created_at, id LIMIT 100 FOR UPDATE SKIP LOCKED
+"""
+
+
+def consume(database_url: str) -> int:
+    """The baseline: a minimal SKIP LOCKED consumer of the inbox, until it is killed."""
+    import psycopg
+
+    print("worker started", flush=True)
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as connection:
+        while True:
+            with connection.transaction(), connection.cursor() as cursor:
+                claimed = cursor.execute(CLAIM).fetchall()
+                for _event_id, payload in claimed:
+                    cursor.execute(
+                        "UPDATE payments SET status = 'succeeded' WHERE stripe_transaction_id = %s",
+                        (payload["data"]["object"]["id"],),
+                    )
+                cursor.execute(
+                    "UPDATE webhook_events SET processed = true, status = 'processed' "
+                    "WHERE id = ANY(%s)",
+                    ([row[0] for row in claimed],),
+                )
+            if not claimed:
+                time.sleep(0.05)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def receive_all(
+    payments: Payments, signed: list[tuple[bytes, str]], threads: int
+) -> tuple[float, float]:
+    """Receive every event from ``threads`` threads; events/s and this process's CPU
+    milliseconds per event (the figure the other jobs on a shared machine move least)."""
+    started, cpu = time.perf_counter(), time.process_time()
+    if threads == 1:
+        for body, header in signed:
+            payments.receive_webhook(body, header)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(lambda made: payments.receive_webhook(*made), signed))
+    per_second = round(len(signed) / (time.perf_counter() - started), 1)
+    return per_second, round((time.process_time() - cpu) * 1000 / len(signed), 3)
+
+
+def drain(
+    payments: Payments, url: str, workers: int, log_dir: Path, *, baseline: bool
+) -> tuple[float, float]:
+    """Start the consumers idle, make every event due at once, time until none is left;
+    seconds, and the consumers' CPU seconds meanwhile."""
+    running = start_workers(url, workers, log_dir, baseline=baseline)
+    try:
+        cpu = sum(cpu_seconds(worker.pid) for worker in running)
+        started = time.perf_counter()
+        with payments.database.engine.begin() as connection:
+            connection.execute(text("UPDATE webhook_events SET next_attempt_at = now()"))
+        while count(payments, "SELECT count(*) FROM webhook_events WHERE NOT processed"):
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        cpu = sum(cpu_seconds(worker.pid) for worker in running) - cpu
+    finally:
+        for worker in running:
+            worker.terminate()
+        for worker in running:
+            worker.wait(timeout=30)
+    return seconds, cpu
+
+
+RESET = [
+    "UPDATE payments SET status = 'pending'",
+    "UPDATE webhook_events SET processed = false, status = 'pending', processed_at = NULL, "
+    "attempts = 0, next_attempt_at = 'infinity'",
+]
+
+
+def run(
+    admin_url: str, events: int, workers: int, threads: list[int], log_dir: Path
+) -> dict[str, float]:
+    """Receive with each number of threads (a fresh inbox each time), then drain the last
+    inbox with the library's workers and with the baseline consumers."""
+    with fresh_database(admin_url) as url:
+        settings = Settings(database_url=url, webhook_secrets=[SECRET], database_pool_size=10)
+        with Payments.from_settings(settings) as payments:
+            payments.upgrade_database()
+            bodies = [succeeded_event(*made) for made in pending_payments(payments, events)]
+            signed = [(b, signature_header(b, [SECRET], int(time.time()))) for b in bodies]
+            payments.receive_webhook(*signed[0])  # import the SDK before timing
+            receive, receive_cpu = {}, {}
+            for number in threads:
+                with payments.database.engine.begin() as connection:
+                    connection.execute(text("DELETE FROM webhook_events"))
+                receive[number], receive_cpu[number] = receive_all(payments, signed, number)
+            succeeded = "SELECT count(*) FROM payments WHERE status='succeeded'"
+            results, cpu = {}, {}
+            for baseline in (False, True):
+                with payments.database.engine.begin() as connection:
+                    for statement in RESET:
+                        connection.execute(text(statement))
+                seconds, used = drain(payments, url, workers, log_dir, baseline=baseline)
+                if count(payments, succeeded) != events:
+                    raise SystemExit(f"only {count(payments, succeeded)} of {events} succeeded")
+                name = "baseline" if baseline else "library"
+                results[name] = round(events / seconds, 1)
+                cpu[name] = round(used * 1000 / events, 3)
+    return {
+        "events": events,
+        "workers": workers,
+        **{f"receive_events_per_second_{n}_threads": v for n, v in receive.items()},
+        **{f"receive_cpu_ms_per_event_{n}_threads": v for n, v in receive_cpu.items()},
+        "drain_events_per_second": results["library"],
+        "baseline_drain_events_per_second": results["baseline"],
+        "drain_ratio": round(results["library"] / results["baseline"], 2),
+        "drain_cpu_ms_per_event": cpu["library"],
+        "baseline_drain_cpu_ms_per_event": cpu["baseline"],
+    }
+
+
+def profile(admin_url: str, events: int) -> None:
+    """cProfile of one in-process receive of every event and one in-process drain."""
     with fresh_database(admin_url) as url:
         settings = Settings(database_url=url, webhook_secrets=[SECRET])
         with Payments.from_settings(settings) as payments:
             payments.upgrade_database()
             bodies = [succeeded_event(*made) for made in pending_payments(payments, events)]
-            headers = [signature_header(b, [SECRET], int(time.time())) for b in bodies]
-            payments.receive_webhook(bodies[0], headers[0])  # import the SDK before timing
-            started = time.perf_counter()
-            for body, header in zip(bodies[1:], headers[1:], strict=True):
-                payments.receive_webhook(body, header)
-            receive_seconds = time.perf_counter() - started
-            with payments.database.engine.begin() as connection:
-                connection.execute(text("UPDATE webhook_events SET next_attempt_at = 'infinity'"))
-            running = start_workers(url, workers, log_dir)
-            try:
-                started = time.perf_counter()
-                with payments.database.engine.begin() as connection:
-                    connection.execute(text("UPDATE webhook_events SET next_attempt_at = now()"))
-                while count(payments, "SELECT count(*) FROM webhook_events WHERE NOT processed"):
-                    time.sleep(0.01)
-                drain_seconds = time.perf_counter() - started
-            finally:
-                for worker in running:
-                    worker.terminate()
-                for worker in running:
-                    worker.wait(timeout=30)
-            succeeded = count(payments, "SELECT count(*) FROM payments WHERE status='succeeded'")
-    if succeeded != events:
-        raise SystemExit(f"only {succeeded} of {events} payments succeeded")
-    return {
-        "events": events,
-        "workers": workers,
-        "receive_events_per_second": round((events - 1) / receive_seconds, 1),
-        "drain_events_per_second": round(events / drain_seconds, 1),
-    }
+            signed = [(b, signature_header(b, [SECRET], int(time.time()))) for b in bodies]
+            payments.receive_webhook(*signed[0])
+            with cProfile.Profile() as receiving:
+                for made in signed[1:]:
+                    payments.receive_webhook(*made)
+            with cProfile.Profile() as draining:
+                while payments.process_webhooks(limit=100).processed == 100:
+                    pass
+    for name, profiled in (("receive", receiving), ("drain", draining)):
+        print(f"--- {name}: {events} events", file=sys.stderr)
+        stats = pstats.Stats(profiled, stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(30)
+        stats.sort_stats("tottime").print_stats(15)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000, help="events per run (2000)")
     parser.add_argument("--workers", default="1,2", help="worker processes per run (1,2)")
+    parser.add_argument("--threads", default="1,8", help="receiving threads, baseline first")
     parser.add_argument("--database-url", help="admin URL of a PostgreSQL server")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--profile", action="store_true", help="cProfile receive and drain")
+    parser.add_argument("--consume", metavar="URL", help=argparse.SUPPRESS)  # the baseline
     options = parser.parse_args()
+    if options.consume:
+        return consume(options.consume)
     configure_logging("warning")  # as in production: info lines for every event cost time
     log_dir = Path(tempfile.mkdtemp(prefix="webhooks_throughput_"))
+    threads = [int(n) for n in options.threads.split(",")]
     with postgres_server(options.database_url) as admin_url:
+        if options.profile:
+            profile(admin_url, options.events)
+            return 0
         results = [
-            run(admin_url, options.events, int(workers), log_dir)
+            run(admin_url, options.events, int(workers), threads, log_dir)
             for workers in options.workers.split(",")
         ]
     if options.json:
         print(json.dumps(results))
-    else:
-        print(f"{'events':>7} {'workers':>7} {'receive ev/s':>13} {'drain ev/s':>11}")
-        for r in results:
-            print(
-                f"{r['events']:>7} {r['workers']:>7} {r['receive_events_per_second']:>13} "
-                f"{r['drain_events_per_second']:>11}"
-            )
+        return 0
+    receiving = [f"recv {n}thr ev/s" for n in threads] + [f"CPU ms {n}thr" for n in threads]
+    print(
+        f"{'events':>6} {'workers':>7} "
+        + " ".join(f"{h:>15}" for h in receiving)
+        + f" {'drain ev/s':>10} {'base ev/s':>10} {'ratio':>6} {'drain CPU ms':>12}"
+        f" {'base CPU ms':>11}"
+    )
+    for r in results:
+        received = [r[f"receive_events_per_second_{n}_threads"] for n in threads]
+        received += [r[f"receive_cpu_ms_per_event_{n}_threads"] for n in threads]
+        print(
+            f"{r['events']:>6} {r['workers']:>7} "
+            + " ".join(f"{v:>15}" for v in received)
+            + f" {r['drain_events_per_second']:>10} {r['baseline_drain_events_per_second']:>10}"
+            f" {r['drain_ratio']:>6} {r['drain_cpu_ms_per_event']:>12}"
+            f" {r['baseline_drain_cpu_ms_per_event']:>11}"
+        )
     return 0
 
 

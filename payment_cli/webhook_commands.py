@@ -1,4 +1,4 @@
-"""payment-cli webhooks receive/list and replay-webhook."""
+"""payment-cli webhooks list and replay-webhook (webhooks receive: webhook_receive_command)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from payment_cli.bulk_commands import replay_file
 from payment_cli.context import Context, pass_context
 from payment_cli.operator_commands import emit_page
 from payment_cli.output import EXIT_FAILED, emit, json_option, parse_time
+from payment_cli.webhook_receive_command import webhooks_receive
 from payment_lib import WebhookEventInfo
 
 
@@ -26,40 +27,13 @@ def _event_line(event: WebhookEventInfo) -> str:
 
 @click.group()
 def webhooks() -> None:
-    """Stripe webhook events: receive one, list the inbox.
+    """Stripe webhook events: receive one (or many, for a backfill), list the inbox.
 
     Example: payment-cli webhooks list --unprocessed
     """
 
 
-@webhooks.command("receive")
-@click.option("--signature", required=True, help="The Stripe-Signature header, verbatim.")
-@click.option(
-    "--file",
-    "source",
-    type=click.File("rb"),
-    default="-",
-    help="Read the payload from this file (default: stdin).",
-)
-@json_option
-@pass_context
-def webhooks_receive(context: Context, signature: str, source: BinaryIO, as_json: bool) -> None:
-    """Verify and store one event delivery; a worker processes it later.
-
-    The payload is read byte for byte (the signature covers the exact bytes). A duplicate is
-    acknowledged and changes nothing. A bad, missing or too old signature exits 2
-    (invalid_signature).
-
-    Example: payment-cli webhooks receive --signature "t=1767225600,v1=5257a869..." --file
-    event.json
-    """
-    received = context.payments.receive_webhook(source.read(), signature)
-    state = "duplicate, already stored" if received.duplicate else "stored"
-    emit(
-        received.to_dict(),
-        f"{received.stripe_event_id}  {received.event_type}  {state}",
-        as_json=as_json,
-    )
+webhooks.add_command(webhooks_receive)
 
 
 @webhooks.command("list")

@@ -41,6 +41,7 @@ from payment_lib.services.refunds import RefundRequest
 from payment_lib.services.request_fields import PayFields, RefundFields
 from payment_lib.services.saved_cards import CardInfo
 from payment_lib.services.subscriptions import SubscriptionInfo
+from payment_lib.services.webhook_backfill import BackfillReport
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhooks import ReceivedEventInfo, WebhookReport
 from payment_lib.worker import WorkerReport
@@ -48,6 +49,7 @@ from payment_lib.worker import WorkerReport
 __all__ = [
     "Actor",
     "AlreadyRefunded",
+    "BackfillReport",
     "BillingReport",
     "CardInfo",
     "ConfigurationError",

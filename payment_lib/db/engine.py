@@ -28,9 +28,21 @@ log = structlog.get_logger(__name__)
 UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
 
 
+# SQLSTATEs of a statement that waited on another transaction's lock in vain: a deadlock, a
+# serialization failure, lock_timeout. The driver calls them operational errors, but the
+# database is there: the transaction can go on after a savepoint rollback.
+LOCK_CONFLICTS = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """True when ``error`` is PostgreSQL giving up a lock wait (deadlock, lock_timeout)."""
+    cause = getattr(error, "orig", None) or error
+    return getattr(cause, "sqlstate", None) in LOCK_CONFLICTS
+
+
 def is_unavailable(error: BaseException) -> bool:
     """True when ``error`` means the database could not be reached or dropped the connection."""
-    return isinstance(error, (DatabaseUnavailable, *UNAVAILABLE))
+    return isinstance(error, (DatabaseUnavailable, *UNAVAILABLE)) and not is_lock_conflict(error)
 
 
 class Availability:

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, true, tuple_
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,6 @@ from payment_lib.db.tables import (
     PaymentMethod,
     Plan,
     Subscription,
-    WebhookEvent,
     utcnow,
 )
 from payment_lib.domain.errors import InvalidRequest
@@ -305,67 +304,4 @@ class SubscriptionRepository:
             .order_by(Subscription.created_at, Subscription.id)
             .with_for_update()
         )
-        return list(self.session.scalars(query))
-
-
-class WebhookEventRepository:
-    """The webhook inbox: each Stripe event stored once, claimed by one worker at a time."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add_once(self, values: dict[str, Any]) -> bool:
-        """Store an event unless its stripe_event_id is known; True if it was added."""
-        return insert_once(self.session, WebhookEvent, values, "stripe_event_id")
-
-    def get(self, stripe_event_id: str, *, for_update: bool = False) -> WebhookEvent | None:
-        query = select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id)
-        if for_update:
-            query = query.with_for_update()
-        return self.session.scalars(query).first()
-
-    def lock(self, event_id: uuid.UUID) -> WebhookEvent | None:
-        """The event, locked until the transaction ends."""
-        query = select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
-        return self.session.scalars(query).first()
-
-    def claim_due(self, now: dt.datetime, *, limit: int) -> list[WebhookEvent]:
-        """Unprocessed events due at ``now``, oldest first, locked; others' claims are skipped.
-
-        Parked events (next_attempt_at NULL) are never due.
-        """
-        query = (
-            select(WebhookEvent)
-            .where(WebhookEvent.processed.is_(False), WebhookEvent.next_attempt_at <= now)
-            .order_by(WebhookEvent.created_at, WebhookEvent.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return list(self.session.scalars(query))
-
-    def listing(
-        self,
-        *,
-        unprocessed: bool,
-        limit: int,
-        status: str | None = None,
-        event_type: str | None = None,
-        since: dt.datetime | None = None,
-        after: tuple[dt.datetime, uuid.UUID] | None = None,
-    ) -> list[WebhookEvent]:
-        """Events oldest first; only those not processed yet when ``unprocessed``, only those
-        with ``status``, of ``event_type`` or stored since ``since`` when given; a keyset page
-        after ``after`` (created_at, id)."""
-        query = select(WebhookEvent)
-        if unprocessed:
-            query = query.where(WebhookEvent.processed.is_(False))
-        if status is not None:
-            query = query.where(WebhookEvent.status == status)
-        if event_type is not None:
-            query = query.where(WebhookEvent.event_type == event_type)
-        if since is not None:
-            query = query.where(WebhookEvent.created_at >= since)
-        if after is not None:
-            query = query.where(tuple_(WebhookEvent.created_at, WebhookEvent.id) > after)
-        query = query.order_by(WebhookEvent.created_at, WebhookEvent.id).limit(limit)
         return list(self.session.scalars(query))

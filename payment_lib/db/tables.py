@@ -93,7 +93,18 @@ class PaymentMethod(Base):
     stripe_updated: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+UNSETTLED_PAYMENT = "status IN ('pending', 'unknown')"  # domain.states.UNSETTLED
+# Plan purchases that succeeded without starting a subscription (refunded by the worker).
+DUPLICATE_PURCHASE = (
+    "status = 'succeeded' AND kind = 'payment' AND plan_id IS NOT NULL "
+    "AND subscription_id IS NULL"
+)
 LIVE_SUBSCRIPTION = "status IN ('trialing', 'active', 'past_due', 'paused')"
+
+
+def partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index of only the rows ``where`` holds (a claim's candidates), on both databases."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
 
 
 class Subscription(Base):
@@ -155,6 +166,8 @@ class Payment(Base):
         Index(None, "user_id", "created_at"),
         Index(None, "stripe_transaction_id"),
         Index(None, "subscription_id"),
+        partial_index("ix_payments_unsettled", "created_at", where=UNSETTLED_PAYMENT),
+        partial_index("ix_payments_duplicate_purchases", "created_at", where=DUPLICATE_PURCHASE),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -196,6 +209,7 @@ class Refund(Base):
         Index(None, "stripe_refund_id"),
         Index(None, "status"),
         Index(None, "created_at", "id"),
+        partial_index("ix_refunds_pending", "created_at", where="status = 'pending'"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -251,8 +265,17 @@ class WebhookEvent(Base):
         Index(None, "stripe_event_id", unique=True),
         Index(None, "event_type"),
         Index(None, "processed"),
-        Index(None, "status"),
+        Index(None, "status", "created_at", "id"),
         Index(None, "created_at", "id"),
+        partial_index(
+            "ix_webhook_events_due",
+            "created_at",
+            "id",
+            where="processed = false AND next_attempt_at IS NOT NULL",
+        ),
+        partial_index(
+            "ix_webhook_events_unprocessed", "created_at", "id", where="processed = false"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -280,6 +303,9 @@ class Notification(Base):
         Index(None, "status", "next_attempt_at"),
         Index(None, "recipient"),
         Index(None, "created_at", "id"),
+        partial_index(
+            "ix_notifications_due", "created_at", "id", where="status IN ('pending', 'sending')"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

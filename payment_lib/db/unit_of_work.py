@@ -25,9 +25,9 @@ from payment_lib.db.repositories import (
     PaymentMethodRepository,
     PlanRepository,
     SubscriptionRepository,
-    WebhookEventRepository,
 )
 from payment_lib.db.saved_cards import SavedCardRepository
+from payment_lib.db.webhook_repository import WebhookEventRepository
 from payment_lib.domain.errors import DatabaseUnavailable
 
 

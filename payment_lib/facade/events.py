@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from payment_lib.services import notifications as _notifications
+from payment_lib.services import webhook_backfill as _backfill
 from payment_lib.services import webhook_events as _webhook_events
 from payment_lib.services import webhooks as _webhooks
 from payment_lib.services.notifications import NotificationInfo, NotificationReport
+from payment_lib.services.webhook_backfill import BackfillReport
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhooks import ReceivedEventInfo, WebhookReport
 
@@ -40,6 +42,33 @@ class EventsApi(Wiring):
         return _webhooks.receive_event(
             payload.encode() if isinstance(payload, str) else payload,
             signature,
+            new_uow=self.database.unit_of_work,
+            verify=verify_webhook,
+            secrets=[s.get_secret_value() for s in self.settings.webhook_secrets],
+            tolerance=self.settings.webhook_tolerance_seconds,
+            clock=self.clock,
+        )
+
+    def receive_webhooks(
+        self, lines: Iterable[bytes | str], *, trusted: bool = False
+    ) -> BackfillReport:
+        """Store many events at once (a backfill): NDJSON lines, each a delivery
+        ``{"payload": body, "signature": header}`` verified like ``receive_webhook``, or with
+        ``trusted`` a Stripe event read from Stripe's events API with the secret key (stored
+        as not signature-verified). All or nothing; duplicates are counted, not stored again.
+
+        Example:
+            ``payments.receive_webhooks(open("events.ndjson", "rb"), trusted=True)``
+
+        Raises:
+            InvalidSignature: a delivery's signature does not verify (its line is named).
+            InvalidRequest: a line is malformed, or unsigned without ``trusted``.
+        """
+        from payment_lib.stripe_gateway import verify_webhook  # imports the SDK
+
+        return _backfill.receive_events(
+            lines,
+            trusted=trusted,
             new_uow=self.database.unit_of_work,
             verify=verify_webhook,
             secrets=[s.get_secret_value() for s in self.settings.webhook_secrets],

@@ -5,9 +5,10 @@ Receiving verifies the signature, checks the payload is a Stripe event and store
 and changes nothing. Nothing is processed inline: the host app answers 200 at once.
 
 Processing (the worker) claims due events in batches (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so workers never wait on each other's claims) and leases them; then each event is
-applied in a transaction of its own, with the state it changes, and marked processed (status
-``processed``, or ``ignored`` for a type without a handler). A failing handler is retried with
+PostgreSQL, so workers never wait on each other's claims) and applies the batch in one
+transaction, each event in a savepoint of its own with the state it changes: a failing event is
+rolled back alone, the others are marked processed (status ``processed``, or ``ignored`` for a
+type without a handler) and commit together. A failing handler is retried with
 exponential backoff (status ``pending``) and parked after ``MAX_ATTEMPTS`` with its last error
 (status ``parked``, ``next_attempt_at`` NULL): ``replay_event`` runs it again once it is fixed.
 """
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from payment_lib.db.engine import is_lock_conflict, is_unavailable
 from payment_lib.domain.card_data import redact_value
 from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import InvalidRequest, NotFound
@@ -33,6 +36,8 @@ from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhook_handlers import EventPolicy, handle_event, handles
 
 if TYPE_CHECKING:
+    from payment_lib.db.tables import WebhookEvent
+    from payment_lib.db.unit_of_work import UnitOfWork
     from payment_lib.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -41,8 +46,17 @@ MAX_PAYLOAD_BYTES = 1024 * 1024  # Stripe's events are a few kB; refuse anything
 MAX_ATTEMPTS = 6
 FIRST_RETRY = dt.timedelta(seconds=30)
 LONGEST_RETRY = dt.timedelta(hours=1)
-# How long a worker may hold claimed events before others may take them (it died, say).
+# How long an event that is not due yet waits: a claim of an earlier version leased its events
+# for this long (a worker now holds its batch's row locks instead, released if it dies).
 CLAIM_LEASE = dt.timedelta(minutes=5)
+# How long applying an event may wait on a row another worker's batch holds before it is left
+# for the next pass (PostgreSQL's lock_timeout; a deadlock is detected after 1 s).
+LOCK_WAIT_MS = 500
+# How long one batch's transaction may go on applying events before it commits.
+BATCH_SECONDS = 0.25
+# Events (savepoints) in one transaction: PostgreSQL keeps the first 64 subtransaction ids of
+# each transaction in shared memory; past that, every session's snapshots get slower.
+EVENTS_PER_TRANSACTION = 50
 
 Verifier = Callable[[bytes, "str | None", Sequence[str], int], None]
 Fetcher = Callable[[str], dict[str, Any]]
@@ -139,24 +153,28 @@ def parse_event(payload: bytes) -> dict[str, Any]:
     return event
 
 
+def event_row(event: dict[str, Any], *, verified: bool, now: dt.datetime) -> dict[str, Any]:
+    """The inbox row of a checked (``parse_event``) and scrubbed event: pending, due now."""
+    return {
+        "id": uuid.uuid4(),
+        "stripe_event_id": event["id"],
+        "event_type": event["type"],
+        "payload": event,
+        "processed": False,
+        "status": "pending",
+        "signature_verified": verified,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 def _store(
     event: dict[str, Any], *, verified: bool, new_uow: NewUnitOfWork, now: dt.datetime
 ) -> bool:
     with new_uow() as uow:
-        added = uow.webhook_events.add_once(
-            {
-                "id": uuid.uuid4(),
-                "stripe_event_id": event["id"],
-                "event_type": event["type"],
-                "payload": event,
-                "processed": False,
-                "status": "pending",
-                "signature_verified": verified,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
+        uow.webhook_events.commit_each_statement()  # one statement: atomic on its own
+        added = uow.webhook_events.add_once(event_row(event, verified=verified, now=now))
         uow.commit()
         return added
 
@@ -171,34 +189,27 @@ def process_events(
     should_stop: ShouldStop | None = None,
     disputes: DisputeSettings,
 ) -> WebhookReport:
-    """Claim up to ``limit`` due events and apply each in a transaction of its own.
+    """Apply up to ``limit`` due events: claimed in batches, each batch in one transaction and
+    each event in a savepoint of its own (a failing event is rolled back alone and retried
+    later; the others commit). A batch holds ``EVENTS_PER_TRANSACTION`` events at most and
+    commits after ``BATCH_SECONDS`` at most, so the rows it changes are not held long; the
+    next batch takes what it left. After a lock conflict the rest waits for the next pass.
 
-    ``should_stop`` is asked before each event; claimed events left over are released at once.
+    ``should_stop`` is asked before each event; claimed events left over stay due.
     """
-    now = clock()
-    with new_uow() as uow:
-        claimed = uow.webhook_events.claim_due(now, limit=limit)
-        for event in claimed:
-            event.next_attempt_at = now + CLAIM_LEASE
-        ids = [event.id for event in claimed]
-        uow.commit()
-    run = WebhookReport()
-    for position, event_id in enumerate(ids):
-        if should_stop is not None and should_stop():
-            _release(ids[position:], new_uow=new_uow, now=clock())
+    how = _Applying(clock, metrics, retry_days, disputes)
+    report = WebhookReport()
+    while (done := report.processed + report.retried + report.parked) < limit:
+        wanted = min(limit - done, EVENTS_PER_TRANSACTION)
+        with new_uow() as uow:
+            claimed = uow.webhook_events.claim_due(clock(), limit=wanted)
+            batch = _apply_batch(uow, claimed, how, replay=False, should_stop=should_stop)
+            uow.commit()
+        for name, count in batch.committed().to_dict().items():
+            setattr(report, name, getattr(report, name) + count)
+        if batch.ended or (len(claimed) < wanted and not batch.cut_short):
             break
-        outcome = _run(
-            event_id,
-            new_uow=new_uow,
-            clock=clock,
-            metrics=metrics,
-            retry_days=retry_days,
-            replay=False,
-            disputes=disputes,
-        )
-        if outcome is not None:
-            setattr(run, outcome, getattr(run, outcome) + 1)
-    return run
+    return report
 
 
 def replay_event(
@@ -221,114 +232,150 @@ def replay_event(
     """
     refuse_card_numbers({"event_id": stripe_event_id})
     with new_uow() as uow:
-        event = uow.webhook_events.get(stripe_event_id)
-        event_id = event.id if event is not None else None
-    if event_id is None:
+        known = uow.webhook_events.get(stripe_event_id) is not None
+    if not known:
         if fetch is None:
             raise NotFound(f"No stored webhook event {stripe_event_id}.")
         _store(fetch(stripe_event_id), verified=False, new_uow=new_uow, now=clock())
-        with new_uow() as uow:
-            stored = uow.webhook_events.get(stripe_event_id)
-            assert stored is not None
-            event_id = stored.id
-    _run(
-        event_id,
-        new_uow=new_uow,
-        clock=clock,
-        metrics=metrics,
-        retry_days=retry_days,
-        replay=True,
-        disputes=disputes,
-    )
+    how = _Applying(clock, metrics, retry_days, disputes)
     with new_uow() as uow:
-        stored = uow.webhook_events.get(stripe_event_id)
-        assert stored is not None
-        return WebhookEventInfo.of(stored)
+        event = uow.webhook_events.get(stripe_event_id, for_update=True)
+        assert event is not None
+        batch = _apply_batch(uow, [event], how, replay=True)
+        uow.commit()
+    batch.committed()
+    return WebhookEventInfo.of(event)
 
 
-def _run(
-    event_id: uuid.UUID,
+@dataclass(frozen=True)
+class _Applying:
+    """What applying events needs besides the events."""
+
+    clock: Clock
+    metrics: Metrics
+    retry_days: tuple[int, ...]
+    disputes: DisputeSettings
+
+
+@dataclass
+class _Batch:
+    """What a batch did; counted and logged once its transaction committed."""
+
+    report: WebhookReport = field(default_factory=WebhookReport)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    cut_short: bool = False  # BATCH_SECONDS ran out before every claimed event was tried
+    ended: bool = False  # asked to stop, or an event left due after a lock conflict
+
+    def committed(self) -> WebhookReport:
+        for done in self.after_commit:
+            done()
+        return self.report
+
+
+def _apply_batch(
+    uow: UnitOfWork,
+    events: Sequence[WebhookEvent],
+    how: _Applying,
     *,
-    new_uow: NewUnitOfWork,
-    clock: Clock,
-    metrics: Metrics,
-    retry_days: tuple[int, ...],
     replay: bool,
-    disputes: DisputeSettings,
-) -> str | None:
-    """Apply one event in one transaction; returns "processed", "retried", "parked", or None
-    when another worker (or a replay) processed it first. An event of a type without a
-    handler is processed with status ``ignored``."""
-    failure: Exception | None = None
-    with trace(), new_uow() as uow:
-        event = uow.webhook_events.lock(event_id)
-        if event is None or (event.processed and not replay):
-            return None
-        now = clock()
-        event_type = event.event_type
-        context = {"stripe_event_id": event.stripe_event_id, "event_type": event_type}
-        with structlog.contextvars.bound_contextvars(**context):
-            policy = EventPolicy(now=now, retry_days=retry_days, metrics=metrics, disputes=disputes)
-            try:
+    should_stop: ShouldStop | None = None,
+) -> _Batch:
+    """Apply each event in a savepoint of its own; all of it commits with the caller's
+    transaction. An event that waited in vain on another transaction's lock (another worker's
+    batch holds a row it changes) is rolled back and left due, with no attempt counted."""
+    batch = _Batch()
+    uow.webhook_events.wait_for_locks_at_most(LOCK_WAIT_MS)
+    applied: list[WebhookEvent] = []
+    ends = time.monotonic() + BATCH_SECONDS
+    for position, event in enumerate(events):
+        if should_stop is not None and should_stop():
+            batch.ended = True
+            break
+        if position and time.monotonic() > ends:
+            batch.cut_short = True
+            break
+        if event.processed and not replay:
+            continue
+        if _apply_one(uow, event, how, batch, replay=replay):
+            applied.append(event)
+    now = how.clock()
+    for event in applied:  # marked together: one flush for the batch
+        event.processed = True
+        event.status = "processed" if handles(event.event_type) else "ignored"
+        event.processed_at = now
+        event.attempts += 1
+        event.last_error = None
+        event.next_attempt_at = None
+    batch.report.processed += len(applied)
+    return batch
+
+
+def _apply_one(
+    uow: UnitOfWork, event: WebhookEvent, how: _Applying, batch: _Batch, *, replay: bool
+) -> bool:
+    """Run one event's handler in a savepoint; True if it applied, else it is rolled back
+    (and its failure recorded, or it is left due after a lock conflict)."""
+    now = how.clock()
+    context = {"stripe_event_id": event.stripe_event_id, "event_type": event.event_type}
+    policy = EventPolicy(
+        now=now, retry_days=how.retry_days, metrics=how.metrics, disputes=how.disputes
+    )
+    with trace(), structlog.contextvars.bound_contextvars(**context):
+        try:
+            with uow.session.begin_nested():
                 changed = handle_event(uow, event.payload, policy)
-            except Exception as error:
-                failure = error
-            else:
-                event.processed = True
-                event.status = "processed" if handles(event_type) else "ignored"
-                event.processed_at = now
-                event.attempts += 1
-                event.last_error = None
-                event.next_attempt_at = None
-                lag = max(0.0, (now - event.created_at).total_seconds())
-                uow.commit()
-                log.info("webhook processed", changed=changed, lag_seconds=round(lag, 3), **context)
-    if failure is not None:
-        return _failed(event_id, failure, new_uow=new_uow, now=now, replay=replay, context=context)
-    metrics.webhooks_processed_total.labels(event_type=event_type).inc()
-    metrics.webhook_lag_seconds.observe(lag)
-    for count in policy.after_commit:
-        count(metrics)
-    return "processed"
+        except Exception as error:
+            if is_unavailable(error):
+                raise
+            if is_lock_conflict(error):
+                log.info("webhook event waits for another worker's lock; left due")
+                if not event.processed:
+                    event.next_attempt_at = now
+                batch.ended = True
+                return False
+            _failed(event, error, now=now, replay=replay, batch=batch, context=context)
+            return False
+    lag = max(0.0, (now - event.created_at).total_seconds())
+
+    def count() -> None:
+        how.metrics.webhooks_processed_total.labels(event_type=context["event_type"]).inc()
+        how.metrics.webhook_lag_seconds.observe(lag)
+        for counted in policy.after_commit:
+            counted(how.metrics)
+        log.info("webhook processed", changed=changed, lag_seconds=round(lag, 3), **context)
+
+    batch.after_commit.append(count)
+    return True
 
 
 def _failed(
-    event_id: uuid.UUID,
+    event: WebhookEvent,
     error: Exception,
     *,
-    new_uow: NewUnitOfWork,
     now: dt.datetime,
     replay: bool,
+    batch: _Batch,
     context: dict[str, str],
-) -> str:
+) -> None:
     """Record a failed attempt: retry later with backoff, or park after MAX_ATTEMPTS."""
-    with new_uow() as uow:
-        event = uow.webhook_events.lock(event_id)
-        assert event is not None
-        event.attempts += 1
-        event.last_error = f"{type(error).__name__}: {error}"[:2000]
-        parked = event.attempts >= MAX_ATTEMPTS or (replay and event.next_attempt_at is None)
-        event.next_attempt_at = None if parked else now + backoff(event.attempts)
-        if not event.processed:  # a processed event's replay failing leaves what it did
-            event.status = "parked" if parked else "pending"
-        attempts = event.attempts
-        uow.commit()
-    log.error(
-        "webhook handler failed", attempts=attempts, parked=parked, error=str(error), **context
+    event.attempts += 1
+    event.last_error = f"{type(error).__name__}: {error}"[:2000]
+    parked = event.attempts >= MAX_ATTEMPTS or (replay and event.next_attempt_at is None)
+    event.next_attempt_at = None if parked else now + backoff(event.attempts)
+    if not event.processed:  # a processed event's replay failing leaves what it did
+        event.status = "parked" if parked else "pending"
+    if parked:
+        batch.report.parked += 1
+    else:
+        batch.report.retried += 1
+    attempts = event.attempts
+    batch.after_commit.append(
+        lambda: log.error(
+            "webhook handler failed", attempts=attempts, parked=parked, error=str(error), **context
+        )
     )
-    return "parked" if parked else "retried"
 
 
 def backoff(attempts: int) -> dt.timedelta:
     """How long to wait after the ``attempts``-th failure: 30 s, doubling, at most an hour."""
     return min(FIRST_RETRY * (1 << (attempts - 1)), LONGEST_RETRY)
-
-
-def _release(ids: Sequence[uuid.UUID], *, new_uow: NewUnitOfWork, now: dt.datetime) -> None:
-    """Give claimed but untouched events back at once (the worker is stopping)."""
-    with new_uow() as uow:
-        for event_id in ids:
-            event = uow.webhook_events.lock(event_id)
-            if event is not None and not event.processed:
-                event.next_attempt_at = now
-        uow.commit()

@@ -72,7 +72,7 @@ VALID = {
         "payment_id": UID, "amount": "5.00", "reason": "duplicate", "note": "ticket 1",
         "idempotency_key": "refund-1", "operator": "olga", "source": "-",
     },
-    ("webhooks", "receive"): {"signature": "t=1,v1=abc", "source": "-"},
+    ("webhooks", "receive"): {"signature": "t=1,v1=abc", "source": "-", "many": "-"},
     ("webhooks", "list"): {
         "status": "pending", "event_type": "charge.refunded",
         "since_text": "2027-01-01T00:00:00Z", "cursor": "abc", "limit": "10",

@@ -128,6 +128,7 @@ CALLS = {
     "update_plan": (lambda p, plan_id="basic-monthly", name="Basic+": p.update_plan(
         plan_id, name=name), ["plan_id", "name"]),
     "archive_plan": (lambda p, plan_id: p.archive_plan(plan_id), ["plan_id"]),
+    "receive_webhooks": (lambda p, line: p.receive_webhooks([line], trusted=True), ["line"]),
     "upgrade_database": (lambda p, revision: p.upgrade_database(revision), ["revision"]),
     "downgrade_database": (lambda p, revision: p.downgrade_database(revision), ["revision"]),
 }

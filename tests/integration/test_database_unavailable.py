@@ -49,6 +49,7 @@ CALLS = {
     "get_dispute": lambda p: p.get_dispute("dp_1"),
     "list_disputes": lambda p: p.list_disputes(),
     "receive_webhook": lambda p: p.receive_webhook(PAYLOAD, sign(PAYLOAD, SECRET)),
+    "receive_webhooks": lambda p: p.receive_webhooks([PAYLOAD], trusted=True),
     "process_webhooks": lambda p: p.process_webhooks(),
     "replay_webhook": lambda p: p.replay_webhook("evt_1"),
     "list_webhook_events": lambda p: p.list_webhook_events(),

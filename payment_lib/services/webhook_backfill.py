@@ -1,0 +1,115 @@
+"""Receiving many events at once, for backfills: NDJSON, one event a line, all or nothing.
+
+A line is either a delivery as Stripe POSTed it, ``{"payload": "<the body, verbatim>",
+"signature": "<its Stripe-Signature header>"}``, verified like ``receive_event`` (the same
+secrets and tolerance: a capture older than the tolerance is refused as a replay), or, with
+``trusted``, a Stripe event as Stripe's events API returns it (``{"id": "evt_...", "object":
+"event", ...}``). Trusted events are stored as not signature-verified, like an event
+``replay_event`` fetches: the caller vouches that they were read from Stripe's API with the
+secret key, which is what makes them Stripe's. Without ``trusted`` such a line is refused.
+
+Every line is checked before anything is stored; the first bad one raises (its line number in
+the message) and nothing is stored. Then every event is stored in one transaction, in
+multi-row ``INSERT ... ON CONFLICT DO NOTHING`` statements of ``CHUNK`` events: a duplicate
+(stored before, or repeated in the input) is counted and changes nothing, so running the same
+file again is safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from payment_lib.domain.card_data import redact_value
+from payment_lib.domain.errors import InvalidRequest, InvalidSignature
+from payment_lib.services.ports import Clock, NewUnitOfWork
+from payment_lib.services.webhooks import MAX_PAYLOAD_BYTES, Verifier, event_row, parse_event
+
+log = structlog.get_logger(__name__)
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class BackfillReport:
+    """What receiving many events did: how many were read, stored, and already stored."""
+
+    received: int
+    stored: int
+    duplicates: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates}
+
+
+def receive_events(
+    lines: Iterable[bytes | str],
+    *,
+    trusted: bool,
+    new_uow: NewUnitOfWork,
+    verify: Verifier,
+    secrets: list[str],
+    tolerance: int,
+    clock: Clock,
+) -> BackfillReport:
+    """Check every line, then store every event once, in one transaction.
+
+    Raises:
+        InvalidRequest: a line is not JSON, not a delivery nor (with ``trusted``) an event,
+            or too large; the message names its line. Nothing is stored.
+        InvalidSignature: a delivery's signature is missing, wrong or too old.
+    """
+    now = clock()
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        text = line.encode() if isinstance(line, str) else line
+        if not text.strip():
+            continue
+        try:
+            event, verified = _event_of(text, trusted, verify, secrets, tolerance)
+        except InvalidSignature as error:
+            raise InvalidSignature(f"Line {number}: {error.message}") from None
+        except InvalidRequest as error:
+            raise InvalidRequest(f"Line {number}: {error.message}", param="lines") from None
+        rows.append(event_row(redact_value(event), verified=verified, now=now))
+    stored = 0
+    with new_uow() as uow:
+        for start in range(0, len(rows), CHUNK):
+            stored += len(uow.webhook_events.add_many(rows[start : start + CHUNK]))
+        uow.commit()
+    report = BackfillReport(received=len(rows), stored=stored, duplicates=len(rows) - stored)
+    log.info("webhook events backfilled", trusted=trusted, **report.to_dict())
+    return report
+
+
+def _event_of(
+    line: bytes, trusted: bool, verify: Verifier, secrets: list[str], tolerance: int
+) -> tuple[dict[str, Any], bool]:
+    """The event on one line, and whether its signature was verified."""
+    if len(line) > MAX_PAYLOAD_BYTES:
+        raise InvalidRequest(f"The line is too large (at most {MAX_PAYLOAD_BYTES} bytes).")
+    try:
+        item = json.loads(line)
+    except ValueError:
+        raise InvalidRequest("The line is not JSON.") from None
+    if isinstance(item, dict) and set(item) == {"payload", "signature"}:
+        payload, signature = item["payload"], item["signature"]
+        if not isinstance(payload, str) or not isinstance(signature, str):
+            raise InvalidRequest("A delivery's payload and signature are JSON strings.")
+        body = payload.encode()
+        verify(body, signature, secrets, tolerance)
+        return parse_event(body), True
+    if isinstance(item, dict) and item.get("object") == "event":
+        if not trusted:
+            raise InvalidRequest(
+                "An unsigned Stripe event; only events read from Stripe's API with the secret "
+                "key may be stored unsigned (trusted)."
+            )
+        return parse_event(line), False
+    raise InvalidRequest(
+        'The line is neither a delivery ({"payload": ..., "signature": ...}) nor a Stripe event.'
+    )
