@@ -41,7 +41,8 @@ def main(ctx: click.Context, database_url: str | None, log_level: str) -> None:
     Example: payment-cli plans list --json
     """
     configure_logging(log_level)
-    context = Context(database_url)
+    # The db commands fix a missing or old schema, so they do not refuse one.
+    context = Context(database_url, check_schema=ctx.invoked_subcommand != "db")
     ctx.obj = context
     ctx.call_on_close(context.close)
 

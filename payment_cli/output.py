@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import structlog
 
+from payment_cli.context import Context
 from payment_lib import InvalidRequest, PaymentError, contains_card_number
 
 # Exit codes, documented in docs/cli.md.
@@ -26,6 +27,15 @@ EXIT_FORBIDDEN = 7
 EXIT_CONFIGURATION = 8
 EXIT_DATABASE_UNAVAILABLE = 9
 EXIT_DRIFT = 10
+# Environment faults (docs/cli.md, "Environment faults"): each its own code.
+EXIT_DATABASE_DRIVER = 11
+EXIT_DATABASE_FILE_MISSING = 12
+EXIT_DATABASE_FILE_UNWRITABLE = 13
+EXIT_DATABASE_FILE_CORRUPT = 14
+EXIT_SCHEMA_OUT_OF_DATE = 15
+EXIT_UNKNOWN_REVISION = 16
+EXIT_PROVIDER_UNREACHABLE = 17
+EXIT_STRIPE_KEY_REJECTED = 18
 EXIT_INTERNAL = 70
 
 EXIT_BY_CODE = {
@@ -40,6 +50,14 @@ EXIT_BY_CODE = {
     "forbidden": EXIT_FORBIDDEN,
     "invalid_configuration": EXIT_CONFIGURATION,
     "database_unavailable": EXIT_DATABASE_UNAVAILABLE,
+    "database_driver": EXIT_DATABASE_DRIVER,
+    "database_file_missing": EXIT_DATABASE_FILE_MISSING,
+    "database_file_unwritable": EXIT_DATABASE_FILE_UNWRITABLE,
+    "database_file_corrupt": EXIT_DATABASE_FILE_CORRUPT,
+    "schema_out_of_date": EXIT_SCHEMA_OUT_OF_DATE,
+    "unknown_revision": EXIT_UNKNOWN_REVISION,
+    "provider_unreachable": EXIT_PROVIDER_UNREACHABLE,
+    "stripe_key_rejected": EXIT_STRIPE_KEY_REJECTED,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -115,7 +133,11 @@ def guarded(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except PaymentError as error:
-            fail(error.to_dict(), EXIT_BY_CODE.get(error.code, EXIT_FAILED), as_json=as_json)
+            fail(
+                _as_given(error.to_dict()),
+                EXIT_BY_CODE.get(error.code, EXIT_FAILED),
+                as_json=as_json,
+            )
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception:
@@ -127,6 +149,15 @@ def guarded(function: F) -> F:
             fail(internal, EXIT_INTERNAL, as_json=as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _as_given(error: dict[str, Any]) -> dict[str, Any]:
+    """The error naming ``--database-url`` where the URL came from that option."""
+    click_context = click.get_current_context(silent=True)
+    context = click_context.find_object(Context) if click_context else None
+    if context is not None:
+        error["message"] = context.named(str(error["message"]))
+    return error
 
 
 def json_option(function: F) -> F:

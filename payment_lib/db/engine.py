@@ -14,10 +14,11 @@ import threading
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import StaticPool
 
+from payment_lib.db import faults
 from payment_lib.domain.errors import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
@@ -42,8 +43,8 @@ class Availability:
     """
 
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        self.where = f"{parsed.get_backend_name()}:{parsed.host or ''}/{parsed.database or ''}"
+        self.url = url
+        self.where = faults.masked(url)
         self._down = False
         self._lock = threading.Lock()
 
@@ -56,12 +57,13 @@ class Availability:
         if starting:
             cause = getattr(error, "orig", None) or error
             reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-            log.warning(
-                "database unavailable",
+            log.warning("database unavailable", database=self.where)
+            log.debug(
+                "database unavailable: detail",
                 database=self.where,
                 error=f"{type(cause).__name__}: {reason}"[:300],
             )
-        return DatabaseUnavailable()
+        return faults.unavailable(self.url, getattr(error, "orig", None) or error)
 
     def answered(self) -> None:
         with self._lock:
@@ -86,12 +88,15 @@ def make_engine(
     Errors meaning the database cannot be reached are raised as ``DatabaseUnavailable``,
     reported to ``availability`` (a new one if not given).
     """
-    if not url.startswith("sqlite"):
-        engine = create_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
-        )
-    else:
-        engine = _sqlite_engine(url)
+    try:
+        if not url.startswith("sqlite"):
+            engine = create_engine(
+                url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+            )
+        else:
+            engine = _sqlite_engine(url)
+    except (exc.NoSuchModuleError, ImportError) as error:
+        raise faults.driver_missing(url, error) from None
     _translate_unavailability(engine, availability or Availability(url))
     return engine
 
@@ -102,6 +107,9 @@ def _translate_unavailability(engine: Engine, availability: Availability) -> Non
         # The pool's pre-ping finds dead pooled connections and replaces them itself.
         if context.is_pre_ping:
             return
+        fault = faults.describe(availability.url, context.original_exception)
+        if fault is not None:
+            raise fault from context.original_exception
         if is_unavailable(context.sqlalchemy_exception or context.original_exception):
             raise availability.failed(context.original_exception) from (
                 context.sqlalchemy_exception or context.original_exception

@@ -78,7 +78,10 @@ def test_database_url_option_gets_the_same_checks_as_the_variable():
 
 @pytest.mark.parametrize(
     "url",
-    ["postgresql+nosuchdriver://u@127.0.0.1/payments", "postgresql://u@127.0.0.1/payments"],
+    [
+        "postgresql+nosuchdriver://u@127.0.0.1/payments",
+        "postgresql+psycopg2://u@127.0.0.1/payments",
+    ],
     ids=["unknown driver", "driver not installed (psycopg2)"],
 )
 def test_a_wrong_driver_exits_11_and_names_the_one_to_use(url):
@@ -165,14 +168,26 @@ def test_a_database_without_the_schema_exits_15_and_says_to_upgrade(empty_databa
 
     assert result.exit_code == 15, result.output
     line = one_error_line(result)
-    assert "no schema" in line and "payment-cli db upgrade" in line and "[schema_out_of_date]" in line
+    assert (
+        "no schema" in line and "payment-cli db upgrade" in line and "[schema_out_of_date]" in line
+    )
 
 
 def test_a_database_behind_the_code_exits_15_naming_both_revisions(database_url):
     downgrade(database_url, "0003")
     result = invoke(
-        "plans", "add", "p1", "--name", "P", "--amount", "1.00", "--currency", "usd",
-        "--interval", "month", env={"PAYMENT_DATABASE_URL": database_url},
+        "plans",
+        "add",
+        "p1",
+        "--name",
+        "P",
+        "--amount",
+        "1.00",
+        "--currency",
+        "usd",
+        "--interval",
+        "month",
+        env={"PAYMENT_DATABASE_URL": database_url},
     )
 
     assert result.exit_code == 15, result.output
@@ -199,8 +214,19 @@ def test_an_unknown_revision_exits_16_and_lists_the_known_ones(database_url, com
 
 
 def pay_args() -> list[str]:
-    return ["pay", "--user", str(uuid.uuid4()), "--amount", "20.00", "--currency", "usd",
-            "--payment-method", "pm_card_visa", "--idempotency-key", f"k-{uuid.uuid4()}"]
+    return [
+        "pay",
+        "--user",
+        str(uuid.uuid4()),
+        "--amount",
+        "20.00",
+        "--currency",
+        "usd",
+        "--payment-method",
+        "pm_card_visa",
+        "--idempotency-key",
+        f"k-{uuid.uuid4()}",
+    ]
 
 
 def stripe_env(database_url: str, api_base: str, key: str = "sk_test_faults") -> dict[str, str]:
@@ -246,8 +272,16 @@ def test_a_key_stripe_rejects_exits_18_without_printing_it(database_url, stripe_
 
 def test_the_exit_code_table_lists_every_fault():
     text = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
-    for code in ("database_unavailable", "database_driver", "database_file_missing",
-                 "database_file_unwritable", "database_file_corrupt", "schema_out_of_date",
-                 "unknown_revision", "provider_unreachable", "provider_unavailable",
-                 "stripe_key_rejected"):
+    for code in (
+        "database_unavailable",
+        "database_driver",
+        "database_file_missing",
+        "database_file_unwritable",
+        "database_file_corrupt",
+        "schema_out_of_date",
+        "unknown_revision",
+        "provider_unreachable",
+        "provider_unavailable",
+        "stripe_key_rejected",
+    ):
         assert f"`{code}`" in text, code
