@@ -81,6 +81,40 @@ class CardRefusingGroup(click.Group):
                 fail(error.to_dict(), EXIT_INVALID, as_json="--json" in args)
         return super().parse_args(ctx, args)
 
+    # With --json, click's own errors (usage, bad parameter values) are one JSON object on
+    # stdout too, like every other failure; without it click prints its usage help as usual.
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        self.as_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as error:
+            self._json_or_raise(error)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as error:
+            self._json_or_raise(error)
+
+    def _json_or_raise(self, error: click.ClickException) -> NoReturn:
+        if not getattr(self, "as_json", False):
+            raise error
+        usage = isinstance(error, click.UsageError)
+        detail: dict[str, Any] = {
+            "code": "invalid_request" if usage else "failed",
+            "message": error.format_message(),
+        }
+        param = getattr(error, "param", None)
+        if param is not None and param.opts:
+            detail["param"] = param.opts[0]
+        fail(detail, error.exit_code, as_json=True)
+
 
 def _flags(command: click.Command) -> set[str]:
     """Every flag's name in ``command`` and its subcommands (flags take no value)."""

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import click
 from pydantic import SecretStr
+from sqlalchemy import make_url
 
-from payment_lib import Actor, PaymentError, PaymentInfo, Payments, Settings
+from payment_lib import Actor, ConfigurationError, PaymentError, PaymentInfo, Payments, Settings
 from payment_lib.testing import StripeEmulator, signature_header
 
 EMAIL = "quickstart@example.com"
@@ -211,8 +212,23 @@ def _run(name: str, step: Callable[[], str]) -> Outcome:
     return outcome
 
 
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+
+
+def refuse_live_keys(settings: Settings) -> None:
+    """ConfigurationError for a live-mode key: the quickstart makes payments and refunds."""
+    key = settings.stripe_api_key
+    if key is not None and key.get_secret_value().startswith(LIVE_KEY_PREFIXES):
+        raise ConfigurationError(
+            "PAYMENT_STRIPE_API_KEY: the quickstart makes real payments and refunds, so it "
+            "refuses a live key (sk_live_/rk_live_): use a test-mode key (sk_test_...), or "
+            "unset the variable to use the built-in emulator."
+        )
+
+
 def run_quickstart(settings: Settings) -> bool:
     """Run the four scenarios; print each step and a table. True when none failed."""
+    refuse_live_keys(settings)
     started = time.perf_counter()
     webhook_secret = "whsec_quickstart_" + secrets.token_hex(16)
     settings = settings.model_copy(
@@ -224,7 +240,8 @@ def run_quickstart(settings: Settings) -> bool:
         revision = payments.upgrade_database()
         payments.seed_demo_plans()
         where = f"in-process emulator at {emulator.url}" if emulator else "Stripe test mode"
-        click.echo(f"database {settings.database_url} (revision {revision}); stripe: {where}\n")
+        database = make_url(settings.database_url).render_as_string(hide_password=True)
+        click.echo(f"database {database} (revision {revision}); stripe: {where}\n")
         quickstart = Quickstart(payments, emulator, webhook_secret)
         outcomes = [
             _run("[1/4] successful payment starts a subscription", quickstart.successful_payment),
