@@ -12,6 +12,7 @@ import click
 
 from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
+from payment_cli.docs_command import docs
 from payment_cli.emulator_command import stripe_emulator
 from payment_cli.output import EXIT_FAILED, CardRefusingGroup, emit, guarded, json_option
 from payment_cli.quickstart import run_quickstart
@@ -30,17 +31,29 @@ from payment_lib import PaymentInfo, Payments, configure_logging
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
     show_default=True,
-    help="JSON logs on stderr at this level and above.",
+    help="Log lines on stderr at this level and above.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    show_default=True,
+    help="console: lines for people; json: one JSON object per line; auto: console on a "
+    "terminal, JSON otherwise.",
+)
+@click.version_option(
+    package_name="payment_lib", prog_name="payment-cli", message="%(prog)s %(version)s"
 )
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None, log_level: str) -> None:
+def main(ctx: click.Context, database_url: str | None, log_level: str, log_format: str) -> None:
     """Payments, subscriptions, refunds and webhooks from the command line.
 
-    Configuration comes from PAYMENT_* environment variables (see README.md).
+    Configuration comes from PAYMENT_* environment variables: `payment-cli docs readme` lists
+    them, `payment-cli docs cli` is the full guide (exit codes included).
 
     Example: payment-cli plans list --json
     """
-    configure_logging(log_level)
+    configure_logging(log_level, log_format=log_format)  # type: ignore[arg-type]
     # The db commands fix a missing or old schema, so they do not refuse one.
     context = Context(database_url, check_schema=ctx.invoked_subcommand != "db")
     ctx.obj = context
@@ -296,3 +309,4 @@ main.add_command(replay_webhook)
 main.add_command(worker)
 main.add_command(reconcile)
 main.add_command(disputes)
+main.add_command(docs)

@@ -71,7 +71,8 @@ def stripe_emulator(
     """Run a local Stripe test-mode emulator until Ctrl-C or SIGTERM.
 
     Point the SDK (or PAYMENT_STRIPE_API_BASE) at the printed URL with any sk_test_ key.
-    The control endpoint /_emulator/ sets faults and inspects state (see docs/emulator.md).
+    The control endpoint /_emulator/ sets faults and inspects state (see
+    `payment-cli docs emulator`).
     With a subcommand, steers an emulator already running instead (trigger, events resend).
 
     Example: payment-cli stripe-emulator --port 12111 --webhook-url http://127.0.0.1:8000/hooks

@@ -174,8 +174,10 @@ def guarded(function: F) -> F:
             )
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception:
-            log.exception("unexpected error")
+        except Exception as error:
+            # One line in the log; the traceback only at --log-level debug.
+            log.error("unexpected error", error=f"{type(error).__name__}: {error}"[:300])
+            log.debug("unexpected error: traceback", exc_info=True)
             internal = {
                 "code": "internal_error",
                 "message": "unexpected internal error; details are in the log",

@@ -141,7 +141,7 @@ def apply_outcome(
             "retry_helps": decline.retry_helps,
             "hard_decline": decline.hard,
         }
-        log.error(
+        log.info(  # a decline is a result for the caller, not a fault of the system
             "payment failed",
             payment_id=str(payment.id),
             code=decline.code,

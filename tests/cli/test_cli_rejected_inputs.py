@@ -70,7 +70,8 @@ BAD = [
     (("stripe-emulator", "trigger"), ["stripe-emulator", "trigger", "no.such_event"], 2),
     (("stripe-emulator", "events", "resend"),
      ["stripe-emulator", "events", "resend", "evt_1", "--url", "ftp://x"], 2),
-    (("quickstart",), ["quickstart"], 8),  # with a live key: refused before anything runs
+    (("quickstart",), ["quickstart"], 8),
+    (("docs",), ["docs", "nonsense"], 2),  # with a live key: refused before anything runs
 ]
 LIVE_KEY = "sk_live_" + "51Hq" * 6
 
