@@ -61,3 +61,18 @@ def test_quickstart_never_prints_the_database_password(empty_database_url, tmp_p
 
     assert secret not in result.stdout + result.stderr
     assert ":***@" in result.stdout, result.stdout + result.stderr
+
+
+def test_quickstart_json_is_one_object_on_stdout(tmp_path):
+    import json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
+    result = subprocess.run([sys.executable, "-m", "payment_cli", "quickstart", "--json"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                            check=False)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert (report["passed"], report["failed"], report["skipped"]) == (4, 0, 0)
+    assert [s["result"] for s in report["scenarios"]] == ["passed"] * 4
+    assert report["database"].startswith("sqlite:///")
