@@ -282,9 +282,10 @@ def payments_refresh(context: Context, payment_id: str, as_json: bool) -> None:
 
 
 @main.command("quickstart")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @guarded
 @click.pass_context
-def quickstart(ctx: click.Context) -> None:
+def quickstart(ctx: click.Context, as_json: bool) -> None:
     """Try everything in seconds: a payment that starts a subscription, a decline, a signed
     webhook processed by the worker, and a refund that cancels the subscription.
 
@@ -297,7 +298,8 @@ def quickstart(ctx: click.Context) -> None:
     parent = ctx.find_root()
     if parent.get_parameter_source("log_level") == click.core.ParameterSource.DEFAULT:
         configure_logging("critical")  # the declined card is expected: keep the story readable
-    sys.exit(0 if run_quickstart(ctx.find_object(Context).settings) else EXIT_FAILED)
+    settings = ctx.find_object(Context).settings
+    sys.exit(0 if run_quickstart(settings, as_json=as_json) else EXIT_FAILED)
 
 
 main.add_command(stripe_emulator)

@@ -9,12 +9,14 @@ is skipped, since completing 3-D Secure needs a person at the bank's page.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import click
 from pydantic import SecretStr
@@ -226,9 +228,19 @@ def refuse_live_keys(settings: Settings) -> None:
         )
 
 
-def run_quickstart(settings: Settings) -> bool:
-    """Run the four scenarios; print each step and a table. True when none failed."""
+def run_quickstart(settings: Settings, *, as_json: bool = False) -> bool:
+    """Run the four scenarios; print each step and a table (with ``as_json``, one JSON object
+    instead). True when none failed."""
     refuse_live_keys(settings)
+    if not as_json:
+        return _run_all(settings, as_json=False)[0]
+    with contextlib.redirect_stdout(io.StringIO()):  # the steps' story is for people
+        passed, report = _run_all(settings, as_json=True)
+    click.echo(json.dumps(report))
+    return passed
+
+
+def _run_all(settings: Settings, *, as_json: bool) -> tuple[bool, dict[str, Any]]:
     started = time.perf_counter()
     webhook_secret = "whsec_quickstart_" + secrets.token_hex(16)
     settings = settings.model_copy(
@@ -249,14 +261,33 @@ def run_quickstart(settings: Settings) -> bool:
             _run("[3/4] signed webhook processed by the worker", quickstart.signed_webhook),
             _run("[4/4] full refund cancels the subscription", quickstart.full_refund),
         ]
+    passed = sum(o.result == "passed" for o in outcomes)
+    failed = sum(o.result == "FAILED" for o in outcomes)
+    seconds = time.perf_counter() - started
+    if as_json:
+        report = {
+            "database": database,
+            "revision": revision,
+            "stripe": where,
+            "scenarios": [
+                {
+                    "name": o.name,
+                    "result": o.result.lower(),
+                    "seconds": round(o.seconds, 3),
+                    "detail": o.detail,
+                }
+                for o in outcomes
+            ],
+            "passed": passed,
+            "failed": failed,
+            "skipped": len(outcomes) - passed - failed,
+            "seconds": round(seconds, 3),
+        }
+        return failed == 0, report
     width = max(len(o.name) for o in outcomes)
     click.echo(f"{'scenario':<{width}}  result   seconds  detail")
     for o in outcomes:
         click.echo(f"{o.name:<{width}}  {o.result:<8} {o.seconds:>7.2f}  {o.detail}")
-    passed = sum(o.result == "passed" for o in outcomes)
-    failed = sum(o.result == "FAILED" for o in outcomes)
     skipped = f", {len(outcomes) - passed - failed} skipped" if passed + failed < 4 else ""
-    click.echo(
-        f"\n{passed} passed, {failed} failed{skipped} in {time.perf_counter() - started:.1f} s"
-    )
-    return failed == 0
+    click.echo(f"\n{passed} passed, {failed} failed{skipped} in {seconds:.1f} s")
+    return failed == 0, {}
