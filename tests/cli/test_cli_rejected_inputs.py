@@ -106,10 +106,9 @@ def run_bad(run):
     }
 
     def invoke(argv):
-        extra = {"PAYMENT_STRIPE_API_KEY": LIVE_KEY} if argv == ["quickstart"] else {}
-        if argv == ["quickstart"]:
-            env.pop("PAYMENT_STRIPE_API_BASE", None)
-        return run(*argv, env={**env, **extra})
+        if argv[0] == "quickstart":  # a live key, as if for real Stripe
+            return run(*argv, env={"PAYMENT_STRIPE_API_KEY": LIVE_KEY})
+        return run(*argv, env=env)
 
     return invoke
 
