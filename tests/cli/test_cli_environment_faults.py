@@ -285,3 +285,28 @@ def test_the_exit_code_table_lists_every_fault():
         "stripe_key_rejected",
     ):
         assert f"`{code}`" in text, code
+
+
+def test_a_database_ahead_of_the_code_exits_15_saying_so(database_url):
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    env = {"PAYMENT_DATABASE_URL": database_url}
+
+    for command in (["plans", "list"], ["db", "upgrade"]):
+        result = invoke(*command, env=env)
+        assert result.exit_code == 15, (command, result.output)
+        line = one_error_line(result)
+        assert "0099" in line and "newer payment_lib" in line, line
+
+
+def test_the_drivers_own_text_is_logged_only_at_debug():
+    url = f"postgresql+psycopg://payments:{PASSWORD}@127.0.0.1:{closed_port()}/payments"
+    quiet = invoke("plans", "list", env={"PAYMENT_DATABASE_URL": url})
+    loud = invoke("--log-level", "debug", "plans", "list", env={"PAYMENT_DATABASE_URL": url})
+
+    assert quiet.exit_code == loud.exit_code == 9
+    assert "OperationalError" not in quiet.stderr
+    assert "OperationalError" in loud.stderr
+    assert PASSWORD not in quiet.output + loud.output
