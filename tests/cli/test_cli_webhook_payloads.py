@@ -127,3 +127,30 @@ def test_an_event_id_with_a_nul_is_not_a_stripe_event(cli, database_url):
     assert result.exit_code == 2, result.output
     assert json.loads(result.stdout)["error"]["code"] == "invalid_request"
     assert stored_payloads(database_url) == []
+
+
+def test_a_handled_event_whose_fields_hold_nul_characters_is_processed(cli):
+    """The handler copies fields into text columns, which PostgreSQL keeps without NULs: the
+    event is processed (each NUL read as U+FFFD there), not parked; the stored event keeps
+    them."""
+    event = {
+        "id": "evt_1DisputeNul",
+        "object": "event",
+        "type": "charge.dispute.created",
+        "created": int(time.time()),
+        "data": {"object": {
+            "id": "dp_1Nul", "object": "dispute", "amount": 2500, "currency": "eur",
+            "balance_transactions": [], "charge": "ch_1Nul", "payment_intent": "pi_1Nul",
+            "created": int(time.time()), "evidence_details": {"due_by": 1_900_000_000},
+            "reason": "product_not_\u0000received", "status": "needs_response",
+        }},
+    }
+    assert receive(cli, json.dumps(event).encode()).exit_code == 0
+
+    worked = cli("worker", "--once", "--json")
+
+    assert worked.exit_code == 0, worked.output
+    listed = json.loads(cli("webhooks", "list", "--json").stdout)["events"]
+    assert [e["status"] for e in listed] == ["processed"], listed
+    shown = json.loads(cli("disputes", "show", "dp_1Nul", "--json").stdout)
+    assert shown["reason"].replace("\ufffd", "\u0000") == "product_not_\u0000received"
