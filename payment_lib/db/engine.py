@@ -98,7 +98,37 @@ def make_engine(
     except (exc.NoSuchModuleError, ImportError) as error:
         raise faults.driver_missing(url, error) from None
     _translate_unavailability(engine, availability or Availability(url))
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "before_cursor_execute", _text_without_nul, retval=True)
     return engine
+
+
+def _text_without_nul(
+    _connection: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+) -> tuple[str, Any]:
+    """PostgreSQL's text types cannot hold NUL characters, which valid JSON from Stripe may
+    carry into a field we copy (a dispute's reason, say): each becomes U+FFFD there, rather
+    than the statement failing. JSON documents keep theirs (``json_document``)."""
+    return statement, _replace_nul(parameters)
+
+
+def _replace_nul(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        if not any(isinstance(value, str) and "\x00" in value for value in parameters.values()):
+            return parameters
+        return {
+            key: value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+            for key, value in parameters.items()
+        }
+    if isinstance(parameters, list | tuple) and parameters:
+        if isinstance(parameters[0], dict | list | tuple):  # executemany
+            return type(parameters)(_replace_nul(row) for row in parameters)
+        if any(isinstance(value, str) and "\x00" in value for value in parameters):
+            return type(parameters)(
+                value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+                for value in parameters
+            )
+    return parameters
 
 
 def _translate_unavailability(engine: Engine, availability: Availability) -> None:
