@@ -10,11 +10,22 @@ from typing import Any
 
 import click
 
+from payment_cli.bulk_commands import webhooks_replay
 from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
 from payment_cli.docs_command import docs
+from payment_cli.doctor_command import doctor, stats
 from payment_cli.emulator_command import stripe_emulator
+from payment_cli.operator_commands import (
+    notifications,
+    payments_list,
+    plans_archive,
+    plans_update,
+    refunds,
+    subscriptions_list,
+)
 from payment_cli.output import EXIT_FAILED, CardRefusingGroup, emit, guarded, json_option
+from payment_cli.plan_change_command import change_plan
 from payment_cli.quickstart import run_quickstart
 from payment_cli.reconcile_command import reconcile
 from payment_cli.refund_commands import process_refund
@@ -123,7 +134,8 @@ def plans() -> None:
 
 def _plan_line(plan: Any) -> str:
     every = plan.interval if plan.interval_count == 1 else f"{plan.interval_count} {plan.interval}s"
-    return f"{plan.id:<20} {plan.name:<24} {plan.price} every {every}"
+    trial = f", {plan.trial_days}-day trial" if plan.trial_days else ""
+    return f"{plan.id:<20} {plan.name:<24} {plan.price} every {every}{trial}"
 
 
 @plans.command("add")
@@ -135,6 +147,13 @@ def _plan_line(plan: Any) -> str:
 @click.option(
     "--interval-count", default=1, show_default=True, type=int, help="Periods between renewals."
 )
+@click.option(
+    "--trial-days",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Days of free trial (subscriptions start-trial); 0 to 730.",
+)
 @json_option
 @pass_context
 def plans_add(
@@ -145,12 +164,13 @@ def plans_add(
     currency: str,
     interval: str,
     interval_count: int,
+    trial_days: int,
     as_json: bool,
 ) -> None:
-    """Add a plan.
+    """Add a plan (with --trial-days N, its subscriptions may start with an N-day trial).
 
     Example: payment-cli plans add basic-monthly --name Basic --amount 9.99 --currency usd
-    --interval month
+    --interval month --trial-days 14
     """
     plan = context.payments.add_plan(
         plan_id,
@@ -159,6 +179,7 @@ def plans_add(
         currency=currency,
         interval=interval,
         interval_count=interval_count,
+        trial_days=trial_days,
     )
     emit(plan.to_dict(), f"added {_plan_line(plan)}", as_json=as_json)
 
@@ -254,20 +275,6 @@ def payments_show(context: Context, payment_id: str, as_json: bool) -> None:
     emit(payment.to_dict(), _payment_line(payment), as_json=as_json)
 
 
-@payments.command("list")
-@click.option("--user", "user_id", required=True, help="The user's UUID.")
-@json_option
-@pass_context
-def payments_list(context: Context, user_id: str, as_json: bool) -> None:
-    """List a user's payments, newest first.
-
-    Example: payment-cli payments list --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b --json
-    """
-    found = context.payments.list_payments(user_id)
-    text = "\n".join(_payment_line(p) for p in found) if found else "no payments"
-    emit({"payments": [p.to_dict() for p in found]}, text, as_json=as_json)
-
-
 @payments.command("refresh")
 @click.argument("payment_id")
 @json_option
@@ -304,6 +311,7 @@ def quickstart(ctx: click.Context, as_json: bool) -> None:
 
 main.add_command(stripe_emulator)
 main.add_command(subscriptions)
+subscriptions.add_command(change_plan)
 main.add_command(billing)
 main.add_command(process_refund)
 main.add_command(webhooks)
@@ -312,3 +320,12 @@ main.add_command(worker)
 main.add_command(reconcile)
 main.add_command(disputes)
 main.add_command(docs)
+main.add_command(refunds)
+main.add_command(notifications)
+payments.add_command(payments_list)
+subscriptions.add_command(subscriptions_list)
+plans.add_command(plans_update)
+plans.add_command(plans_archive)
+webhooks.add_command(webhooks_replay)
+main.add_command(doctor)
+main.add_command(stats)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from typing import BinaryIO
 
 import click
 
+from payment_cli.bulk_commands import refund_file
 from payment_cli.context import Context, pass_context
 from payment_cli.output import EXIT_FAILED, emit, json_option
 from payment_lib import Actor, RefundInfo
@@ -23,7 +25,7 @@ def _operator(name: str | None) -> str:
         return f"uid-{os.getuid()}"
 
 
-def _refund_text(refund: RefundInfo) -> str:
+def refund_text(refund: RefundInfo) -> str:
     line = f"refund {refund.id}  {refund.status}  {refund.amount}"
     if refund.stripe_refund_id:
         line += f"  {refund.stripe_refund_id}"
@@ -45,7 +47,7 @@ def _refund_text(refund: RefundInfo) -> str:
 
 
 @click.command("process-refund")
-@click.argument("payment_id")
+@click.argument("payment_id", required=False)
 @click.option("--amount", help='Major units, e.g. "5.00"; default: everything that remains.')
 @click.option(
     "--reason",
@@ -59,19 +61,29 @@ def _refund_text(refund: RefundInfo) -> str:
     "same command again refunds once.",
 )
 @click.option("--operator", help="Who is refunding, recorded with it; default: the OS user.")
+@click.option(
+    "--from",
+    "source",
+    type=click.File("rb"),
+    help="Refund each line of this file instead (- for stdin): CSV or NDJSON of payment_id, "
+    "amount, reason, note, key.",
+)
 @json_option
 @pass_context
 def process_refund(
     context: Context,
-    payment_id: str,
+    payment_id: str | None,
     amount: str | None,
     reason: str | None,
     note: str | None,
     idempotency_key: str | None,
     operator: str | None,
+    source: BinaryIO | None,
     as_json: bool,
 ) -> None:
-    """Refund a payment in full, or in part with --amount, and show what remains.
+    """Refund a payment in full, or in part with --amount, and show what remains; or, with
+    --from FILE, every line of a file (one result line each, a summary, exit 1 when any line
+    failed; run again after an interruption, lines done are replays, never second refunds).
 
     Prints the refund (id, amount, status), the payment's refunded and remaining amounts and
     the subscription's status after it: a full refund cancels the subscription at once.
@@ -79,7 +91,19 @@ def process_refund(
 
     Example: payment-cli process-refund 0b6f7c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e --amount 5.00
     --reason requested_by_customer --json
+
+    Example: payment-cli process-refund --from refunds.csv --operator olga --json > results
     """
+    if source is not None:
+        if payment_id or amount or reason or note or idempotency_key:
+            raise click.UsageError(
+                "--from takes every refund from the file: give no PAYMENT_ID, --amount, "
+                "--reason, --note or --idempotency-key with it."
+            )
+        refund_file(context.payments, source, operator=_operator(operator), as_json=as_json)
+        return
+    if payment_id is None:
+        raise click.UsageError("Give the PAYMENT_ID to refund, or --from FILE.")
     refund = context.payments.refund(
         payment_id,
         actor=Actor.admin(_operator(operator)),
@@ -88,7 +112,7 @@ def process_refund(
         note=note,
         idempotency_key=idempotency_key,
     )
-    emit(refund.to_dict(), _refund_text(refund), as_json=as_json)
+    emit(refund.to_dict(), refund_text(refund), as_json=as_json)
     if refund.status == "failed":
         if not as_json:
             click.echo(f"error: {refund.failure_message} [refund_failed]", err=True)

@@ -1,4 +1,4 @@
-"""payment-cli subscriptions show/cancel and billing run."""
+"""payment-cli subscriptions show/start-trial/cancel/retry and billing run."""
 
 from __future__ import annotations
 
@@ -16,11 +16,15 @@ def _date(moment: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
-def _subscription_line(subscription: SubscriptionInfo) -> str:
+def subscription_line(subscription: SubscriptionInfo) -> str:
     line = (
         f"{subscription.id}  {subscription.plan_id:<18} {subscription.status:<10} "
         f"next {_date(subscription.next_billing_date)}"
     )
+    if subscription.scheduled_plan_id:
+        line += f"  (then {subscription.scheduled_plan_id})"
+    if subscription.status == "trialing":
+        line += f"  trial ends {_date(subscription.trial_ends_at)}"
     if subscription.cancel_at_period_end:
         line += f"  (ends {_date(subscription.end_date)})"
     elif subscription.end_date:
@@ -30,7 +34,7 @@ def _subscription_line(subscription: SubscriptionInfo) -> str:
 
 @click.group()
 def subscriptions() -> None:
-    """Look up and cancel subscriptions.
+    """Look up, start (trials) and cancel subscriptions.
 
     Example: payment-cli subscriptions show --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b
     """
@@ -46,8 +50,41 @@ def subscriptions_show(context: Context, user_id: str, as_json: bool) -> None:
     Example: payment-cli subscriptions show --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b --json
     """
     found = context.payments.list_subscriptions(user_id)
-    text = "\n".join(_subscription_line(s) for s in found) if found else "no subscriptions"
+    text = "\n".join(subscription_line(s) for s in found) if found else "no subscriptions"
     emit({"subscriptions": [s.to_dict() for s in found]}, text, as_json=as_json)
+
+
+@subscriptions.command("start-trial")
+@click.option("--user", "user_id", required=True, help="The user's UUID.")
+@click.option("--plan", "plan_id", required=True, help="A plan with trial days.")
+@click.option("--payment-method", help="Card to save for the first charge (pm_...); none: no card.")
+@click.option("--email", "customer_email", help="Where the reminder and receipts go.")
+@json_option
+@pass_context
+def subscriptions_start_trial(
+    context: Context,
+    user_id: str,
+    plan_id: str,
+    payment_method: str | None,
+    customer_email: str | None,
+    as_json: bool,
+) -> None:
+    """Start a plan's free trial: trialing, nothing charged.
+
+    With --payment-method the card is saved and verified for off-session charges, and the
+    first charge is the renewal at the trial's end; without one the trial ends then, unless
+    a card is added. A declined card starts nothing (exit 2).
+
+    Example: payment-cli subscriptions start-trial --user 3f2b6e9a-1c7d-4e5f-8a9b-0c1d2e3f4a5b
+    --plan pro-monthly --payment-method pm_card_visa --email ada@example.com
+    """
+    subscription = context.payments.start_trial(
+        user_id=user_id,
+        plan_id=plan_id,
+        payment_method=payment_method,
+        customer_email=customer_email,
+    )
+    emit(subscription.to_dict(), subscription_line(subscription), as_json=as_json)
 
 
 @subscriptions.command("cancel")
@@ -69,7 +106,7 @@ def subscriptions_cancel(
     subscription = context.payments.cancel_subscription(
         subscription_id, at_period_end=at_period_end
     )
-    emit(subscription.to_dict(), _subscription_line(subscription), as_json=as_json)
+    emit(subscription.to_dict(), subscription_line(subscription), as_json=as_json)
 
 
 @subscriptions.command("retry")
@@ -143,6 +180,8 @@ def billing_run(
     ]
     lines += [f"{p.id}  {p.status:<10} {p.amount}" for p in report.charged]
     lines += [f"{s}  ended" for s in report.ended]
+    if report.trial_reminders:
+        lines.append(f"{report.trial_reminders} trial-ending reminders queued")
     lines += [
         f"{e['subscription_id']}  not billed: {e['message']} [{e['code']}]" for e in report.errors
     ]

@@ -38,9 +38,11 @@ from payment_lib.metrics import Metrics
 from payment_lib.observability import configure_logging
 from payment_lib.services.billing import BillingReport
 from payment_lib.services.disputes import DisputeInfo
+from payment_lib.services.listings import Page
 from payment_lib.services.notifications import NotificationInfo, NotificationReport
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import FailureInfo, PaymentInfo
+from payment_lib.services.plan_changes import PlanChangeInfo
 from payment_lib.services.plans import PlanInfo
 from payment_lib.services.reconcile import Drift, ReconcileReport
 from payment_lib.services.refund_results import RefundInfo
@@ -74,11 +76,13 @@ __all__ = [
     "NotFound",
     "NotificationInfo",
     "NotificationReport",
+    "Page",
     "PayFields",
     "PaymentError",
     "PaymentInfo",
     "PaymentRequest",
     "Payments",
+    "PlanChangeInfo",
     "PlanInfo",
     "ProviderError",
     "ProviderUnavailable",

@@ -28,6 +28,9 @@ class Settings(BaseModel):
     database_url: str = "sqlite:///payments.db"
     database_pool_size: int = Field(5, gt=0)
     database_max_overflow: int = Field(10, ge=0)
+    # "transaction" when the database is reached through a transaction pooler (PgBouncer's
+    # pool_mode=transaction): no prepared statements then (docs/deployment.md).
+    database_pooler: Literal["none", "transaction"] = "none"
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str | None = None
     stripe_timeout_seconds: float = Field(30.0, gt=0, allow_inf_nan=False)
@@ -37,6 +40,8 @@ class Settings(BaseModel):
     webhook_tolerance_seconds: int = Field(300, gt=0)
     rate_limit_per_hour: int = Field(5, gt=0)
     renewal_retry_days: tuple[int, ...] = (1, 3, 5)
+    # How many days before a trial ends its reminder email is queued; 0: no reminders.
+    trial_reminder_days: int = Field(3, ge=0, le=730)
     smtp_host: str = "localhost"
     smtp_port: int = Field(25, gt=0, lt=65536)
     smtp_username: str | None = None

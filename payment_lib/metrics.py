@@ -44,6 +44,15 @@ class Metrics:
         self.renewals_total = Counter(
             "renewals_total", "Subscription renewal attempts by outcome", ["outcome"], registry=r
         )
+        self.plan_changes_total = Counter(
+            "plan_changes_total",
+            "Plan changes by outcome (changed, scheduled, ...)",
+            ["outcome"],
+            registry=r,
+        )
+        self.trials_total = Counter(
+            "trials_total", "Trial starts by outcome", ["outcome"], registry=r
+        )
         self.ledger_corrections_total = Counter(
             "ledger_corrections_total",
             "Our record corrected to what Stripe says (a success after a failure, drift fixed)",

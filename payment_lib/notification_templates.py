@@ -81,6 +81,20 @@ KINDS: dict[str, EmailTemplate] = {
         html="<p>Hello,</p><p>your $plan_id subscription has ended because its renewal could "
         "not be charged. You can subscribe again at any time.</p>",
     ),
+    "trial_ending": EmailTemplate(
+        subject="Your $plan_id trial ends on $trial_ends_on",
+        text="Hello,\n\nyour $plan_id trial ends on $trial_ends_on. $next_step\n\n"
+        "Subscription reference: $subscription_id",
+        html="<p>Hello,</p><p>your $plan_id trial ends on <strong>$trial_ends_on</strong>. "
+        "$next_step</p><p>Subscription reference: $subscription_id</p>",
+    ),
+    "trial_ended": EmailTemplate(
+        subject="Your $plan_id trial has ended",
+        text="Hello,\n\nyour $plan_id trial has ended. No card was saved, so nothing was "
+        "charged. You can subscribe at any time.",
+        html="<p>Hello,</p><p>your $plan_id trial has ended. No card was saved, so nothing "
+        "was charged. You can subscribe at any time.</p>",
+    ),
     "refund_confirmation": EmailTemplate(
         subject="Refund of $amount $currency",
         text="Hello,\n\nwe refunded $amount $currency of your payment $payment_id "
@@ -98,6 +112,16 @@ KINDS: dict[str, EmailTemplate] = {
         html="<p>Hello,</p><p>the refund of <strong>$amount $currency</strong> for your "
         "payment $payment_id could not be completed by the card network, so the money was not "
         "returned to your card. We will contact you to refund it another way.</p>",
+    ),
+    "plan_changed": EmailTemplate(
+        subject="Your subscription changes to $to_plan_id",
+        text="Hello,\n\nyour $from_plan_id subscription changes to $to_plan_id ($amount "
+        "$currency per period) on $effective_at.\nCharged now: $charged $currency. Your credit "
+        "for the next renewals: $credit $currency.\n\nSubscription reference: $subscription_id",
+        html="<p>Hello,</p><p>your $from_plan_id subscription changes to "
+        "<strong>$to_plan_id</strong> ($amount $currency per period) on $effective_at.</p>"
+        "<p>Charged now: $charged $currency. Your credit for the next renewals: $credit "
+        "$currency.</p><p>Subscription reference: $subscription_id</p>",
     ),
     # To the shop's admin_email, not to a customer.
     "dispute_opened": EmailTemplate(

@@ -71,10 +71,11 @@ def card_details(payment_method: Any) -> CardDetails | None:
 
 
 def intent_outcome(intent: Any, *, request_id: str | None, error: Any = None) -> IntentOutcome:
-    """A PaymentIntent (or the ``error`` body of a declined create) as an outcome."""
+    """A PaymentIntent (or the ``error`` body of a declined create) as an outcome; a
+    SetupIntent reads the same way (no amount; ``last_setup_error`` for the error)."""
     next_action = intent.get("next_action") or {}
     redirect = (next_action.get("redirect_to_url") or {}).get("url")
-    problem = error or intent.get("last_payment_error") or {}
+    problem = error or intent.get("last_payment_error") or intent.get("last_setup_error") or {}
     payment_method = intent.get("payment_method") or problem.get("payment_method")
     return IntentOutcome(
         intent_id=intent.get("id"),

@@ -57,6 +57,8 @@ class WorkerHost(Protocol):
 
     def reconcile(self, *, fix: bool) -> ReconcileReport: ...
 
+    def record_worker_heartbeat(self) -> None: ...
+
 
 BATCH = 100
 
@@ -155,6 +157,7 @@ def run_once(
         if reconcile:
             step("reconcile", reconciling)
         step("notifications", notifications)  # what billing, recovery and reconcile enqueued
+    step("heartbeat", payments.record_worker_heartbeat)  # payment-cli doctor: a worker runs
     return report
 
 

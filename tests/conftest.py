@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import structlog
+from hypothesis import settings as hypothesis_settings
+from pgbouncer import ENABLE_HINT as BOUNCER_HINT
+from pgbouncer import POOLED, Bouncer, pooler_for, start_bouncer
 from postgres_cluster import ENABLE_HINT, start_cluster
 from prometheus_client import CollectorRegistry
 
@@ -20,6 +23,11 @@ from payment_lib.db.migrations import upgrade
 from payment_lib.testing import StripeTarget
 
 pytest_plugins = ["payment_lib.testing.pytest_plugin"]
+
+# Property tests: no per-example deadline (the machine is shared; time is measured by the
+# benchmarks, never asserted by tests).
+hypothesis_settings.register_profile("payment_lib", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("payment_lib")
 
 TEMPLATE_DB = "payment_template"
 _numbers = itertools.count()
@@ -32,6 +40,19 @@ def _default_logging() -> Iterator[None]:
     yield
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked through_pooler run a third time, through PgBouncer (transaction pooling)."""
+    if metafunc.definition.get_closest_marker("through_pooler") and (
+        "database_url" in metafunc.fixturenames
+    ):
+        # As a mark, so that it takes precedence over the fixture's own two params.
+        backends = ["sqlite", "postgresql", "pgbouncer"]
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize("database_url", backends, indirect=True)
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -110,16 +131,44 @@ def _fresh_postgres(admin_url: str, template: str | None) -> Iterator[str]:
         _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_admin_url: str) -> Iterator[Bouncer]:
+    """PgBouncer in transaction pooling mode in front of the suite's PostgreSQL."""
+    bouncer = start_bouncer(postgres_admin_url)
+    if bouncer is None:
+        if _on_ci():
+            pytest.fail(f"CI=true but no PgBouncer: {BOUNCER_HINT}")
+        pytest.skip(BOUNCER_HINT)
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of a freshly migrated database of its own for one test, on each backend."""
+    """URL of a freshly migrated database of its own for one test, on each backend (and
+    through PgBouncer for tests marked through_pooler)."""
     if request.param == "sqlite":
         path = tmp_path / "payments.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
     admin_url = request.getfixturevalue("postgres_admin_url")
-    yield from _fresh_postgres(admin_url, request.getfixturevalue("postgres_template"))
+    fresh = _fresh_postgres(admin_url, request.getfixturevalue("postgres_template"))
+    direct = next(fresh)
+    if request.param == "pgbouncer":
+        bouncer: Bouncer = request.getfixturevalue("pgbouncer")
+        pooled = bouncer.url_for(direct)
+        POOLED[pooled] = bouncer
+        try:
+            yield pooled
+        finally:
+            del POOLED[pooled]
+            bouncer.release(sa.make_url(direct).database or "")
+    else:
+        yield direct
+    next(fresh, None)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -139,6 +188,7 @@ def settings(database_url: str, stripe_target: StripeTarget) -> Settings:
         stripe_api_base=stripe_target.api_base,
         stripe_timeout_seconds=2,
         stripe_retry_backoff_seconds=0.01,
+        database_pooler=pooler_for(database_url),
     )
 
 

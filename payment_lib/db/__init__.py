@@ -12,11 +12,22 @@ from payment_lib.db.unit_of_work import UnitOfWork
 class Database:
     """An engine and its session factory for one database URL."""
 
-    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        transaction_pooler: bool = False,
+    ) -> None:
         self.url = url
         self.availability = Availability(url)
         self.engine: Engine = make_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, availability=self.availability
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            availability=self.availability,
+            transaction_pooler=transaction_pooler,
         )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

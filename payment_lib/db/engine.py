@@ -78,6 +78,7 @@ def make_engine(
     pool_size: int = 5,
     max_overflow: int = 10,
     availability: Availability | None = None,
+    transaction_pooler: bool = False,
 ) -> Engine:
     """An engine for ``url``; on SQLite every transaction takes the write lock up front.
 
@@ -87,11 +88,19 @@ def make_engine(
 
     Errors meaning the database cannot be reached are raised as ``DatabaseUnavailable``,
     reported to ``availability`` (a new one if not given).
+
+    Behind a ``transaction_pooler`` (PgBouncer's transaction mode) a connection's next
+    transaction may run on another server session, so psycopg prepares no statements.
     """
     try:
         if not url.startswith("sqlite"):
+            connect_args: dict[str, Any] = {"prepare_threshold": None} if transaction_pooler else {}
             engine = create_engine(
-                url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+                url,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                connect_args=connect_args,
             )
         else:
             engine = _sqlite_engine(url)

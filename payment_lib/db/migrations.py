@@ -46,12 +46,6 @@ def downgrade(url: str, revision: str = "-1") -> None:
     _run(command.downgrade, url, revision)
 
 
-def known_revisions() -> list[str]:
-    """Every revision this version ships, oldest first."""
-    script = ScriptDirectory.from_config(_config(""))
-    return [r.revision for r in reversed(list(script.walk_revisions()))]
-
-
 def _run(step: object, url: str, revision: str) -> None:
     """Run an Alembic command; a revision we do not ship is ``UnknownRevision`` and a database
     at a revision we do not know (made by newer code) is ``SchemaOutOfDate``."""
@@ -113,3 +107,9 @@ def check_schema(url: str) -> None:
 def head_revision() -> str | None:
     """The newest revision this version of payment_lib knows."""
     return ScriptDirectory.from_config(_config("")).get_current_head()
+
+
+def known_revisions() -> list[str]:
+    """Every revision this version of payment_lib ships, oldest first."""
+    script = ScriptDirectory.from_config(_config(""))
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, true, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -137,11 +137,15 @@ class NotificationRepository:
         query = select(Notification).where(Notification.recipient == recipient)
         return list(self.session.scalars(query.order_by(Notification.created_at)))
 
-    def listing(self, recipient: str | None, *, limit: int) -> list[Notification]:
-        """The outbox oldest first, only ``recipient``'s when given."""
+    def listing(
+        self, recipient: str | None, *, limit: int, status: str | None = None
+    ) -> list[Notification]:
+        """The outbox oldest first, only ``recipient``'s (or ``status``'s) when given."""
         query = select(Notification)
         if recipient is not None:
             query = query.where(Notification.recipient == recipient)
+        if status is not None:
+            query = query.where(Notification.status == status)
         query = query.order_by(Notification.created_at, Notification.id).limit(limit)
         return list(self.session.scalars(query))
 
@@ -213,7 +217,8 @@ class SubscriptionRepository:
             s.user_id == user_id if user_id is not None else true(),
         )
         return scope & or_(
-            and_(s.status == "active", s.next_billing_date <= now),
+            # A trial's end is its first renewal (or, without a card, its end).
+            and_(s.status.in_(("trialing", "active")), s.next_billing_date <= now),
             and_(s.status == "past_due", s.next_retry_at <= now),
             and_(
                 s.status == "past_due",
@@ -221,7 +226,7 @@ class SubscriptionRepository:
                 s.next_billing_date <= now - grace,
             ),
             and_(
-                s.status.in_(("active", "past_due")),
+                s.status.in_(("trialing", "active", "past_due")),
                 s.cancel_at_period_end.is_(True),
                 s.next_billing_date <= now,
             ),
@@ -255,6 +260,28 @@ class SubscriptionRepository:
         due = self._due(now, grace, subscription_id, user_id)
         query = select(func.count()).select_from(Subscription).where(due)
         return int(self.session.scalar(query) or 0)
+
+    def trials_ending(
+        self,
+        before: dt.datetime,
+        *,
+        after: dt.datetime,
+        subscription_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+    ) -> list[Subscription]:
+        """Trialing subscriptions whose trial ends in (after, before], soonest first (the
+        index on trial_ends_at finds them), leaving out those cancelled at the trial's end;
+        only one, or one user's, when given."""
+        s = Subscription
+        query = select(s).where(
+            s.trial_ends_at > after,
+            s.trial_ends_at <= before,
+            s.status == "trialing",
+            s.cancel_at_period_end.is_(False),
+            s.id == subscription_id if subscription_id is not None else true(),
+            s.user_id == user_id if user_id is not None else true(),
+        )
+        return list(self.session.scalars(query.order_by(s.trial_ends_at, s.id)))
 
     def lock_using_method(self, method_id: uuid.UUID) -> list[Subscription]:
         """The subscriptions whose renewals go to this card, locked."""
@@ -303,14 +330,28 @@ class WebhookEventRepository:
         return list(self.session.scalars(query))
 
     def listing(
-        self, *, unprocessed: bool, limit: int, status: str | None = None
+        self,
+        *,
+        unprocessed: bool,
+        limit: int,
+        status: str | None = None,
+        event_type: str | None = None,
+        since: dt.datetime | None = None,
+        after: tuple[dt.datetime, uuid.UUID] | None = None,
     ) -> list[WebhookEvent]:
         """Events oldest first; only those not processed yet when ``unprocessed``, only those
-        with ``status`` when given."""
+        with ``status``, of ``event_type`` or stored since ``since`` when given; a keyset page
+        after ``after`` (created_at, id)."""
         query = select(WebhookEvent)
         if unprocessed:
             query = query.where(WebhookEvent.processed.is_(False))
         if status is not None:
             query = query.where(WebhookEvent.status == status)
+        if event_type is not None:
+            query = query.where(WebhookEvent.event_type == event_type)
+        if since is not None:
+            query = query.where(WebhookEvent.created_at >= since)
+        if after is not None:
+            query = query.where(tuple_(WebhookEvent.created_at, WebhookEvent.id) > after)
         query = query.order_by(WebhookEvent.created_at, WebhookEvent.id).limit(limit)
         return list(self.session.scalars(query))

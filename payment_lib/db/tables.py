@@ -105,6 +105,7 @@ class Subscription(Base):
         Index(None, "next_retry_at"),
         Index(None, "trial_ends_at"),
         Index(None, "pause_until"),
+        Index(None, "created_at", "id"),
         # One live subscription per user and plan, whatever races past the purchase check.
         Index(
             "uq_subscriptions_live_user_plan",
@@ -194,6 +195,7 @@ class Refund(Base):
         Index(None, "payment_id"),
         Index(None, "stripe_refund_id"),
         Index(None, "status"),
+        Index(None, "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -291,3 +293,30 @@ class Notification(Base):
     next_attempt_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """A worker process's last pass: ``payment-cli doctor`` checks one was seen recently."""
+
+    __tablename__ = "worker_heartbeats"
+    __table_args__ = (Index(None, "seen_at"),)
+
+    worker_id: Mapped[str] = mapped_column(String(255), primary_key=True)  # host:pid
+    started_at: Mapped[dt.datetime]
+    seen_at: Mapped[dt.datetime]
+    passes: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReconcileRun(Base):
+    """What one reconcile found, by drift kind (``payment-cli stats`` shows the last one)."""
+
+    __tablename__ = "reconcile_runs"
+    __table_args__ = (Index(None, "finished_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    since: Mapped[dt.datetime]
+    until: Mapped[dt.datetime]
+    fixed: Mapped[bool]
+    # {"checked": {resource: n}, "counts": {drift kind: n}, "unfixed": n}
+    summary: Mapped[dict[str, Any]]
+    finished_at: Mapped[dt.datetime]

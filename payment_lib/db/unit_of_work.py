@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from payment_lib.db.customer_repository import CustomerRepository
 from payment_lib.db.disputes import DisputeRepository
 from payment_lib.db.engine import is_unavailable
+from payment_lib.db.listings import ListingRepository
+from payment_lib.db.operations import OperationsRepository
 from payment_lib.db.payment_repository import PaymentRepository
 from payment_lib.db.refund_repository import RefundRepository
 from payment_lib.db.repositories import (
@@ -90,3 +92,13 @@ class UnitOfWork:
     def disputes(self) -> DisputeRepository:
         """Disputes, in this unit of work's transaction."""
         return DisputeRepository(self.session)
+
+    @property
+    def listings(self) -> ListingRepository:
+        """The operators' filtered, keyset-paged listings, in this transaction."""
+        return ListingRepository(self.session)
+
+    @property
+    def operations(self) -> OperationsRepository:
+        """Worker heartbeats, reconcile summaries and counts, in this transaction."""
+        return OperationsRepository(self.session)

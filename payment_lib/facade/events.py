@@ -102,10 +102,10 @@ class EventsApi(Wiring):
         )
 
     def list_notifications(
-        self, recipient: str | None = None, *, limit: int = 100
+        self, recipient: str | None = None, *, limit: int = 100, status: str | None = None
     ) -> list[NotificationInfo]:
-        """The email outbox, oldest first (only ``recipient``'s when given), with each email's
-        status: pending, sending, sent, or failed after repeated failures."""
+        """The email outbox, oldest first (only ``recipient``'s, or ``status``'s, when given),
+        with each email's status: pending, sending, sent, or failed after repeated failures."""
         return _notifications.list_notifications(
-            new_uow=self.database.unit_of_work, recipient=recipient, limit=limit
+            new_uow=self.database.unit_of_work, recipient=recipient, limit=limit, status=status
         )

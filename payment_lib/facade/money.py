@@ -17,6 +17,7 @@ from payment_lib.services import recovery as _recovery
 from payment_lib.services import refund_results as _refund_results
 from payment_lib.services import refunds as _refunds
 from payment_lib.services import settle as _settle
+from payment_lib.services import stats as _stats
 from payment_lib.services.disputes import DisputeInfo
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentInfo
@@ -117,7 +118,7 @@ class MoneyApi(Wiring):
                 raise InvalidRequest(f"{name} must be an aware datetime (UTC).", param=name)
         if start >= end:
             raise InvalidRequest("since must be before until.", param="since")
-        return _reconcile.reconcile(
+        report = _reconcile.reconcile(
             start,
             end,
             new_uow=self.database.unit_of_work,
@@ -127,6 +128,9 @@ class MoneyApi(Wiring):
             fix=fix,
             progress=progress,
         )
+        # What it found, for payment-cli stats (the last reconcile's drift).
+        _stats.record_reconcile(report, new_uow=self.database.unit_of_work, now=self.clock())
+        return report
 
     def refund(
         self, payment_id: object, *, actor: Actor, **fields: Unpack[RefundFields]

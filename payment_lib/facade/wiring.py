@@ -55,6 +55,7 @@ class Wiring:
             settings.database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
+            transaction_pooler=settings.database_pooler == "transaction",
         )
         return cls(settings, database=database, metrics=Metrics(registry))
 
@@ -105,3 +106,11 @@ class Wiring:
         from payment_lib.db import migrations  # alembic is slow to import
 
         return migrations.head_revision()
+
+    @staticmethod
+    def known_revisions() -> list[str]:
+        """Every revision this payment_lib ships, oldest first: a database at one of them
+        other than the newest is behind; at none of them, ahead (a newer release migrated it)."""
+        from payment_lib.db import migrations  # alembic is slow to import
+
+        return migrations.known_revisions()

@@ -7,6 +7,7 @@ workers) reach the same payment row and the same PaymentIntent: one charge per a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -24,8 +25,10 @@ from payment_lib.services.notify import notify
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentInfo
 from payment_lib.services.payments import Renewal, process_payment
+from payment_lib.services.plan_credit import renew_from_credit, renewal_plan
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.subscriptions import move_subscription
+from payment_lib.services.trials import end_trial, trial_without_card
 
 if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
@@ -47,6 +50,7 @@ class BillingReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     # A dry run's plan: what a real run would do, subscription by subscription.
     planned: list[dict[str, str | None]] = field(default_factory=list)
+    trial_reminders: int = 0  # trial-ending emails queued
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,6 +60,7 @@ class BillingReport:
             "ended": [str(s) for s in self.ended],
             "errors": self.errors,
             "planned": self.planned,
+            "trial_reminders": self.trial_reminders,
         }
 
 
@@ -75,6 +80,7 @@ class _Due:
     request: PaymentRequest | None  # None: the subscription ends instead of renewing
     renewal: Renewal | None
     ending: SubscriptionStatus | None = None
+    plan_id: str | None = None  # a renewal the credit pays: no request
 
 
 def run_billing(
@@ -147,7 +153,13 @@ def _bill(
         if _end(item.subscription_id, item.ending, now=report.now, new_uow=new_uow):
             report.ended.append(item.subscription_id)
         return
-    assert item.request is not None
+    if item.request is None:  # the credit pays this period
+        assert item.renewal is not None and item.plan_id is not None
+        if renew_from_credit(
+            item.subscription_id, item.renewal.due, item.plan_id, new_uow=new_uow, now=clock()
+        ):
+            metrics.renewals_total.labels(outcome="credit").inc()
+        return
     try:
         result = process_payment(
             item.request,
@@ -216,6 +228,18 @@ def _plan(
                     )
                 )
                 continue
+            if trial_without_card(subscription):  # its trial is over: it ends, no charge
+                work.append(
+                    _Due(
+                        subscription.id,
+                        subscription.user_id,
+                        "end_trial",
+                        None,
+                        None,
+                        SubscriptionStatus.EXPIRED,
+                    )
+                )
+                continue
             if subscription.status == SubscriptionStatus.PAST_DUE and (
                 subscription.next_retry_at is None
             ):  # a hard decline nobody fixed in time
@@ -230,17 +254,24 @@ def _plan(
                     )
                 )
                 continue
-            plan = uow.plans.get(subscription.plan_id)
+            priced = renewal_plan(uow, subscription)  # after credit; a scheduled plan
             method = (
                 uow.payment_methods.get(subscription.payment_method_id)
                 if subscription.payment_method_id
                 else None
             )
-            if plan is None or method is None or method.stripe_customer_id is None:
+            if priced is None or method is None or method.stripe_customer_id is None:
                 log.error(
                     "subscription cannot be renewed: no plan or saved card",
                     subscription_id=str(subscription.id),
                 )
+                continue
+            plan, charge = priced
+            renewal = Renewal(subscription.id, method.stripe_customer_id, due)
+            action = "retry" if subscription.status == SubscriptionStatus.PAST_DUE else "renew"
+            if charge == 0:  # the credit pays it
+                free = _Due(subscription.id, subscription.user_id, action, None, renewal)
+                work.append(dataclasses.replace(free, plan_id=plan.id))
                 continue
             attempt = subscription.failed_attempts + 1
             key = f"payment_lib-renewal-{subscription.id}-{due.isoformat()}-{attempt}"
@@ -248,15 +279,13 @@ def _plan(
                 continue
             request = PaymentRequest(
                 user_id=subscription.user_id,
-                money=Money(plan.amount, plan.currency),
+                money=Money(charge, plan.currency),
                 payment_method=method.stripe_payment_method_id,
                 idempotency_key=key,
                 plan_id=plan.id,
                 customer_email=subscription.customer_email,
                 off_session=True,
             )
-            renewal = Renewal(subscription.id, method.stripe_customer_id, due)
-            action = "retry" if subscription.status == SubscriptionStatus.PAST_DUE else "renew"
             work.append(_Due(subscription.id, subscription.user_id, action, request, renewal))
     return work, batch[-1].id if batch else None
 
@@ -288,8 +317,10 @@ def _end(
 ) -> bool:
     with new_uow() as uow:
         subscription = uow.subscriptions.get(subscription_id, for_update=True)
-        if subscription is None or subscription.status not in ("active", "past_due"):
+        if subscription is None or subscription.status not in ("trialing", "active", "past_due"):
             return False  # another run got here first
+        if subscription.status == "trialing" and target == SubscriptionStatus.EXPIRED:
+            return end_trial(uow, subscription, now=now)  # False: a card came in time
         move_subscription(subscription, target, now=now, reason="period ended")
         if target == SubscriptionStatus.EXPIRED:
             notify(

@@ -35,7 +35,7 @@ import structlog
 
 from payment_lib.db.tables import Notification
 from payment_lib.domain.card_input import refuse_card_numbers
-from payment_lib.domain.errors import DatabaseUnavailable
+from payment_lib.domain.errors import DatabaseUnavailable, InvalidRequest
 from payment_lib.domain.states import NotificationStatus, check_notification_transition
 from payment_lib.notification_templates import render
 from payment_lib.observability import iso, trace
@@ -157,7 +157,7 @@ class SmtpSender:
             raise self._unreachable
         if self._smtp is None:
             try:
-                self._smtp = self._connect()
+                self._smtp = self.connect()
             except (smtplib.SMTPException, OSError) as error:
                 self._unreachable = error
                 raise
@@ -167,7 +167,8 @@ class SmtpSender:
             self._smtp = None
             raise
 
-    def _connect(self) -> smtplib.SMTP:
+    def connect(self) -> smtplib.SMTP:
+        """A session with the server, logged in when the settings hold credentials."""
         s = self.settings
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
@@ -377,9 +378,18 @@ def _release(batch: list[_Claimed], *, new_uow: NewUnitOfWork, now: dt.datetime)
 
 
 def list_notifications(
-    *, new_uow: NewUnitOfWork, recipient: str | None = None, limit: int = 100
+    *,
+    new_uow: NewUnitOfWork,
+    recipient: str | None = None,
+    limit: int = 100,
+    status: str | None = None,
 ) -> list[NotificationInfo]:
-    """The outbox, oldest first; only ``recipient``'s emails when given."""
-    refuse_card_numbers({"recipient": recipient})
+    """The outbox, oldest first; only ``recipient``'s (or ``status``'s) emails when given."""
+    refuse_card_numbers({"recipient": recipient, "status": status})
+    if status is not None and status not in list(NotificationStatus):
+        raise InvalidRequest(
+            f"status must be one of {', '.join(NotificationStatus)}.", param="status"
+        )
     with new_uow() as uow:
-        return [NotificationInfo.of(n) for n in uow.notifications.listing(recipient, limit=limit)]
+        found = uow.notifications.listing(recipient, limit=limit, status=status)
+        return [NotificationInfo.of(n) for n in found]

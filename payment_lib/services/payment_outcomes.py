@@ -20,6 +20,7 @@ from payment_lib.domain.money import format_amount
 from payment_lib.domain.states import LEDGER_CORRECTIONS, PAYMENT_TRANSITIONS, PaymentStatus
 from payment_lib.services.notify import notify
 from payment_lib.services.payment_results import PaymentInfo
+from payment_lib.services.plan_credit import plan_change_paid, renewal_paid
 from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.services.subscriptions import (
     LIVE,
@@ -209,6 +210,8 @@ def _follow_up(
         if target == PaymentStatus.SUCCEEDED:
             if not renewal_succeeded(uow, subscription, due, now=policy.now):
                 _paid_for_nothing(payment, subscription.status, policy)
+            elif payment.plan_id:  # credit used, a scheduled plan applied
+                renewal_paid(uow, subscription, payment.plan_id, payment.amount)
             return "renewal"
         if target == PaymentStatus.FAILED and decline is not None:
             if _attempt_counted(payment):  # counted when the attempt ended unknown
@@ -221,6 +224,8 @@ def _follow_up(
     if target == PaymentStatus.SUCCEEDED:
         if payment.plan_id and payment.subscription_id is None:
             start_subscription(uow, payment, now=policy.now)
+        elif payment.kind == "proration" and subscription is not None:
+            plan_change_paid(uow, payment, subscription, now=policy.now)
         return "payment_confirmation"
     if target == PaymentStatus.FAILED:
         return "payment_failure"

@@ -96,6 +96,14 @@ def optional_text(value: object, param: str, limit: int) -> str | None:
     return value
 
 
+def check_email(value: object) -> str | None:
+    """An optional email address, checked (InvalidRequest naming ``customer_email``)."""
+    email = optional_text(value, "customer_email", 320)
+    if email is not None and not _EMAIL.fullmatch(email):
+        raise InvalidRequest("customer_email must be an email address.", param="customer_email")
+    return email
+
+
 def _metadata(value: object) -> dict[str, str]:
     if value is None:
         return {}
@@ -163,9 +171,7 @@ def validate_payment_request(
             "payment_method must be a Stripe PaymentMethod id such as pm_1Abc...",
             param="payment_method",
         )
-    email = optional_text(customer_email, "customer_email", 320)
-    if email is not None and not _EMAIL.fullmatch(email):
-        raise InvalidRequest("customer_email must be an email address.", param="customer_email")
+    email = check_email(customer_email)
     url = optional_text(return_url, "return_url", 2000)
     if url is not None and not url.startswith(("https://", "http://")):
         raise InvalidRequest("return_url must be an http(s) URL.", param="return_url")

@@ -14,6 +14,7 @@ import datetime as dt
 import math
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -35,6 +36,7 @@ from payment_lib.services.customers import customer_for
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome, record_unknown
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentInfo
+from payment_lib.services.plans import refuse_archived
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.settle import confirm, needs_customer, settle
 from payment_lib.services.subscriptions import refuse_second_purchase
@@ -60,6 +62,21 @@ class Renewal:
     due: dt.datetime
 
 
+@dataclass(frozen=True)
+class PlanChange:
+    """What makes a payment a plan change's prorated charge: the subscription whose saved card
+    pays off-session, and the change (from_plan_id, to_plan_id, period_end) it pays for,
+    applied when the payment succeeds (``plan_credit.plan_change_paid``)."""
+
+    subscription_id: uuid.UUID
+    customer: str
+    change: Mapping[str, str]
+
+
+# A payment's kind: only plain payments count towards the rate limit and purchase checks.
+_KINDS: dict[type, str] = {type(None): "payment", Renewal: "renewal", PlanChange: "proration"}
+
+
 def process_payment(
     request: PaymentRequest,
     *,
@@ -70,12 +87,13 @@ def process_payment(
     rate_limit: int | None,
     retry_days: tuple[int, ...] = (),
     default_return_url: str | None = None,
-    renewal: Renewal | None = None,
+    renewal: Renewal | PlanChange | None = None,
 ) -> PaymentInfo:
     """Take one payment; see the module docstring for the steps.
 
     A plan payment also makes (or reuses) the user's Stripe Customer and saves the card for
-    off-session renewals; ``renewal`` charges a subscription's saved card off-session.
+    off-session renewals; ``renewal`` charges a subscription's saved card off-session (for a
+    renewal, or for a plan change's prorated difference).
 
     Raises:
         InvalidRequest: the plan does not exist or its price differs.
@@ -101,8 +119,10 @@ def process_payment(
             "customer": customer,
             "off_session": request.off_session or renewal is not None,
             "save_for_off_session": bool(request.plan_id) and renewal is None,
-            "renewal_due": renewal.due.isoformat() if renewal else None,
+            "renewal_due": renewal.due.isoformat() if isinstance(renewal, Renewal) else None,
         }
+        if isinstance(renewal, PlanChange):
+            details["plan_change"] = dict(renewal.change)
         payment, stage = _begin(
             request, details, new_uow=new_uow, clock=clock, rate_limit=rate_limit, renewal=renewal
         )
@@ -157,7 +177,7 @@ def _begin(
     new_uow: NewUnitOfWork,
     clock: Clock,
     rate_limit: int | None,
-    renewal: Renewal | None,
+    renewal: Renewal | PlanChange | None,
 ) -> tuple[Payment, Stage]:
     """Transaction 1: the payment to work on, and what to do with it: send it (``new``),
     settle an earlier attempt whose outcome is not known (``resume``), or ``replay`` it."""
@@ -182,7 +202,7 @@ def _begin(
             amount=request.money.minor,
             currency=request.money.currency,
             status=PaymentStatus.PENDING,
-            kind="renewal" if renewal else "payment",
+            kind=_KINDS[type(renewal)],
             idempotency_key=request.idempotency_key,
             request_fingerprint=request.fingerprint(),
             plan_id=request.plan_id,
@@ -221,6 +241,7 @@ def _check_plan(uow: UnitOfWork, request: PaymentRequest) -> None:
     plan = uow.plans.get(request.plan_id or "")
     if plan is None:
         raise InvalidRequest(f"No plan {request.plan_id!r}.", param="plan_id")
+    refuse_archived(plan)
     if (plan.amount, plan.currency) != (request.money.minor, request.money.currency):
         raise InvalidRequest(
             f"The amount must match plan {plan.id!r}: {Money(plan.amount, plan.currency)}.",

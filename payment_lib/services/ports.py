@@ -53,6 +53,17 @@ class StripeGateway(Protocol):
         """Attach a PaymentMethod to a Customer for off-session charges."""
         ...
 
+    def set_up_card(
+        self,
+        *,
+        customer: str,
+        payment_method: str,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> IntentOutcome:
+        """Save and verify a card for off-session charges (a SetupIntent); no charge."""
+        ...
+
     def retrieve_payment(self, intent_id: str) -> IntentOutcome:
         """The PaymentIntent as Stripe has it now (NotFound if Stripe has none)."""
         ...

@@ -25,11 +25,13 @@ from payment_lib.domain.states import (
     check_subscription_transition,
 )
 from payment_lib.observability import iso
+from payment_lib.services.customers import customer_for
 from payment_lib.services.payment_requests import parse_uuid
 from payment_lib.services.ports import NewUnitOfWork
 
 if TYPE_CHECKING:
     from payment_lib.services.ports import StripeGateway
+    from payment_lib.stripe_objects import CardDetails
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +52,8 @@ class SubscriptionInfo:
     cancel_at_period_end: bool
     failed_attempts: int
     next_retry_at: dt.datetime | None
+    scheduled_plan_id: str | None = None  # the plan a change moves it to at the period's end
+    trial_ends_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, s: Subscription) -> SubscriptionInfo:
@@ -64,6 +68,8 @@ class SubscriptionInfo:
             s.cancel_at_period_end,
             s.failed_attempts,
             s.next_retry_at,
+            s.scheduled_plan_id,
+            s.trial_ends_at,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -78,6 +84,8 @@ class SubscriptionInfo:
             "cancel_at_period_end": self.cancel_at_period_end,
             "failed_attempts": self.failed_attempts,
             "next_retry_at": iso(self.next_retry_at),
+            "scheduled_plan_id": self.scheduled_plan_id,
+            "trial_ends_at": iso(self.trial_ends_at),
         }
 
 
@@ -169,12 +177,15 @@ def renewal_succeeded(
         return False
     plan = uow.plans.get(subscription.plan_id)
     assert plan is not None
-    if subscription.status == SubscriptionStatus.PAST_DUE:
-        move_subscription(
-            subscription, SubscriptionStatus.ACTIVE, now=now, reason="renewal retry succeeded"
-        )
+    if subscription.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.TRIALING):
+        reason = "renewal retry succeeded" if subscription.status == "past_due" else "trial paid"
+        move_subscription(subscription, SubscriptionStatus.ACTIVE, now=now, reason=reason)
+    # After a trial, periods run from the trial's end (the first charge).
     subscription.next_billing_date = next_billing_date_after(
-        subscription.start_date, plan.interval, plan.interval_count, due
+        subscription.trial_ends_at or subscription.start_date,
+        plan.interval,
+        plan.interval_count,
+        due,
     )
     subscription.failed_attempts = 0
     subscription.next_retry_at = None
@@ -198,7 +209,7 @@ def renewal_failed(
     """
     if subscription.next_billing_date != due or subscription.status not in LIVE:
         return None
-    if subscription.status == SubscriptionStatus.ACTIVE:
+    if subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING):
         move_subscription(
             subscription,
             SubscriptionStatus.PAST_DUE,
@@ -290,9 +301,9 @@ def change_payment_method(
             raise NotFound(f"No subscription {wanted}.")
         if subscription.status not in LIVE:
             raise InvalidRequest("This subscription has ended.", param="subscription_id")
-        customer = uow.customers.stripe_id_of(subscription.user_id)
-    if customer is None:
-        raise InvalidRequest("This user has no saved customer at Stripe.", param="user_id")
+        user, email = subscription.user_id, subscription.customer_email
+    # The user's Customer; a trial started without a card may not have made it yet.
+    customer = customer_for(user, email, new_uow=new_uow, gateway=gateway, now=now)
     card = gateway.attach_payment_method(
         payment_method,
         customer=customer,
@@ -302,20 +313,7 @@ def change_payment_method(
     with new_uow() as uow:
         subscription = uow.subscriptions.get(wanted, for_update=True)
         assert subscription is not None
-        method = uow.payment_methods.by_stripe_id(
-            card.stripe_payment_method_id
-        ) or uow.payment_methods.add(
-            PaymentMethod(
-                user_id=subscription.user_id,
-                stripe_payment_method_id=card.stripe_payment_method_id,
-                stripe_customer_id=customer,
-                card_brand=card.brand,
-                last4=card.last4,
-                exp_month=card.exp_month,
-                exp_year=card.exp_year,
-            )
-        )
-        subscription.payment_method_id = method.id
+        subscription.payment_method_id = saved_card(uow, subscription.user_id, customer, card).id
         if (
             subscription.status == SubscriptionStatus.PAST_DUE
             and subscription.next_retry_at is None
@@ -325,6 +323,26 @@ def change_payment_method(
         uow.commit()
         log.info("subscription payment method changed", subscription_id=str(wanted))
         return SubscriptionInfo.of(subscription)
+
+
+def saved_card(
+    uow: UnitOfWork, user_id: uuid.UUID, customer: str | None, card: CardDetails
+) -> PaymentMethod:
+    """The card saved with ``customer`` as a PaymentMethod row: the known one, or a new one
+    (safe details only)."""
+    return uow.payment_methods.by_stripe_id(
+        card.stripe_payment_method_id
+    ) or uow.payment_methods.add(
+        PaymentMethod(
+            user_id=user_id,
+            stripe_payment_method_id=card.stripe_payment_method_id,
+            stripe_customer_id=customer,
+            card_brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+        )
+    )
 
 
 def retry_now(subscription_id: uuid.UUID, *, new_uow: NewUnitOfWork, now: dt.datetime) -> None:

@@ -19,12 +19,10 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from payment_lib.circuit_breaker import CircuitBreaker, CircuitOpen
 from payment_lib.config import Settings
-from payment_lib.domain.errors import (
-    ConfigurationError,
-    NotFound,
-)
+from payment_lib.domain.errors import ConfigurationError, NotFound
 from payment_lib.metrics import Metrics
 from payment_lib.stripe_gateway.errors import transient, translate
+from payment_lib.stripe_gateway.setup_intents import SetupIntentCalls
 from payment_lib.stripe_objects import CardDetails, IntentOutcome, Listable, RefundOutcome
 from payment_lib.stripe_objects import card_details as _card
 from payment_lib.stripe_objects import intent_outcome as _outcome
@@ -37,7 +35,7 @@ BREAKER_FAILURES = 5
 BREAKER_RESET_SECONDS = 60
 
 
-class StripeGateway:
+class StripeGateway(SetupIntentCalls):
     """Stripe calls with timeouts, bounded retries and a circuit breaker."""
 
     def __init__(

@@ -103,6 +103,8 @@ class TestCard:
     decline_after_authentication: Decline | None = None
     refund_fails: bool = False
     dispute: Disputed | None = None
+    # The card verifies fine (a SetupIntent succeeds, attaching works); only charges decline.
+    declines_only_charges: bool = False
 
     @property
     def last4(self) -> str:
@@ -160,7 +162,9 @@ _NAMED: dict[str, TestCard] = {
     "chargeDeclinedExpiredCard": TestCard("4000000000000069", "visa", decline=EXPIRED),
     "chargeDeclinedIncorrectCvc": TestCard("4000000000000127", "visa", decline=INCORRECT_CVC),
     "chargeDeclinedProcessingError": TestCard("4000000000000119", "visa", decline=PROCESSING),
-    "chargeCustomerFail": TestCard("4000000000000341", "visa", decline=GENERIC),
+    "chargeCustomerFail": TestCard(
+        "4000000000000341", "visa", decline=GENERIC, declines_only_charges=True
+    ),
     # (unconfirmed) the CVC check fails; we assume the default Radar rule that blocks it.
     "cvcCheckFail": TestCard("4000000000000101", "visa", decline=INCORRECT_CVC),
     "radarBlock": TestCard("4100000000000019", "visa", decline=FRAUDULENT),

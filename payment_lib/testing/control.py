@@ -11,7 +11,7 @@ JSON in, JSON out, no API key (it only listens where the emulator does):
 - ``POST /_emulator/webhooks`` ``{"url": ..., "secret": ..., "retry_delays": [...]}``
 - ``POST /_emulator/webhooks/hold`` / ``release`` ``{"reverse": true, "duplicates": true}``
 - ``POST /_emulator/events/<id>/resend``         deliver it again (404 unknown, 400 no endpoint)
-- ``POST /_emulator/payment_intents/<id>/authenticate`` ``{"success": true}``
+- ``POST /_emulator/payment_intents/<id>/authenticate`` ``{"success": true}`` (or setup_intents)
 - ``POST /_emulator/idempotency/expire``         -> ``{"expired": N}`` keys forgotten
 - ``POST /_emulator/payment_intents/<id>/dispute`` (or ``charges/<id>/dispute``)
   ``{"reason": "fraudulent", "inquiry": false}`` -> the new Dispute
@@ -105,7 +105,7 @@ def _dispatch(emulator: Controlled, method: str, parts: list[str], options: dict
         case "POST", ["events", event_id, "resend"]:
             emulator.resend_event(event_id)
             return {"ok": True}
-        case "POST", ["payment_intents", intent_id, "authenticate"]:
+        case "POST", ["payment_intents" | "setup_intents", intent_id, "authenticate"]:
             emulator.authenticate(intent_id, success=bool(options.get("success", True)))
             return {"ok": True}
         case "POST", ["payment_intents" | "charges", object_id, "dispute"]:

@@ -13,7 +13,7 @@ import threading
 import traceback
 from types import TracebackType
 
-from payment_lib.testing import charging, control, disputes, parameters, threeds
+from payment_lib.testing import charging, control, disputes, parameters, setup_intents, threeds
 from payment_lib.testing.errors import UNKNOWN_ERROR, ApiError, invalid, no_such
 from payment_lib.testing.faults import Fault, Faults, injected_error
 from payment_lib.testing.forms import form_pairs, nest
@@ -218,12 +218,17 @@ class StripeEmulator:
         return self.idempotency.wait_for_running(count, timeout)
 
     def authenticate(self, intent_id: str, *, success: bool = True) -> None:
-        """Complete or fail 3-D Secure for a PaymentIntent, as the test page would."""
+        """Complete or fail 3-D Secure for a PaymentIntent (or a SetupIntent, ``seti_...``),
+        as the test page would."""
         with self.store.lock:
-            intent = self.store.find("payment_intent", intent_id)
+            kind = "setup_intent" if intent_id.startswith("seti_") else "payment_intent"
+            intent = self.store.find(kind, intent_id)
             if intent["status"] != "requires_action":
                 raise ValueError(f"{intent_id} is {intent['status']}, not requires_action.")
-            charging.authenticate(self.store, self._page_call(), intent, success=success)
+            if kind == "setup_intent":
+                setup_intents.authenticate(self.store, self._page_call(), intent, success=success)
+            else:
+                charging.authenticate(self.store, self._page_call(), intent, success=success)
 
     def open_dispute(
         self, charge_or_payment_intent_id: str, *, reason: str = "fraudulent", inquiry: bool = False

@@ -8,6 +8,8 @@ the caller sees a network error). ``times`` limits how many requests the plan to
 
 from __future__ import annotations
 
+import math
+import random
 import threading
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -34,7 +36,9 @@ class FaultPlan:
     """What to do to requests whose path starts with ``path_prefix``.
 
     Attributes:
-        latency: seconds added before each matching request executes.
+        latency: seconds added before each matching request executes; with ``latency_p95``,
+            the median of a log-normal distribution each request's latency is drawn from.
+        latency_p95: the 95th percentile of that distribution (>= ``latency``); None: fixed.
         error_status: answer with this status (429, 500, 502, 503, 504; 400 for a request
             refused outright; 418 for an error no SDK class names) instead.
         hang: hold the request this many seconds (longer than the client timeout), then run it.
@@ -46,6 +50,7 @@ class FaultPlan:
     """
 
     latency: float = 0.0
+    latency_p95: float | None = None
     error_status: int | None = None
     hang: float | None = None
     drop_connection: bool = False
@@ -82,6 +87,16 @@ class FaultPlan:
             raise ValueError("share must be within 0..1; latency and hang must be >= 0.")
         if self.times is not None and self.times < 0:
             raise ValueError("times must be >= 0.")
+        p95 = self.latency_p95
+        if p95 is not None and not (0 < self.latency <= p95 < math.inf):
+            raise ValueError("latency_p95 needs a latency > 0 and must be >= it (finite).")
+
+    def draw_latency(self, rng: random.Random) -> float:
+        """One request's added latency: fixed, or drawn from the log-normal distribution."""
+        if self.latency_p95 is None:
+            return self.latency
+        sigma = math.log(self.latency_p95 / self.latency) / 1.6448536269514722  # z of 0.95
+        return rng.lognormvariate(math.log(self.latency), sigma)
 
 
 NO_FAULTS = FaultPlan()
@@ -103,7 +118,8 @@ PASS = Decision(Fault.NONE)
 class Faults:
     """The emulator's current fault plan; safe to change from any thread at any time."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, rng: random.Random | None = None) -> None:
+        self._rng = rng or random.Random()  # noqa: S311 (latency jitter, not security)
         self._lock = threading.Lock()
         self._plan = NO_FAULTS
         self._due = 0.0
@@ -159,7 +175,8 @@ class Faults:
             self._touched += 1
             if plan.times is not None and self._touched >= plan.times:
                 self._plan = NO_FAULTS
-            return Decision(fault, plan.latency, plan.error_status or 500, plan.hang or 0.0)
+            latency = plan.draw_latency(self._rng)
+            return Decision(fault, latency, plan.error_status or 500, plan.hang or 0.0)
 
     def pause(self, seconds: float) -> bool:
         """Sleep for a latency or hang; returns False if ``clear`` cut it short."""

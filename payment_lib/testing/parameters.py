@@ -38,6 +38,8 @@ EXTRA: dict[str, dict[str, Node]] = {
     "payment_intents.create": {"payment_method_types": "*", **_INLINE_CARD},
     "payment_intents.confirm": {"payment_method_types": "*", **_INLINE_CARD},
     "payment_intents.update": _INLINE_CARD,
+    "setup_intents.create": _INLINE_CARD,
+    "setup_intents.confirm": _INLINE_CARD,
 }
 
 

@@ -74,9 +74,9 @@ def create_payment_intent(store: Store, call: Call) -> Obj:
             f"You may only specify {name} when confirming the PaymentIntent (confirm=true).",
             param=name,
         )
-    method = _given_method(store, call)
+    method = given_method(store, call)
     if method is not None:
-        _check_method_usable(store, method, customer)
+        check_method_usable(store, method, customer)
     elif confirm:
         raise _missing_method()
     call.executing = True
@@ -119,7 +119,7 @@ def update_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
         )["id"]
     one_of(params, "setup_future_usage", ("off_session", "on_session"))
     one_of(params, "capture_method", ("automatic", "automatic_async", "manual"))
-    method = _given_method(store, call)
+    method = given_method(store, call)
     if method is not None:
         changes.update(payment_method=method["id"], status="requires_confirmation")
     for name in (
@@ -169,12 +169,12 @@ def confirm_payment_intent(store: Store, call: Call, intent_id: str) -> Obj:
     changes = _option_changes(params, intent)
     _check_confirmable(params, intent["automatic_payment_methods"])
     customer = store.objects.get(intent["customer"]) if intent["customer"] else None
-    method = _given_method(store, call)
+    method = given_method(store, call)
     if method is None and intent["payment_method"]:
         method = store.objects[intent["payment_method"]]
     elif method is None:
         raise _missing_method()
-    _check_method_usable(store, method, customer, intent["id"])
+    check_method_usable(store, method, customer, intent["id"])
     call.executing = True
     for name in ("receipt_email", "setup_future_usage"):
         if name in params:
@@ -285,7 +285,7 @@ def _option_changes(params: Obj, intent: Obj) -> Obj:
     return changes
 
 
-def _given_method(store: Store, call: Call) -> Obj | None:
+def given_method(store: Store, call: Call) -> Obj | None:
     """The PaymentMethod named by ``payment_method`` or described by ``payment_method_data``."""
     if call.params.get("confirmation_token"):
         # The emulator issues no ConfirmationTokens (they come from Stripe.js).
@@ -310,7 +310,7 @@ def _missing_method() -> ApiError:
     )
 
 
-def _check_method_usable(
+def check_method_usable(
     store: Store, method: Obj, customer: Obj | None, intent_id: str | None = None
 ) -> None:
     owner = method["customer"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from payment_lib.testing import customers, disputes, lists, payments, refunds, search
+from payment_lib.testing import customers, disputes, lists, payments, refunds, search, setup_intents
 from payment_lib.testing.errors import ApiError
 from payment_lib.testing.store import Obj
 
@@ -75,6 +75,21 @@ ROUTES: dict[tuple[str, str, bool, str | None], Route] = {
     ),
     ("POST", "payment_intents", True, "capture"): Route(
         payments.capture_payment_intent, "payment_intents.capture"
+    ),
+    ("POST", "setup_intents", False, None): Route(
+        setup_intents.create_setup_intent, "setup_intents.create"
+    ),
+    ("GET", "setup_intents", False, None): Route(
+        setup_intents.list_setup_intents, "setup_intents.list"
+    ),
+    ("GET", "setup_intents", True, None): Route(
+        setup_intents.retrieve_setup_intent, "setup_intents.retrieve"
+    ),
+    ("POST", "setup_intents", True, "confirm"): Route(
+        setup_intents.confirm_setup_intent, "setup_intents.confirm"
+    ),
+    ("POST", "setup_intents", True, "cancel"): Route(
+        setup_intents.cancel_setup_intent, "setup_intents.cancel"
     ),
     ("GET", "charges", False, None): Route(payments.list_charges, "charges.list"),
     ("GET", "charges", False, "search"): Route(search.search_charges, "charges.search"),

@@ -172,6 +172,27 @@ def _on_customer(method: str, params: Obj | None = None) -> Callable[[_Emulator]
     return steps
 
 
+def _set_up(card: str = "pm_card_visa") -> Callable[[_Emulator], None]:
+    """Save ``card`` for off-session use with a SetupIntent for a new customer."""
+
+    def steps(emulator: _Emulator) -> None:
+        params = {
+            "customer": _customer(emulator)["id"],
+            "payment_method": card,
+            "confirm": True,
+            "return_url": RETURN_URL,
+            "description": DESCRIPTION,
+        }
+        emulator.call("POST", "/v1/setup_intents", params, ok=402)
+
+    return steps
+
+
+def _setup_canceled(emulator: _Emulator) -> None:
+    setup = emulator.call("POST", "/v1/setup_intents", {"description": DESCRIPTION})
+    emulator.call("POST", f"/v1/setup_intents/{setup['id']}/cancel")
+
+
 FIXTURES: dict[str, Callable[[_Emulator], object]] = {
     "payment_intent.created": _created,
     "payment_intent.succeeded": _pay,
@@ -205,6 +226,11 @@ FIXTURES: dict[str, Callable[[_Emulator], object]] = {
     "payment_method.attached": _attached,
     "payment_method.detached": _on_attached("/detach"),
     "payment_method.updated": _on_attached("", {"metadata": {"triggered": "true"}}),
+    "setup_intent.created": _set_up(),
+    "setup_intent.succeeded": _set_up(),
+    "setup_intent.setup_failed": _set_up("pm_card_chargeDeclined"),
+    "setup_intent.requires_action": _set_up("pm_card_authenticationRequired"),
+    "setup_intent.canceled": _setup_canceled,
 }
 EVENT_TYPES = tuple(sorted(FIXTURES))
 

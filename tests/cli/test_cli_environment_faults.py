@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from payment_cli.cli import main
-from payment_lib.db.migrations import downgrade
+from payment_lib.db.migrations import downgrade, head_revision
 
 PASSWORD = "s3cretPassw0rd"
 
@@ -84,44 +84,44 @@ def test_database_url_option_gets_the_same_checks_as_the_variable():
     ],
     ids=["unknown driver", "driver not installed (psycopg2)"],
 )
-def test_a_wrong_driver_exits_11_and_names_the_one_to_use(url):
+def test_a_wrong_driver_exits_13_and_names_the_one_to_use(url):
     result = invoke("plans", "list", env={"PAYMENT_DATABASE_URL": url})
 
-    assert result.exit_code == 11, result.output
+    assert result.exit_code == 13, result.output
     line = one_error_line(result)
     assert "[database_driver]" in line and "postgresql+psycopg://" in line
 
 
-def test_a_missing_sqlite_file_exits_12_and_is_not_created(tmp_path):
+def test_a_missing_sqlite_file_exits_14_and_is_not_created(tmp_path):
     path = tmp_path / "payments.db"
     result = invoke("plans", "list", env={"PAYMENT_DATABASE_URL": f"sqlite:///{path}"})
 
-    assert result.exit_code == 12, result.output
+    assert result.exit_code == 14, result.output
     line = one_error_line(result)
     assert str(path) in line and "payment-cli db upgrade" in line
     assert not path.exists()
 
 
-def test_a_sqlite_file_in_a_missing_directory_exits_12_even_for_db_upgrade(tmp_path):
+def test_a_sqlite_file_in_a_missing_directory_exits_14_even_for_db_upgrade(tmp_path):
     path = tmp_path / "no" / "such" / "payments.db"
     result = invoke("db", "upgrade", env={"PAYMENT_DATABASE_URL": f"sqlite:///{path}"})
 
-    assert result.exit_code == 12, result.output
+    assert result.exit_code == 14, result.output
     assert "[database_file_missing]" in one_error_line(result)
 
 
-def test_a_sqlite_path_under_a_file_exits_12(tmp_path):
+def test_a_sqlite_path_under_a_file_exits_14(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     url = f"sqlite:///{blocker / 'payments.db'}"
     result = invoke("db", "upgrade", "--json", env={"PAYMENT_DATABASE_URL": url})
 
-    assert result.exit_code == 12, result.output
+    assert result.exit_code == 14, result.output
     assert json_error(result)["code"] == "database_file_missing"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions (chmod)")
-def test_an_unwritable_sqlite_file_exits_13(tmp_path):
+def test_an_unwritable_sqlite_file_exits_15(tmp_path):
     path = tmp_path / "payments.db"
     assert invoke("db", "upgrade", env={"PAYMENT_DATABASE_URL": f"sqlite:///{path}"}).exit_code == 0
     path.chmod(0o444)
@@ -132,48 +132,48 @@ def test_an_unwritable_sqlite_file_exits_13(tmp_path):
         tmp_path.chmod(0o755)
         path.chmod(0o644)
 
-    assert result.exit_code == 13, result.output
+    assert result.exit_code == 15, result.output
     assert "[database_file_unwritable]" in one_error_line(result)
 
 
-def test_an_unwritable_sqlite_file_opened_read_only_exits_13(tmp_path):
+def test_an_unwritable_sqlite_file_opened_read_only_exits_15(tmp_path):
     """Works as root too: SQLite's read-only mode refuses every write whoever runs it."""
     path = tmp_path / "payments.db"
     assert invoke("db", "upgrade", env={"PAYMENT_DATABASE_URL": f"sqlite:///{path}"}).exit_code == 0
     url = f"sqlite:///file:{path}?mode=ro&uri=true"
     result = invoke("plans", "seed-demo", env={"PAYMENT_DATABASE_URL": url})
 
-    assert result.exit_code == 13, result.output
+    assert result.exit_code == 15, result.output
     line = one_error_line(result)
     assert "[database_file_unwritable]" in line and str(path) in line
 
 
 @pytest.mark.parametrize("command", [["plans", "list"], ["db", "upgrade"], ["db", "current"]])
-def test_a_corrupt_sqlite_file_exits_14(tmp_path, command):
+def test_a_corrupt_sqlite_file_exits_16(tmp_path, command):
     path = tmp_path / "payments.db"
     garbage = b"this is not a database\x00\xff" * 400
     path.write_bytes(garbage)
     result = invoke(*command, env={"PAYMENT_DATABASE_URL": f"sqlite:///{path}"})
 
-    assert result.exit_code == 14, result.output
+    assert result.exit_code == 16, result.output
     line = one_error_line(result)
     assert "[database_file_corrupt]" in line and str(path) in line
     assert path.read_bytes() == garbage
 
 
-def test_a_database_without_the_schema_exits_15_and_says_to_upgrade(empty_database_url):
+def test_a_database_without_the_schema_exits_17_and_says_to_upgrade(empty_database_url):
     if empty_database_url.startswith("sqlite"):
         sa.create_engine(empty_database_url).connect().close()  # an empty file
     result = invoke("plans", "list", env={"PAYMENT_DATABASE_URL": empty_database_url})
 
-    assert result.exit_code == 15, result.output
+    assert result.exit_code == 17, result.output
     line = one_error_line(result)
     assert (
         "no schema" in line and "payment-cli db upgrade" in line and "[schema_out_of_date]" in line
     )
 
 
-def test_a_database_behind_the_code_exits_15_naming_both_revisions(database_url):
+def test_a_database_behind_the_code_exits_17_naming_both_revisions(database_url):
     downgrade(database_url, "0003")
     result = invoke(
         "plans",
@@ -190,9 +190,9 @@ def test_a_database_behind_the_code_exits_15_naming_both_revisions(database_url)
         env={"PAYMENT_DATABASE_URL": database_url},
     )
 
-    assert result.exit_code == 15, result.output
+    assert result.exit_code == 17, result.output
     line = one_error_line(result)
-    assert "database at revision 0003, code expects 0008" in line
+    assert f"database at revision 0003, code expects {head_revision()}" in line
     assert "run `payment-cli db upgrade`" in line
     engine = sa.create_engine(database_url)
     with engine.connect() as connection:
@@ -201,12 +201,12 @@ def test_a_database_behind_the_code_exits_15_naming_both_revisions(database_url)
 
 
 @pytest.mark.parametrize("command", [["db", "upgrade", "9999"], ["db", "downgrade", "abc"]])
-def test_an_unknown_revision_exits_16_and_lists_the_known_ones(database_url, command):
+def test_an_unknown_revision_exits_18_and_lists_the_known_ones(database_url, command):
     result = invoke(*command, env={"PAYMENT_DATABASE_URL": database_url})
 
-    assert result.exit_code == 16, result.output
+    assert result.exit_code == 18, result.output
     line = one_error_line(result)
-    assert "[unknown_revision]" in line and "0001" in line and "0008" in line
+    assert "[unknown_revision]" in line and "0001" in line and head_revision() in line
     assert invoke("db", "current", "--json", env={"PAYMENT_DATABASE_URL": database_url}).stdout
 
 
@@ -238,11 +238,11 @@ def stripe_env(database_url: str, api_base: str, key: str = "sk_test_faults") ->
     }
 
 
-def test_an_unreachable_stripe_base_url_exits_17_naming_the_variable(database_url):
+def test_an_unreachable_stripe_base_url_exits_19_naming_the_variable(database_url):
     base = f"http://127.0.0.1:{closed_port()}"
     result = invoke(*pay_args(), env=stripe_env(database_url, base))
 
-    assert result.exit_code == 17, result.output
+    assert result.exit_code == 19, result.output
     line = one_error_line(result)
     assert "PAYMENT_STRIPE_API_BASE" in line and base in line
     assert "[provider_unreachable]" in line
@@ -260,11 +260,11 @@ def test_stripe_answering_5xx_exits_5(database_url, stripe_emulator):
 
 
 @pytest.mark.emulator_only
-def test_a_key_stripe_rejects_exits_18_without_printing_it(database_url, stripe_emulator):
+def test_a_key_stripe_rejects_exits_20_without_printing_it(database_url, stripe_emulator):
     key = "sk_live_" + "k3y" * 10
     result = invoke(*pay_args(), env=stripe_env(database_url, stripe_emulator.url, key))
 
-    assert result.exit_code == 18, result.output
+    assert result.exit_code == 20, result.output
     line = one_error_line(result)
     assert "PAYMENT_STRIPE_API_KEY" in line and "[stripe_key_rejected]" in line
     assert key not in result.output and key[8:] not in result.output
@@ -287,7 +287,7 @@ def test_the_exit_code_table_lists_every_fault():
         assert f"`{code}`" in text, code
 
 
-def test_a_database_ahead_of_the_code_exits_15_saying_so(database_url):
+def test_a_database_ahead_of_the_code_exits_17_saying_so(database_url):
     engine = sa.create_engine(database_url)
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
@@ -296,7 +296,7 @@ def test_a_database_ahead_of_the_code_exits_15_saying_so(database_url):
 
     for command in (["plans", "list"], ["db", "upgrade"]):
         result = invoke(*command, env=env)
-        assert result.exit_code == 15, (command, result.output)
+        assert result.exit_code == 17, (command, result.output)
         line = one_error_line(result)
         assert "0099" in line and "newer payment_lib" in line, line
 

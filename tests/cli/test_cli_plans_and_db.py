@@ -37,6 +37,8 @@ def test_plans_add_then_list_as_json(run):
         "currency": "usd",
         "interval": "month",
         "interval_count": 1,
+        "trial_days": 0,
+        "archived_at": None,
     }
     listed = run("plans", "list", "--json")
     assert [p["id"] for p in json.loads(listed.stdout)["plans"]] == ["basic-monthly"]

@@ -28,8 +28,8 @@ def _closed_port() -> int:
 
 # (command path, argv, exit code). Every leaf command has at least one.
 BAD = [
-    (("db", "upgrade"), ["db", "upgrade", "9999"], 16),
-    (("db", "downgrade"), ["db", "downgrade", "abc"], 16),
+    (("db", "upgrade"), ["db", "upgrade", "9999"], 18),
+    (("db", "downgrade"), ["db", "downgrade", "abc"], 18),
     (("db", "current"), ["db", "current", "extra"], 2),
     (("plans", "add"), [*PLAN, "--amount", "9.999"], 2),
     (("plans", "add"), [*PLAN, "--amount", "9.99", "--interval-count", "0"], 2),
@@ -71,7 +71,19 @@ BAD = [
     (("stripe-emulator", "events", "resend"),
      ["stripe-emulator", "events", "resend", "evt_1", "--url", "ftp://x"], 2),
     (("quickstart",), ["quickstart"], 8),
-    (("docs",), ["docs", "nonsense"], 2),  # with a live key: refused before anything runs
+    (("docs",), ["docs", "nonsense"], 2),
+    (("doctor",), ["doctor", "--worker-seen-within", "0"], 2),
+    (("stats",), ["stats", "extra"], 2),
+    (("notifications", "list"), ["notifications", "list", "--limit", "0"], 2),
+    (("notifications", "resend"), ["notifications", "resend", "not-a-uuid"], 2),
+    (("plans", "archive"), ["plans", "archive", "no-such-plan"], 6),
+    (("plans", "update"), ["plans", "update", "no-such-plan"], 2),  # --name missing
+    (("refunds", "list"), ["refunds", "list", "--limit", "-1"], 2),
+    (("refunds", "show"), ["refunds", "show", "not-a-uuid"], 2),
+    (("subscriptions", "change-plan"), ["subscriptions", "change-plan", "not-a-uuid"], 2),
+    (("subscriptions", "list"), ["subscriptions", "list", "--limit", "0"], 2),
+    (("subscriptions", "start-trial"), ["subscriptions", "start-trial", "--user", UID], 2),
+    (("webhooks", "replay"), ["webhooks", "replay", "extra"], 2),  # with a live key: refused before anything runs
 ]
 LIVE_KEY = "sk_live_" + "51Hq" * 6
 

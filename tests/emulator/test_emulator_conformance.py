@@ -9,6 +9,7 @@ Where Stripe itself leaves a declared field out, the exception is listed below w
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -32,6 +33,7 @@ RESOURCES: dict[str, type] = {
     "charge": stripe.Charge,
     "refund": stripe.Refund,
     "dispute": stripe.Dispute,
+    "setup_intent": stripe.SetupIntent,
     "event": stripe.Event,
     "balance_transaction": stripe.BalanceTransaction,
     "list": stripe.ListObject,
@@ -59,7 +61,7 @@ LEFT_OUT: dict[type, set[str]] = {
 # Fields Stripe sends that the SDK does not annotate: search results carry their ``url``.
 ALSO_KNOWN = {stripe.SearchResultObject: {"url"}}
 # Error objects, like the errors they copy, leave out what does not apply.
-ERROR_CLASSES = (stripe.PaymentIntent.LastPaymentError,)
+ERROR_CLASSES = (stripe.PaymentIntent.LastPaymentError, stripe.SetupIntent.LastSetupError)
 
 
 @functools.cache
@@ -275,6 +277,33 @@ def _make_everything(emulator: StripeEmulator) -> None:
     client.v1.disputes.update(
         inquiry.id, params={"evidence": {"product_description": "a hat"}, "submit": False}
     )
+    _make_setup_intents(emulator, client, customer.id)
+
+
+def _make_setup_intents(
+    emulator: StripeEmulator, client: stripe.StripeClient, customer: str
+) -> None:
+    no_redirects = {"enabled": True, "allow_redirects": "never"}
+    for card in ("pm_card_visa", "pm_card_chargeDeclined", "pm_card_threeDSecure2Required"):
+        with contextlib.suppress(stripe.CardError):
+            client.v1.setup_intents.create(
+                params={
+                    "customer": client.v1.customers.create().id,
+                    "payment_method": card,
+                    "confirm": True,
+                    "automatic_payment_methods": no_redirects,  # type: ignore[typeddict-item]
+                    "metadata": {"user": "1"},
+                }
+            )
+    waiting = client.v1.setup_intents.create(
+        params={
+            "payment_method": "pm_card_authenticationRequired",
+            "confirm": True,
+            "return_url": RETURN_URL,
+        }
+    )
+    emulator.authenticate(waiting.id, success=False)
+    client.v1.setup_intents.cancel(client.v1.setup_intents.create(params={"customer": customer}).id)
 
 
 @pytest.fixture(scope="module")
@@ -302,6 +331,7 @@ KINDS = {
     "charge": "charges",
     "refund": "refunds",
     "dispute": "disputes",
+    "setup_intent": "setup_intents",
 }
 
 
@@ -334,6 +364,7 @@ def test_every_event_has_the_fields_the_sdk_declares_and_a_declared_type(
         "/v1/charges",
         "/v1/refunds",
         "/v1/disputes",
+        "/v1/setup_intents",
         "/v1/events",
         "/v1/payment_intents/search?query=status:'succeeded'",
         "/v1/charges/search?query=refunded:'true'",

@@ -176,3 +176,27 @@ def test_faults_can_be_set_over_http_for_an_emulator_in_another_process(
 
     with pytest.raises(stripe.RateLimitError):
         pay(client)
+
+
+def test_latency_can_follow_a_distribution_with_a_median_and_a_95th_percentile() -> None:
+    """Stripe's latency is not one number: a log-normal with the given median and p95."""
+    import random
+    import statistics
+
+    from payment_lib.testing.faults import Faults
+
+    faults = Faults(rng=random.Random(7))
+    faults.set(latency=0.4, latency_p95=1.5)
+
+    drawn = sorted(faults.decide("/v1/payment_intents").latency for _ in range(4000))
+
+    assert statistics.median(drawn) == pytest.approx(0.4, rel=0.1)
+    assert drawn[int(0.95 * len(drawn))] == pytest.approx(1.5, rel=0.15)
+    assert min(drawn) > 0
+
+
+def test_a_latency_p95_below_the_median_is_refused() -> None:
+    from payment_lib.testing.faults import Faults
+
+    with pytest.raises(ValueError, match="latency_p95"):
+        Faults().set(latency=0.4, latency_p95=0.1)

@@ -32,6 +32,7 @@ MISSING_IDS = {
     "refunds": "re_missing000000000000000",
     "disputes": "dp_missing000000000000000",
     "events": "evt_missing00000000000000",
+    "setup_intents": "seti_missing0000000000000",
 }
 
 
@@ -66,6 +67,7 @@ def existing(emulator: StripeEmulator) -> dict[str, str]:
         "refunds": refund.id,
         "disputes": client.v1.disputes.list().data[0].id,
         "events": client.v1.events.list(params={"limit": 1}).data[0].id,
+        "setup_intents": client.v1.setup_intents.create().id,
     }
 
 

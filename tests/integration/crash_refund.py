@@ -67,6 +67,7 @@ def main() -> None:
         stripe_api_key=api_key,
         stripe_api_base=api_base or None,
         stripe_retry_backoff_seconds=0.01,
+        database_pooler=os.environ.get("PAYMENT_DATABASE_POOLER", "none"),
     )
     with Payments.from_settings(settings) as payments:
         if mode == "crash":

@@ -62,6 +62,13 @@ CALLS = {
     "pay": (_pay, ["user_id", "amount", "currency", "payment_method", "idempotency_key",
                    "plan_id", "customer_email", "return_url", "description", "metadata"]),
     "add_plan": (_add_plan, ["plan_id", "name", "amount", "currency", "interval"]),
+    "start_trial": (
+        lambda p, **given: p.start_trial(
+            **{"user_id": UID, "plan_id": "pro", "payment_method": "pm_card_visa",
+               "customer_email": "ada@example.com", **given}
+        ),
+        ["user_id", "plan_id", "payment_method", "customer_email"],
+    ),
     "retry_subscription": (lambda p, subscription_id=UID: p.retry_subscription(subscription_id),
                            ["subscription_id"]),
     "run_billing": (
@@ -83,6 +90,12 @@ CALLS = {
     "get_subscription": (lambda p, s: p.get_subscription(s), ["s"]),
     "list_subscriptions": (lambda p, user_id: p.list_subscriptions(user_id), ["user_id"]),
     "cancel_subscription": (lambda p, s: p.cancel_subscription(s), ["s"]),
+    "change_plan": (
+        lambda p, subscription_id=UID, plan_id="pro-monthly": p.change_plan(
+            subscription_id, plan_id, dry_run=True
+        ),
+        ["subscription_id", "plan_id"],
+    ),
     "get_dispute": (lambda p, dispute_id: p.get_dispute(dispute_id), ["dispute_id"]),
     "list_disputes": (lambda p, status: p.list_disputes(status), ["status"]),
     "list_webhook_events": (lambda p, status: p.list_webhook_events(status=status), ["status"]),
@@ -92,16 +105,30 @@ CALLS = {
         lambda p, signature: p.receive_webhook(event_payload("charge.succeeded", {}), signature),
         ["signature"],
     ),
+    "find_payments": (lambda p, **given: p.find_payments(**given),
+                      ["status", "user_id", "cursor"]),
+    "find_refunds": (lambda p, **given: p.find_refunds(**given),
+                     ["status", "payment_id", "cursor"]),
+    "find_subscriptions": (lambda p, **given: p.find_subscriptions(**given),
+                           ["status", "plan_id", "user_id", "cursor"]),
+    "find_webhook_events": (lambda p, **given: p.find_webhook_events(**given),
+                            ["status", "event_type", "cursor"]),
+    "resend_notification": (lambda p, notification_id: p.resend_notification(notification_id),
+                            ["notification_id"]),
+    "update_plan": (lambda p, plan_id="basic-monthly", name="Basic+": p.update_plan(
+        plan_id, name=name), ["plan_id", "name"]),
+    "archive_plan": (lambda p, plan_id: p.archive_plan(plan_id), ["plan_id"]),
     "upgrade_database": (lambda p, revision: p.upgrade_database(revision), ["revision"]),
     "downgrade_database": (lambda p, revision: p.downgrade_database(revision), ["revision"]),
 }
 # Public methods that take no text from a caller (times, numbers, callbacks or nothing), and
 # from_settings, whose Settings are the operator's configuration.
 NO_TEXT = {
-    "close", "from_settings", "database_revision", "latest_revision", "list_plans",
+    "close", "from_settings", "database_revision", "latest_revision", "known_revisions",
+    "list_plans",
     "process_webhooks", "reconcile", "recover_pending_refunds", "recover_stale_payments",
     "refund_duplicate_purchases", "run_worker", "run_worker_once", "seed_demo_plans",
-    "send_notifications",
+    "send_notifications", "operations_stats", "check_health", "record_worker_heartbeat",
 }
 CASES = [(method, argument) for method, (_, arguments) in CALLS.items() for argument in arguments]
 

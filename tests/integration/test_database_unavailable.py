@@ -37,7 +37,9 @@ CALLS = {
     "get_subscription": lambda p: p.get_subscription(UID),
     "list_subscriptions": lambda p: p.list_subscriptions(UID),
     "cancel_subscription": lambda p: p.cancel_subscription(UID),
+    "change_plan": lambda p: p.change_plan(UID, "pro-monthly"),
     "change_payment_method": lambda p: p.change_payment_method(UID, "pm_card_visa"),
+    "start_trial": lambda p: p.start_trial(user_id=UID, plan_id="pro"),
     "get_dispute": lambda p: p.get_dispute("dp_1"),
     "list_disputes": lambda p: p.list_disputes(),
     "receive_webhook": lambda p: p.receive_webhook(PAYLOAD, sign(PAYLOAD, SECRET)),
@@ -55,10 +57,22 @@ CALLS = {
     "upgrade_database": lambda p: p.upgrade_database(),
     "downgrade_database": lambda p: p.downgrade_database(),
     "database_revision": lambda p: p.database_revision(),
+    "find_payments": lambda p: p.find_payments(status="failed"),
+    "find_refunds": lambda p: p.find_refunds(),
+    "find_subscriptions": lambda p: p.find_subscriptions(plan_id="pro"),
+    "find_webhook_events": lambda p: p.find_webhook_events(event_type="charge.refunded"),
+    "resend_notification": lambda p: p.resend_notification(UID),
+    "update_plan": lambda p: p.update_plan("pro", name="Pro+"),
+    "archive_plan": lambda p: p.archive_plan("pro"),
+    "operations_stats": lambda p: p.operations_stats(),
+    "record_worker_heartbeat": lambda p: p.record_worker_heartbeat(),
 }
 # No database: closing, the schema this version ships, building the facade; the worker's
 # methods report each step's failure rather than raise (tested below).
-NO_DATABASE = {"close", "latest_revision", "from_settings", "run_worker", "run_worker_once"}
+NO_DATABASE = {
+    "close", "latest_revision", "known_revisions", "from_settings", "run_worker",
+    "run_worker_once",
+}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -78,10 +92,24 @@ def unreachable(request, tmp_path, stripe_target):
         yield payments
 
 
+# Reports an unreachable database as a failed check instead of raising (tested below).
+REPORTS = {"check_health"}
+
+
 def test_every_public_method_that_uses_the_database_is_driven():
     public = {name for name, _ in inspect.getmembers(Payments) if not name.startswith("_")}
     methods = {name for name in public if callable(getattr(Payments, name))}
-    assert methods - NO_DATABASE == set(CALLS)
+    assert methods - NO_DATABASE - REPORTS == set(CALLS)
+
+
+def test_the_health_check_reports_an_unreachable_database_as_a_failed_check(unreachable):
+    report = unreachable.check_health()
+    checks = {check.name: check for check in report.checks}
+    assert report.status == "failed"
+    assert checks["database"].status == "failed"
+    # SQLite's missing directory has its own code (issue 14, item 1).
+    assert any(code in checks["database"].detail
+               for code in ("database_unavailable", "database_file_missing"))
 
 
 @pytest.mark.parametrize("method", sorted(CALLS))

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from payment_lib import Payments
 from payment_lib.db.migrations import current_revision, downgrade, head_revision, upgrade
 from payment_lib.db.tables import metadata
 
@@ -20,6 +21,8 @@ TABLES = {
     "notifications",
     "disputes",
     "customers",
+    "worker_heartbeats",
+    "reconcile_runs",
 }
 
 
@@ -106,3 +109,9 @@ def test_0003_gives_stored_events_a_status_from_what_happened_to_them(empty_data
     finally:
         engine.dispose()
     assert found == {"evt_done": "processed", "evt_due": "pending", "evt_parked": "parked"}
+
+
+def test_the_known_revisions_run_oldest_first_to_the_newest():
+    known = Payments.known_revisions()
+    assert known[0] == "0001" and known[-1] == Payments.latest_revision()
+    assert len(set(known)) == len(known)

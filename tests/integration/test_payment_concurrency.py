@@ -24,6 +24,7 @@ def count_payments(payments):
         return connection.execute(sa.text("SELECT count(*) FROM payments")).scalar_one()
 
 
+@pytest.mark.through_pooler
 def test_twenty_concurrent_requests_with_one_key_charge_once(payments, user_id,
                                                              stripe_emulator):
     def attempt(_):
@@ -83,8 +84,10 @@ def test_recovery_finishes_a_payment_left_pending_by_a_crash(
     assert payments.recover_stale_payments(older_than_seconds=0) == []
 
 
+@pytest.mark.through_pooler
 def test_the_rate_limit_holds_across_processes(settings, user_id, stripe_emulator):
     env = {**os.environ, "PAYMENT_DATABASE_URL": settings.database_url,
+           "PAYMENT_DATABASE_POOLER": settings.database_pooler,
            "PAYMENT_STRIPE_API_KEY": settings.stripe_api_key.get_secret_value(),
            "PAYMENT_STRIPE_API_BASE": settings.stripe_api_base or ""}
     processes = [

@@ -12,9 +12,13 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from payment_lib.db.listings import Filters
+from payment_lib.db.tables import Payment, Refund, WebhookEvent
+
 pytestmark = pytest.mark.postgresql_only
 
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+AFTER = (NOW, uuid.uuid4())
 
 QUERIES = {
     "payments claimed for recovery": lambda uow: uow.payments.claim_unsettled(
@@ -34,10 +38,53 @@ QUERIES = {
     "subscriptions due": lambda uow: uow.subscriptions.due(
         NOW, grace=dt.timedelta(days=5), after=uuid.uuid4(), limit=500
     ),
+    "trials ending (reminders)": lambda uow: uow.subscriptions.trials_ending(
+        NOW + dt.timedelta(days=3), after=NOW
+    ),
     "a user's payments": lambda uow: uow.payments.for_user(uuid.uuid4()),
     "a payment's refunds": lambda uow: uow.refunds.for_payment(uuid.uuid4()),
     "a subscription's unsettled payments": lambda uow: uow.payments.unsettled_for_subscription(
         uuid.uuid4()
+    ),
+    # The operators' listings (issue 14, item 6): keyset pages on (created_at, id).
+    "payments listed": lambda uow: uow.listings.payments(Filters(), after=AFTER, limit=50),
+    "payments listed by status": lambda uow: uow.listings.payments(
+        Filters(status="failed", since=NOW), after=AFTER, limit=50
+    ),
+    "payments listed for a user": lambda uow: uow.listings.payments(
+        Filters(user_id=uuid.uuid4(), until=NOW), after=AFTER, limit=50
+    ),
+    "refunds listed": lambda uow: uow.listings.refunds(Filters(), after=AFTER, limit=50),
+    "refunds listed by status": lambda uow: uow.listings.refunds(
+        Filters(status="pending"), after=None, limit=50
+    ),
+    "a payment's refunds listed": lambda uow: uow.listings.refunds(
+        Filters(payment_id=uuid.uuid4()), after=AFTER, limit=50
+    ),
+    "subscriptions listed": lambda uow: uow.listings.subscriptions(
+        Filters(), after=AFTER, limit=50
+    ),
+    "subscriptions listed by status": lambda uow: uow.listings.subscriptions(
+        Filters(status="past_due"), after=AFTER, limit=50
+    ),
+    "emails listed by status": lambda uow: uow.notifications.listing(
+        None, limit=100, status="failed"
+    ),
+    "webhook events by type since": lambda uow: uow.webhook_events.listing(
+        unprocessed=False, limit=100, event_type="charge.succeeded", since=NOW, after=AFTER
+    ),
+    "workers seen": lambda uow: uow.operations.heartbeats(limit=20),
+    "the last reconcile": lambda uow: uow.operations.last_reconcile(),
+    # payment-cli stats and doctor: counts by status, and each queue's depth and oldest item.
+    "payments counted by status": lambda uow: uow.operations.counts_by_status(Payment.status),
+    "webhook events counted by status": lambda uow: uow.operations.counts_by_status(
+        WebhookEvent.status
+    ),
+    "the oldest pending refund": lambda uow: uow.operations.oldest(
+        Refund.created_at, Refund.status == "pending"
+    ),
+    "pending refunds counted": lambda uow: uow.operations.count(
+        Refund.created_at, Refund.status == "pending"
     ),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -72,6 +73,7 @@ def test_twenty_concurrent_refunds_in_threads_never_exceed_the_amount(
 
 
 @pytest.mark.postgresql_only
+@pytest.mark.through_pooler
 def test_twenty_concurrent_refunds_in_several_processes_never_exceed_the_amount(
     payments, settings, payment, stripe_emulator
 ):
@@ -79,6 +81,7 @@ def test_twenty_concurrent_refunds_in_several_processes_never_exceed_the_amount(
     processes = [
         subprocess.Popen(
             refund_process(settings, "burst", str(payment.id), "3.00", "5", start),
+            env={**os.environ, "PAYMENT_DATABASE_POOLER": settings.database_pooler},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from pgbouncer import pooler_for
 
 from payment_lib import InvalidRequest, InvalidSignature, Settings
 from payment_lib.testing import signature_header
@@ -83,6 +84,7 @@ def webhook_settings(database_url, stripe_target, smtp, **extra) -> Settings:
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         smtp_from="billing@shop.example",
+        database_pooler=pooler_for(database_url),
         **extra,
     )
 
