@@ -70,7 +70,7 @@ BAD = [
     (("stripe-emulator", "trigger"), ["stripe-emulator", "trigger", "no.such_event"], 2),
     (("stripe-emulator", "events", "resend"),
      ["stripe-emulator", "events", "resend", "evt_1", "--url", "ftp://x"], 2),
-    (("quickstart",), ["quickstart"], 8),
+    (("quickstart",), ["quickstart"], 8),  # with a live key: refused before anything runs
     (("docs",), ["docs", "nonsense"], 2),
     (("doctor",), ["doctor", "--worker-seen-within", "0"], 2),
     (("stats",), ["stats", "extra"], 2),
@@ -83,7 +83,7 @@ BAD = [
     (("subscriptions", "change-plan"), ["subscriptions", "change-plan", "not-a-uuid"], 2),
     (("subscriptions", "list"), ["subscriptions", "list", "--limit", "0"], 2),
     (("subscriptions", "start-trial"), ["subscriptions", "start-trial", "--user", UID], 2),
-    (("webhooks", "replay"), ["webhooks", "replay", "extra"], 2),  # with a live key: refused before anything runs
+    (("webhooks", "replay"), ["webhooks", "replay", "extra"], 2),
 ]
 LIVE_KEY = "sk_live_" + "51Hq" * 6
 
