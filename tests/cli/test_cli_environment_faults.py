@@ -310,3 +310,12 @@ def test_the_drivers_own_text_is_logged_only_at_debug():
     assert "OperationalError" not in quiet.stderr
     assert "OperationalError" in loud.stderr
     assert PASSWORD not in quiet.output + loud.output
+
+
+def test_doctor_reports_an_old_schema_instead_of_refusing_to_run(database_url):
+    downgrade(database_url, "0003")
+    result = invoke("doctor", "--json", env={"PAYMENT_DATABASE_URL": database_url})
+
+    assert result.exit_code == 12, result.output  # doctor's "a check failed"
+    checks = {c["name"]: c["status"] for c in json.loads(result.stdout)["checks"]}
+    assert checks["migrations"] == "failed"
