@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from payment_cli.bulk_commands import webhooks_replay
+from payment_cli.card_commands import cards
 from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
 from payment_cli.docs_command import docs
@@ -25,6 +26,7 @@ from payment_cli.operator_commands import (
     subscriptions_list,
 )
 from payment_cli.output import EXIT_FAILED, CardRefusingGroup, emit, guarded, json_option
+from payment_cli.pause_commands import subscriptions_pause, subscriptions_resume
 from payment_cli.plan_change_command import change_plan
 from payment_cli.quickstart import run_quickstart
 from payment_cli.reconcile_command import reconcile
@@ -312,6 +314,9 @@ def quickstart(ctx: click.Context, as_json: bool) -> None:
 main.add_command(stripe_emulator)
 main.add_command(subscriptions)
 subscriptions.add_command(change_plan)
+subscriptions.add_command(subscriptions_pause)
+subscriptions.add_command(subscriptions_resume)
+main.add_command(cards)
 main.add_command(billing)
 main.add_command(process_refund)
 main.add_command(webhooks)

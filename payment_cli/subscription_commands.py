@@ -182,6 +182,7 @@ def billing_run(
     lines += [f"{s}  ended" for s in report.ended]
     if report.trial_reminders:
         lines.append(f"{report.trial_reminders} trial-ending reminders queued")
+    lines += [f"{s}  resumed" for s in report.resumed]
     lines += [
         f"{e['subscription_id']}  not billed: {e['message']} [{e['code']}]" for e in report.errors
     ]

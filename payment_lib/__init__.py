@@ -40,6 +40,7 @@ from payment_lib.services.billing import BillingReport
 from payment_lib.services.disputes import DisputeInfo
 from payment_lib.services.listings import Page
 from payment_lib.services.notifications import NotificationInfo, NotificationReport
+from payment_lib.services.pause import ResumeInfo
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import FailureInfo, PaymentInfo
 from payment_lib.services.plan_changes import PlanChangeInfo
@@ -48,6 +49,7 @@ from payment_lib.services.reconcile import Drift, ReconcileReport
 from payment_lib.services.refund_results import RefundInfo
 from payment_lib.services.refunds import RefundRequest
 from payment_lib.services.request_fields import PayFields, RefundFields
+from payment_lib.services.saved_cards import CardInfo
 from payment_lib.services.subscriptions import SubscriptionInfo
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhooks import ReceivedEventInfo, WebhookReport
@@ -57,6 +59,7 @@ __all__ = [
     "Actor",
     "AlreadyRefunded",
     "BillingReport",
+    "CardInfo",
     "ConfigurationError",
     "DatabaseDriverMissing",
     "DatabaseFileCorrupt",
@@ -93,6 +96,7 @@ __all__ = [
     "RefundFields",
     "RefundInfo",
     "RefundRequest",
+    "ResumeInfo",
     "SchemaOutOfDate",
     "Settings",
     "StripeKeyRejected",

@@ -55,6 +55,9 @@ class Settings(BaseModel):
     dispute_ends_subscription: Literal["lost", "opened", "never"] = "lost"
     # How often a running worker reconciles the last day with Stripe; 0 turns it off.
     reconcile_interval_seconds: int = Field(3600, ge=0)
+    # How many days before the month a card expires its owner is reminded (once per card and
+    # expiry), for cards that live subscriptions renew with; 0 sends no reminders.
+    card_expiry_reminder_days: int = Field(30, ge=0)
 
     def __init__(self, **values: Any) -> None:
         try:

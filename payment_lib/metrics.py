@@ -62,6 +62,12 @@ class Metrics:
         self.disputes_total = Counter(
             "disputes_total", "Dispute changes by the status reached", ["status"], registry=r
         )
+        self.subscription_pauses_total = Counter(
+            "subscription_pauses_total", "Subscriptions paused and resumed", ["action"], registry=r
+        )
+        self.card_expiry_reminders_total = Counter(
+            "card_expiry_reminders_total", "Card-expiring reminders queued", registry=r
+        )
         self.circuit_state = Gauge(
             "stripe_circuit_open", "1 while the Stripe circuit breaker is open", registry=r
         )

@@ -123,6 +123,31 @@ KINDS: dict[str, EmailTemplate] = {
         "<p>Charged now: $charged $currency. Your credit for the next renewals: $credit "
         "$currency.</p><p>Subscription reference: $subscription_id</p>",
     ),
+    "subscription_paused": EmailTemplate(
+        subject="Your $plan_id subscription is paused",
+        text="Hello,\n\nyour $plan_id subscription is paused from $paused_at $until. Nothing "
+        "is charged while it is paused, and the time it stays paused is added to your current "
+        "period.",
+        html="<p>Hello,</p><p>your $plan_id subscription is paused from $paused_at $until. "
+        "Nothing is charged while it is paused, and the time it stays paused is added to your "
+        "current period.</p>",
+    ),
+    "subscription_resumed": EmailTemplate(
+        subject="Your $plan_id subscription is running again",
+        text="Hello,\n\nyour $plan_id subscription is running again. Its next renewal is on "
+        "$next_billing_date.",
+        html="<p>Hello,</p><p>your $plan_id subscription is running again. Its next renewal "
+        "is on <strong>$next_billing_date</strong>.</p>",
+    ),
+    "card_expiring": EmailTemplate(
+        subject="Your $brand card ending in $last4 expires soon",
+        text="Hello,\n\nyour $brand card ending in $last4, which pays for your subscription, "
+        "expires at the end of $expires. To keep your subscription running, please add a new "
+        "card before then.",
+        html="<p>Hello,</p><p>your $brand card ending in $last4, which pays for your "
+        "subscription, expires at the end of <strong>$expires</strong>. To keep your "
+        "subscription running, please add a new card before then.</p>",
+    ),
     # To the shop's admin_email, not to a customer.
     "dispute_opened": EmailTemplate(
         subject="Dispute opened: $amount $currency ($reason)",

@@ -49,6 +49,8 @@ class WorkerHost(Protocol):
 
     def run_billing(self, now: dt.datetime | None = None) -> BillingReport: ...
 
+    def remind_expiring_cards(self, now: dt.datetime | None = None) -> int: ...
+
     def recover_stale_payments(self) -> list[PaymentInfo]: ...
 
     def recover_pending_refunds(self) -> list[RefundInfo]: ...
@@ -71,6 +73,8 @@ class WorkerReport:
     notifications: NotificationReport = field(default_factory=NotificationReport)
     renewals: int = 0
     ended_subscriptions: int = 0
+    resumed_subscriptions: int = 0
+    card_reminders: int = 0
     recovered_payments: int = 0
     recovered_refunds: int = 0
     duplicate_purchases_refunded: int = 0
@@ -83,6 +87,8 @@ class WorkerReport:
             "notifications": self.notifications.to_dict(),
             "renewals": self.renewals,
             "ended_subscriptions": self.ended_subscriptions,
+            "resumed_subscriptions": self.resumed_subscriptions,
+            "card_reminders": self.card_reminders,
             "recovered_payments": self.recovered_payments,
             "recovered_refunds": self.recovered_refunds,
             "duplicate_purchases_refunded": self.duplicate_purchases_refunded,
@@ -98,7 +104,8 @@ def run_once(
     should_stop: ShouldStop | None = None,
     reconcile: bool = False,
 ) -> WorkerReport:
-    """One pass: every due webhook event, every due email, renewals due at ``now`` and
+    """One pass: every due webhook event, card-expiring reminders and every due email,
+    renewals due at ``now`` (paused subscriptions resumed first) and
     recovery of payments and refunds a crash left pending; with ``reconcile``, a reconcile of
     the last day that fixes what it finds.
 
@@ -138,6 +145,10 @@ def run_once(
         billed = payments.run_billing(now)
         report.renewals += len(billed.charged)
         report.ended_subscriptions += len(billed.ended)
+        report.resumed_subscriptions += len(billed.resumed)
+
+    def reminders() -> None:
+        report.card_reminders += payments.remind_expiring_cards(now)
 
     def recovery() -> None:
         report.recovered_payments += len(payments.recover_stale_payments())
@@ -150,6 +161,7 @@ def run_once(
     webhooks = drain(payments.process_webhooks, report.webhooks)
     notifications = drain(payments.send_notifications, report.notifications)
     step("webhooks", webhooks)
+    step("card reminders", reminders)
     step("notifications", notifications)
     if payments.settings.stripe_api_key is not None:
         step("billing", billing)

@@ -16,6 +16,7 @@ from payment_lib.db.disputes import DisputeRepository
 from payment_lib.db.engine import is_unavailable
 from payment_lib.db.listings import ListingRepository
 from payment_lib.db.operations import OperationsRepository
+from payment_lib.db.pauses import PauseRepository
 from payment_lib.db.payment_repository import PaymentRepository
 from payment_lib.db.refund_repository import RefundRepository
 from payment_lib.db.repositories import (
@@ -26,6 +27,7 @@ from payment_lib.db.repositories import (
     SubscriptionRepository,
     WebhookEventRepository,
 )
+from payment_lib.db.saved_cards import SavedCardRepository
 from payment_lib.domain.errors import DatabaseUnavailable
 
 
@@ -102,3 +104,13 @@ class UnitOfWork:
     def operations(self) -> OperationsRepository:
         """Worker heartbeats, reconcile summaries and counts, in this transaction."""
         return OperationsRepository(self.session)
+
+    @property
+    def pauses(self) -> PauseRepository:
+        """Paused subscriptions due for an automatic resume, in this transaction."""
+        return PauseRepository(self.session)
+
+    @property
+    def saved_cards(self) -> SavedCardRepository:
+        """Saved cards as their owners see them, in this transaction."""
+        return SavedCardRepository(self.session)

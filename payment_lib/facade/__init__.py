@@ -9,14 +9,16 @@ import threading
 from collections.abc import Callable
 
 from payment_lib import worker as _worker
+from payment_lib.facade.cards import CardsApi
 from payment_lib.facade.events import EventsApi
 from payment_lib.facade.money import MoneyApi
 from payment_lib.facade.operations import OperationsApi
+from payment_lib.facade.pauses import PausesApi
 from payment_lib.facade.subscriptions import SubscriptionsApi
 from payment_lib.worker import WorkerReport
 
 
-class Payments(MoneyApi, SubscriptionsApi, EventsApi, OperationsApi):
+class Payments(MoneyApi, SubscriptionsApi, PausesApi, CardsApi, EventsApi, OperationsApi):
     """payment_lib's public entry point.
 
     Example:

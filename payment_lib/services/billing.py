@@ -22,6 +22,7 @@ from payment_lib.domain.money import Money
 from payment_lib.domain.states import SubscriptionStatus
 from payment_lib.observability import trace
 from payment_lib.services.notify import notify
+from payment_lib.services.pause import resume_paused
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentInfo
 from payment_lib.services.payments import Renewal, process_payment
@@ -45,6 +46,7 @@ class BillingReport:
     dry_run: bool = False
     charged: list[PaymentInfo] = field(default_factory=list)
     ended: list[uuid.UUID] = field(default_factory=list)
+    resumed: list[uuid.UUID] = field(default_factory=list)  # their pause ended
     # Subscriptions that could not be billed this time (Stripe unavailable, ...): the next
     # run tries them again with the same idempotency key.
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -58,6 +60,7 @@ class BillingReport:
             "dry_run": self.dry_run,
             "charged": [p.to_dict() for p in self.charged],
             "ended": [str(s) for s in self.ended],
+            "resumed": [str(s) for s in self.resumed],
             "errors": self.errors,
             "planned": self.planned,
             "trial_reminders": self.trial_reminders,
@@ -96,7 +99,8 @@ def run_billing(
     dry_run: bool = False,
     scope: BillingScope | None = None,
 ) -> BillingReport:
-    """Renew, retry or end every subscription due at ``now``, ``limit`` at a time.
+    """Resume the subscriptions whose pause ended, then renew, retry or end every
+    subscription due at ``now``, ``limit`` at a time.
 
     ``now`` decides what is due; ``clock`` tells when things happen (a payment's creation time
     is never a run's simulated time). ``progress(done, total)`` is called after each
@@ -108,6 +112,14 @@ def run_billing(
     scope = scope or BillingScope()
     grace = dt.timedelta(days=max(retry_days, default=0))
     with trace():
+        report.resumed, report.planned = resume_paused(  # first: a resume may start a period
+            now,
+            new_uow=new_uow,
+            metrics=metrics,
+            dry_run=dry_run,
+            subscription_id=scope.subscription_id,
+            user_id=scope.user_id,
+        )
         with new_uow() as uow:
             total = uow.subscriptions.count_due(
                 now, grace=grace, subscription_id=scope.subscription_id, user_id=scope.user_id

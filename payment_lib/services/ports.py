@@ -64,6 +64,16 @@ class StripeGateway(Protocol):
         """Save and verify a card for off-session charges (a SetupIntent); no charge."""
         ...
 
+    def set_default_payment_method(
+        self, customer: str, payment_method: str, *, idempotency_key: str
+    ) -> None:
+        """Make an attached PaymentMethod the Customer's invoice default."""
+        ...
+
+    def detach_payment_method(self, payment_method: str, *, idempotency_key: str) -> None:
+        """Detach a PaymentMethod from its Customer for good (detached already: nothing)."""
+        ...
+
     def retrieve_payment(self, intent_id: str) -> IntentOutcome:
         """The PaymentIntent as Stripe has it now (NotFound if Stripe has none)."""
         ...

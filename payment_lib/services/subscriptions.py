@@ -54,6 +54,8 @@ class SubscriptionInfo:
     next_retry_at: dt.datetime | None
     scheduled_plan_id: str | None = None  # the plan a change moves it to at the period's end
     trial_ends_at: dt.datetime | None = None
+    paused_at: dt.datetime | None = None
+    pause_until: dt.datetime | None = None
 
     @classmethod
     def of(cls, s: Subscription) -> SubscriptionInfo:
@@ -70,6 +72,8 @@ class SubscriptionInfo:
             s.next_retry_at,
             s.scheduled_plan_id,
             s.trial_ends_at,
+            s.paused_at,
+            s.pause_until,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -86,6 +90,8 @@ class SubscriptionInfo:
             "next_retry_at": iso(self.next_retry_at),
             "scheduled_plan_id": self.scheduled_plan_id,
             "trial_ends_at": iso(self.trial_ends_at),
+            "paused_at": iso(self.paused_at),
+            "pause_until": iso(self.pause_until),
         }
 
 

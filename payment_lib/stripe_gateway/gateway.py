@@ -21,10 +21,10 @@ from payment_lib.circuit_breaker import CircuitBreaker, CircuitOpen
 from payment_lib.config import Settings
 from payment_lib.domain.errors import ConfigurationError, NotFound
 from payment_lib.metrics import Metrics
+from payment_lib.stripe_gateway.card_calls import CardCalls
 from payment_lib.stripe_gateway.errors import transient, translate
 from payment_lib.stripe_gateway.setup_intents import SetupIntentCalls
-from payment_lib.stripe_objects import CardDetails, IntentOutcome, Listable, RefundOutcome
-from payment_lib.stripe_objects import card_details as _card
+from payment_lib.stripe_objects import IntentOutcome, Listable, RefundOutcome
 from payment_lib.stripe_objects import intent_outcome as _outcome
 
 log = structlog.get_logger(__name__)
@@ -35,7 +35,7 @@ BREAKER_FAILURES = 5
 BREAKER_RESET_SECONDS = 60
 
 
-class StripeGateway(SetupIntentCalls):
+class StripeGateway(SetupIntentCalls, CardCalls):
     """Stripe calls with timeouts, bounded retries and a circuit breaker."""
 
     def __init__(
@@ -182,23 +182,6 @@ class StripeGateway(SetupIntentCalls):
                 options={"idempotency_key": f"payment_lib-customer-email-{customer}-{digest}"},
             ),
         )
-
-    def attach_payment_method(
-        self, payment_method: str, *, customer: str, idempotency_key: str
-    ) -> CardDetails:
-        """Attach a PaymentMethod to a Customer so it can be charged off-session later."""
-
-        def attach() -> CardDetails:
-            attached = self.client.v1.payment_methods.attach(
-                payment_method,
-                params={"customer": customer},
-                options={"idempotency_key": idempotency_key},
-            )
-            card = _card(attached.to_dict())
-            assert card is not None
-            return card
-
-        return self._call("payment_methods.attach", attach)
 
     def retrieve_payment(self, intent_id: str) -> IntentOutcome:
         """The PaymentIntent as Stripe has it now, with its payment method expanded.

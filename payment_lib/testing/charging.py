@@ -92,6 +92,10 @@ def _charge(
     )
     intent.update(latest_charge=charge["id"], next_action=None)
     if decline is None:
+        if intent["setup_future_usage"] and intent["customer"] and method["customer"] is None:
+            # Stripe attaches the card to the PaymentIntent's customer once it is confirmed.
+            method["customer"] = intent["customer"]
+            store.record(call, "payment_method.attached", method)
         if intent["setup_future_usage"] and method["customer"]:
             store.hidden[method["id"]]["set_up"] = True
         store.record(call, "charge.succeeded", charge)

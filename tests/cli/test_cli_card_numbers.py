@@ -60,6 +60,11 @@ VALID = {
     },
     ("subscriptions", "retry"): {"subscription_id": UID},
     ("subscriptions", "change-plan"): {"subscription_id": UID, "plan_id": "pro-monthly"},
+    ("subscriptions", "pause"): {"subscription_id": UID, "until_text": "2030-01-01"},
+    ("subscriptions", "resume"): {"subscription_id": UID},
+    ("cards", "list"): {"user_id": UID},
+    ("cards", "default"): {"user_id": UID, "payment_method": "pm_card_visa"},
+    ("cards", "remove"): {"payment_method": "pm_card_visa"},
     ("billing", "run"): {
         "now_text": "2027-01-31T00:00:00Z", "subscription_id": UID, "user_id": UID,
     },

@@ -84,6 +84,11 @@ BAD = [
     (("subscriptions", "list"), ["subscriptions", "list", "--limit", "0"], 2),
     (("subscriptions", "start-trial"), ["subscriptions", "start-trial", "--user", UID], 2),
     (("webhooks", "replay"), ["webhooks", "replay", "extra"], 2),
+    (("cards", "list"), ["cards", "list", "--user", "not-a-uuid"], 2),
+    (("cards", "default"), ["cards", "default", "pm_card_visa"], 2),  # --user missing
+    (("cards", "remove"), ["cards", "remove"], 2),
+    (("subscriptions", "pause"), ["subscriptions", "pause", UID, "--until", "soon"], 2),
+    (("subscriptions", "resume"), ["subscriptions", "resume", "not-a-uuid"], 2),
 ]
 LIVE_KEY = "sk_live_" + "51Hq" * 6
 

@@ -173,3 +173,46 @@ def test_detaching_records_payment_method_detached(
         "payment_method.detached",
         {"customer": customer.id},
     )
+
+
+@pytest.mark.emulator_only
+def test_a_payment_saving_the_card_for_a_customer_attaches_it(
+    client: stripe.StripeClient, stripe_emulator: StripeEmulator
+) -> None:
+    """Stripe: setup_future_usage attaches the payment method to the PaymentIntent's
+    Customer once the PaymentIntent is confirmed and no action is left."""
+    customer = client.v1.customers.create()
+
+    intent = pay(client, customer=customer.id, setup_future_usage="off_session")
+
+    method = client.v1.payment_methods.retrieve(str(intent.payment_method))
+    assert method.customer == customer.id
+    assert [e["type"] for e in stripe_emulator.events()][-3:] == [
+        "payment_method.attached",
+        "charge.succeeded",
+        "payment_intent.succeeded",
+    ]
+    listed = client.v1.customers.payment_methods.list(customer.id)
+    assert [m.id for m in listed.data] == [method.id]
+    client.v1.customers.update(
+        customer.id, params={"invoice_settings": {"default_payment_method": method.id}}
+    )
+
+
+def test_a_declined_payment_saving_the_card_does_not_attach_it(
+    client: stripe.StripeClient,
+) -> None:
+    customer = client.v1.customers.create()
+    with pytest.raises(stripe.CardError) as declined:
+        pay(client, "pm_card_visa_chargeDeclined", customer=customer.id,
+            setup_future_usage="off_session")
+    method_id = declined.value.json_body["error"]["payment_method"]["id"]  # type: ignore[index]
+    assert client.v1.payment_methods.retrieve(method_id).customer is None
+
+
+def test_a_payment_without_saving_the_card_does_not_attach_it(
+    client: stripe.StripeClient,
+) -> None:
+    customer = client.v1.customers.create()
+    intent = pay(client, customer=customer.id)
+    assert client.v1.payment_methods.retrieve(str(intent.payment_method)).customer is None

@@ -96,6 +96,16 @@ CALLS = {
         ),
         ["subscription_id", "plan_id"],
     ),
+    "pause_subscription": (lambda p, s: p.pause_subscription(s), ["s"]),
+    "resume_subscription": (lambda p, s: p.resume_subscription(s), ["s"]),
+    "list_cards": (lambda p, user_id: p.list_cards(user_id), ["user_id"]),
+    "set_default_card": (
+        lambda p, user_id=UID, payment_method="pm_card_visa": p.set_default_card(
+            user_id, payment_method
+        ),
+        ["user_id", "payment_method"],
+    ),
+    "remove_card": (lambda p, payment_method: p.remove_card(payment_method), ["payment_method"]),
     "get_dispute": (lambda p, dispute_id: p.get_dispute(dispute_id), ["dispute_id"]),
     "list_disputes": (lambda p, status: p.list_disputes(status), ["status"]),
     "list_webhook_events": (lambda p, status: p.list_webhook_events(status=status), ["status"]),
@@ -127,8 +137,9 @@ NO_TEXT = {
     "close", "from_settings", "database_revision", "latest_revision", "known_revisions",
     "list_plans",
     "process_webhooks", "reconcile", "recover_pending_refunds", "recover_stale_payments",
-    "refund_duplicate_purchases", "run_worker", "run_worker_once", "seed_demo_plans",
-    "send_notifications", "operations_stats", "check_health", "record_worker_heartbeat",
+    "refund_duplicate_purchases", "remind_expiring_cards", "run_worker", "run_worker_once",
+    "seed_demo_plans", "send_notifications", "operations_stats", "check_health",
+    "record_worker_heartbeat",
 }
 CASES = [(method, argument) for method, (_, arguments) in CALLS.items() for argument in arguments]
 

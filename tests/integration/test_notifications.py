@@ -83,6 +83,22 @@ PAYLOADS = {
         "currency": "usd",
         "failure_reason": "declined",
     },
+    "subscription_paused": {
+        "subscription_id": "s-1",
+        "plan_id": "basic-monthly",
+        "paused_at": "2027-01-20",
+        "until": "until you resume it",
+    },
+    "subscription_resumed": {
+        "subscription_id": "s-1",
+        "plan_id": "basic-monthly",
+        "next_billing_date": "2027-03-10",
+    },
+    "card_expiring": {
+        "brand": "visa",
+        "last4": "4242",
+        "expires": "03/2027",
+    },
     "dispute_opened": {
         "stripe_dispute_id": "dp_1",
         "payment_id": "p-1",

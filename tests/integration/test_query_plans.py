@@ -41,6 +41,14 @@ QUERIES = {
     "trials ending (reminders)": lambda uow: uow.subscriptions.trials_ending(
         NOW + dt.timedelta(days=3), after=NOW
     ),
+    "pauses ended": lambda uow: uow.pauses.ended(NOW, limit=100, lock=True),
+    "a user's saved cards": lambda uow: uow.saved_cards.for_user(uuid.uuid4()),
+    "the live subscriptions renewing with cards": lambda uow: uow.saved_cards.live_using(
+        [uuid.uuid4()]
+    ),
+    "cards expiring, not reminded yet": lambda uow: uow.saved_cards.expiring_in_use(
+        24321, 24322, reminded="card_expiring"
+    ),
     "a user's payments": lambda uow: uow.payments.for_user(uuid.uuid4()),
     "a payment's refunds": lambda uow: uow.refunds.for_payment(uuid.uuid4()),
     "a subscription's unsettled payments": lambda uow: uow.payments.unsettled_for_subscription(
