@@ -14,6 +14,7 @@ from payment_cli.bulk_commands import webhooks_replay
 from payment_cli.card_commands import cards
 from payment_cli.context import Context, pass_context
 from payment_cli.dispute_commands import disputes
+from payment_cli.docs_command import docs
 from payment_cli.doctor_command import doctor, stats
 from payment_cli.emulator_command import stripe_emulator
 from payment_cli.operator_commands import (
@@ -43,18 +44,31 @@ from payment_lib import PaymentInfo, Payments, configure_logging
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
     show_default=True,
-    help="JSON logs on stderr at this level and above.",
+    help="Log lines on stderr at this level and above.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    show_default=True,
+    help="console: lines for people; json: one JSON object per line; auto: console on a "
+    "terminal, JSON otherwise.",
+)
+@click.version_option(
+    package_name="payment_lib", prog_name="payment-cli", message="%(prog)s %(version)s"
 )
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None, log_level: str) -> None:
+def main(ctx: click.Context, database_url: str | None, log_level: str, log_format: str) -> None:
     """Payments, subscriptions, refunds and webhooks from the command line.
 
-    Configuration comes from PAYMENT_* environment variables (see README.md).
+    Configuration comes from PAYMENT_* environment variables: `payment-cli docs readme` lists
+    them, `payment-cli docs cli` is the full guide (exit codes included).
 
     Example: payment-cli plans list --json
     """
-    configure_logging(log_level)
-    context = Context(database_url)
+    configure_logging(log_level, log_format=log_format)  # type: ignore[arg-type]
+    # db fixes a missing or old schema and doctor reports one: neither refuses it.
+    context = Context(database_url, check_schema=ctx.invoked_subcommand not in ("db", "doctor"))
     ctx.obj = context
     ctx.call_on_close(context.close)
 
@@ -277,9 +291,10 @@ def payments_refresh(context: Context, payment_id: str, as_json: bool) -> None:
 
 
 @main.command("quickstart")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @guarded
 @click.pass_context
-def quickstart(ctx: click.Context) -> None:
+def quickstart(ctx: click.Context, as_json: bool) -> None:
     """Try everything in seconds: a payment that starts a subscription, a decline, a signed
     webhook processed by the worker, and a refund that cancels the subscription.
 
@@ -292,7 +307,8 @@ def quickstart(ctx: click.Context) -> None:
     parent = ctx.find_root()
     if parent.get_parameter_source("log_level") == click.core.ParameterSource.DEFAULT:
         configure_logging("critical")  # the declined card is expected: keep the story readable
-    sys.exit(0 if run_quickstart(ctx.find_object(Context).settings) else EXIT_FAILED)
+    settings = ctx.find_object(Context).settings
+    sys.exit(0 if run_quickstart(settings, as_json=as_json) else EXIT_FAILED)
 
 
 main.add_command(stripe_emulator)
@@ -308,6 +324,7 @@ main.add_command(replay_webhook)
 main.add_command(worker)
 main.add_command(reconcile)
 main.add_command(disputes)
+main.add_command(docs)
 main.add_command(refunds)
 main.add_command(notifications)
 payments.add_command(payments_list)

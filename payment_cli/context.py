@@ -2,30 +2,57 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from payment_lib import Payments, Settings
+from payment_lib import ConfigurationError, Payments, Settings
+
+DATABASE_VARIABLE = "PAYMENT_DATABASE_URL"
 
 
 class Context:
-    """Builds the facade on first use, from PAYMENT_* variables and global options."""
+    """Builds the facade on first use, from PAYMENT_* variables and global options.
 
-    def __init__(self, database_url: str | None) -> None:
+    ``check_schema``: before the first use, refuse a SQLite file that does not exist (rather
+    than create an empty one) and a schema that is missing or not at the newest revision;
+    the ``db`` commands, which fix exactly that, turn it off.
+    """
+
+    def __init__(self, database_url: str | None, *, check_schema: bool = True) -> None:
         self.database_url = database_url
+        self.check_schema = check_schema
         self._payments: Payments | None = None
 
     @property
     def settings(self) -> Settings:
-        """PAYMENT_* variables, with the global options on top (ConfigurationError if bad)."""
-        settings = Settings.from_env()
-        if self.database_url:
-            settings = settings.model_copy(update={"database_url": self.database_url})
-        return settings
+        """PAYMENT_* variables, with the global options on top (ConfigurationError if bad):
+        ``--database-url`` is checked exactly as the variable is."""
+        if not self.database_url:
+            return Settings.from_env()
+        try:
+            return Settings.from_env({**os.environ, DATABASE_VARIABLE: self.database_url})
+        except ConfigurationError as error:
+            raise ConfigurationError(self.named(error.message), param=error.param) from None
+
+    def named(self, message: str) -> str:
+        """``message`` naming ``--database-url`` when that, not the variable, gave the URL."""
+        return (
+            message.replace(DATABASE_VARIABLE, "--database-url") if self.database_url else message
+        )
 
     @property
     def payments(self) -> Payments:
         if self._payments is None:
-            self._payments = Payments.from_settings(self.settings)
+            settings = self.settings
+            if self.check_schema:
+                from payment_lib.db import faults, migrations  # alembic is slow to import
+
+                missing = faults.missing_sqlite_file(settings.database_url)
+                if missing is not None:
+                    raise missing
+                migrations.check_schema(settings.database_url)
+            self._payments = Payments.from_settings(settings)
         return self._payments
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 from types import FrameType
+from urllib.parse import urlsplit
 
 import click
 
@@ -13,10 +14,33 @@ from payment_lib.testing import StripeEmulator
 from payment_lib.testing.trigger import EVENT_TYPES, TriggerError, resend, trigger
 
 DEFAULT_URL = "http://127.0.0.1:12111"
+
+
+def _http_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """An http:// or https:// URL with a host, or a usage error (exit 2)."""
+    if value is None:
+        return None
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise click.BadParameter("must be an http:// or https:// URL, e.g. " + DEFAULT_URL)
+    try:
+        parsed.port  # noqa: B018 (raises for a port out of range)
+    except ValueError:
+        raise click.BadParameter("the port must be 0 to 65535.") from None
+    return value
+
+
+def _webhook_secret(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not (value.startswith("whsec_") and len(value) > len("whsec_")):
+        raise click.BadParameter("must be a webhook signing secret starting with whsec_.")
+    return value
+
+
 _url_option = click.option(
     "--url",
     default=DEFAULT_URL,
     show_default=True,
+    callback=_http_url,
     help="Base URL of the running emulator.",
 )
 
@@ -24,11 +48,17 @@ _url_option = click.option(
 @click.group("stripe-emulator", invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
-    "--port", default=12111, show_default=True, type=int, help="Port to listen on; 0 picks one."
+    "--port",
+    default=12111,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0 to 65535); 0 picks one.",
 )
-@click.option("--webhook-url", help="POST every event, signed, to this URL.")
+@click.option("--webhook-url", callback=_http_url, help="POST every event, signed, to this URL.")
 @click.option(
-    "--webhook-secret", help="whsec_... secret to sign webhooks with (generated if omitted)."
+    "--webhook-secret",
+    callback=_webhook_secret,
+    help="whsec_... secret to sign webhooks with (generated if omitted).",
 )
 @click.pass_context
 def stripe_emulator(
@@ -41,7 +71,8 @@ def stripe_emulator(
     """Run a local Stripe test-mode emulator until Ctrl-C or SIGTERM.
 
     Point the SDK (or PAYMENT_STRIPE_API_BASE) at the printed URL with any sk_test_ key.
-    The control endpoint /_emulator/ sets faults and inspects state (see docs/emulator.md).
+    The control endpoint /_emulator/ sets faults and inspects state (see
+    `payment-cli docs emulator`).
     With a subcommand, steers an emulator already running instead (trigger, events resend).
 
     Example: payment-cli stripe-emulator --port 12111 --webhook-url http://127.0.0.1:8000/hooks
@@ -62,8 +93,9 @@ def stripe_emulator(
     signal.signal(signal.SIGTERM, stop)
     click.echo(f"Stripe emulator listening on {emulator.url}")
     click.echo(f"API key: any sk_test_ key, for example {emulator.api_key}")
-    if webhook_url:
-        click.echo(f"Webhooks: {webhook_url} signed with {emulator.webhook_secret}")
+    if webhook_url:  # a secret given is not printed back; a generated one must be
+        secret = "the secret given" if webhook_secret else emulator.webhook_secret
+        click.echo(f"Webhooks: {webhook_url} signed with {secret}")
     try:
         emulator.serve_forever()
     finally:

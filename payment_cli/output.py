@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import structlog
 
+from payment_cli.context import Context
 from payment_lib import InvalidRequest, PaymentError, contains_card_number
 
 # Exit codes, documented in docs/cli.md.
@@ -26,6 +27,15 @@ EXIT_FORBIDDEN = 7
 EXIT_CONFIGURATION = 8
 EXIT_DATABASE_UNAVAILABLE = 9
 EXIT_DRIFT = 10
+# Environment faults (docs/cli.md, "Environment faults"): each its own code.
+EXIT_DATABASE_DRIVER = 13
+EXIT_DATABASE_FILE_MISSING = 14
+EXIT_DATABASE_FILE_UNWRITABLE = 15
+EXIT_DATABASE_FILE_CORRUPT = 16
+EXIT_SCHEMA_OUT_OF_DATE = 17
+EXIT_UNKNOWN_REVISION = 18
+EXIT_PROVIDER_UNREACHABLE = 19
+EXIT_STRIPE_KEY_REJECTED = 20
 EXIT_INTERNAL = 70
 
 EXIT_BY_CODE = {
@@ -40,6 +50,14 @@ EXIT_BY_CODE = {
     "forbidden": EXIT_FORBIDDEN,
     "invalid_configuration": EXIT_CONFIGURATION,
     "database_unavailable": EXIT_DATABASE_UNAVAILABLE,
+    "database_driver": EXIT_DATABASE_DRIVER,
+    "database_file_missing": EXIT_DATABASE_FILE_MISSING,
+    "database_file_unwritable": EXIT_DATABASE_FILE_UNWRITABLE,
+    "database_file_corrupt": EXIT_DATABASE_FILE_CORRUPT,
+    "schema_out_of_date": EXIT_SCHEMA_OUT_OF_DATE,
+    "unknown_revision": EXIT_UNKNOWN_REVISION,
+    "provider_unreachable": EXIT_PROVIDER_UNREACHABLE,
+    "stripe_key_rejected": EXIT_STRIPE_KEY_REJECTED,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,6 +80,40 @@ class CardRefusingGroup(click.Group):
                 )
                 fail(error.to_dict(), EXIT_INVALID, as_json="--json" in args)
         return super().parse_args(ctx, args)
+
+    # With --json, click's own errors (usage, bad parameter values) are one JSON object on
+    # stdout too, like every other failure; without it click prints its usage help as usual.
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        self.as_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as error:
+            self._json_or_raise(error)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as error:
+            self._json_or_raise(error)
+
+    def _json_or_raise(self, error: click.ClickException) -> NoReturn:
+        if not getattr(self, "as_json", False):
+            raise error
+        usage = isinstance(error, click.UsageError)
+        detail: dict[str, Any] = {
+            "code": "invalid_request" if usage else "failed",
+            "message": error.format_message(),
+        }
+        param = getattr(error, "param", None)
+        if param is not None and param.opts:
+            detail["param"] = param.opts[0]
+        fail(detail, error.exit_code, as_json=True)
 
 
 def _flags(command: click.Command) -> set[str]:
@@ -115,11 +167,17 @@ def guarded(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except PaymentError as error:
-            fail(error.to_dict(), EXIT_BY_CODE.get(error.code, EXIT_FAILED), as_json=as_json)
+            fail(
+                _as_given(error.to_dict()),
+                EXIT_BY_CODE.get(error.code, EXIT_FAILED),
+                as_json=as_json,
+            )
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception:
-            log.exception("unexpected error")
+        except Exception as error:
+            # One line in the log; the traceback only at --log-level debug.
+            log.error("unexpected error", error=f"{type(error).__name__}: {error}"[:300])
+            log.debug("unexpected error: traceback", exc_info=True)
             internal = {
                 "code": "internal_error",
                 "message": "unexpected internal error; details are in the log",
@@ -127,6 +185,15 @@ def guarded(function: F) -> F:
             fail(internal, EXIT_INTERNAL, as_json=as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _as_given(error: dict[str, Any]) -> dict[str, Any]:
+    """The error naming ``--database-url`` where the URL came from that option."""
+    click_context = click.get_current_context(silent=True)
+    context = click_context.find_object(Context) if click_context else None
+    if context is not None:
+        error["message"] = context.named(str(error["message"]))
+    return error
 
 
 def json_option(function: F) -> F:

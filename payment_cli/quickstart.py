@@ -9,17 +9,20 @@ is skipped, since completing 3-D Secure needs a person at the bank's page.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import click
 from pydantic import SecretStr
+from sqlalchemy import make_url
 
-from payment_lib import Actor, PaymentError, PaymentInfo, Payments, Settings
+from payment_lib import Actor, ConfigurationError, PaymentError, PaymentInfo, Payments, Settings
 from payment_lib.testing import StripeEmulator, signature_header
 
 EMAIL = "quickstart@example.com"
@@ -211,8 +214,33 @@ def _run(name: str, step: Callable[[], str]) -> Outcome:
     return outcome
 
 
-def run_quickstart(settings: Settings) -> bool:
-    """Run the four scenarios; print each step and a table. True when none failed."""
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+
+
+def refuse_live_keys(settings: Settings) -> None:
+    """ConfigurationError for a live-mode key: the quickstart makes payments and refunds."""
+    key = settings.stripe_api_key
+    if key is not None and key.get_secret_value().startswith(LIVE_KEY_PREFIXES):
+        raise ConfigurationError(
+            "PAYMENT_STRIPE_API_KEY: the quickstart makes real payments and refunds, so it "
+            "refuses a live key (sk_live_/rk_live_): use a test-mode key (sk_test_...), or "
+            "unset the variable to use the built-in emulator."
+        )
+
+
+def run_quickstart(settings: Settings, *, as_json: bool = False) -> bool:
+    """Run the four scenarios; print each step and a table (with ``as_json``, one JSON object
+    instead). True when none failed."""
+    refuse_live_keys(settings)
+    if not as_json:
+        return _run_all(settings, as_json=False)[0]
+    with contextlib.redirect_stdout(io.StringIO()):  # the steps' story is for people
+        passed, report = _run_all(settings, as_json=True)
+    click.echo(json.dumps(report))
+    return passed
+
+
+def _run_all(settings: Settings, *, as_json: bool) -> tuple[bool, dict[str, Any]]:
     started = time.perf_counter()
     webhook_secret = "whsec_quickstart_" + secrets.token_hex(16)
     settings = settings.model_copy(
@@ -224,7 +252,8 @@ def run_quickstart(settings: Settings) -> bool:
         revision = payments.upgrade_database()
         payments.seed_demo_plans()
         where = f"in-process emulator at {emulator.url}" if emulator else "Stripe test mode"
-        click.echo(f"database {settings.database_url} (revision {revision}); stripe: {where}\n")
+        database = make_url(settings.database_url).render_as_string(hide_password=True)
+        click.echo(f"database {database} (revision {revision}); stripe: {where}\n")
         quickstart = Quickstart(payments, emulator, webhook_secret)
         outcomes = [
             _run("[1/4] successful payment starts a subscription", quickstart.successful_payment),
@@ -232,14 +261,33 @@ def run_quickstart(settings: Settings) -> bool:
             _run("[3/4] signed webhook processed by the worker", quickstart.signed_webhook),
             _run("[4/4] full refund cancels the subscription", quickstart.full_refund),
         ]
+    passed = sum(o.result == "passed" for o in outcomes)
+    failed = sum(o.result == "FAILED" for o in outcomes)
+    seconds = time.perf_counter() - started
+    if as_json:
+        report = {
+            "database": database,
+            "revision": revision,
+            "stripe": where,
+            "scenarios": [
+                {
+                    "name": o.name,
+                    "result": o.result.lower(),
+                    "seconds": round(o.seconds, 3),
+                    "detail": o.detail,
+                }
+                for o in outcomes
+            ],
+            "passed": passed,
+            "failed": failed,
+            "skipped": len(outcomes) - passed - failed,
+            "seconds": round(seconds, 3),
+        }
+        return failed == 0, report
     width = max(len(o.name) for o in outcomes)
     click.echo(f"{'scenario':<{width}}  result   seconds  detail")
     for o in outcomes:
         click.echo(f"{o.name:<{width}}  {o.result:<8} {o.seconds:>7.2f}  {o.detail}")
-    passed = sum(o.result == "passed" for o in outcomes)
-    failed = sum(o.result == "FAILED" for o in outcomes)
     skipped = f", {len(outcomes) - passed - failed} skipped" if passed + failed < 4 else ""
-    click.echo(
-        f"\n{passed} passed, {failed} failed{skipped} in {time.perf_counter() - started:.1f} s"
-    )
-    return failed == 0
+    click.echo(f"\n{passed} passed, {failed} failed{skipped} in {seconds:.1f} s")
+    return failed == 0, {}

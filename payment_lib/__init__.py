@@ -7,6 +7,16 @@ from payment_lib.config import Settings
 from payment_lib.domain.actors import Actor
 from payment_lib.domain.card_data import contains_card_number, redact_card_numbers
 from payment_lib.domain.card_input import refuse_card_numbers
+from payment_lib.domain.environment_errors import (
+    DatabaseDriverMissing,
+    DatabaseFileCorrupt,
+    DatabaseFileMissing,
+    DatabaseFileUnwritable,
+    ProviderUnreachable,
+    SchemaOutOfDate,
+    StripeKeyRejected,
+    UnknownRevision,
+)
 from payment_lib.domain.errors import (
     AlreadyRefunded,
     ConfigurationError,
@@ -53,6 +63,10 @@ __all__ = [
     "BillingReport",
     "CardInfo",
     "ConfigurationError",
+    "DatabaseDriverMissing",
+    "DatabaseFileCorrupt",
+    "DatabaseFileMissing",
+    "DatabaseFileUnwritable",
     "DatabaseUnavailable",
     "DisputeInfo",
     "Drift",
@@ -77,6 +91,7 @@ __all__ = [
     "PlanInfo",
     "ProviderError",
     "ProviderUnavailable",
+    "ProviderUnreachable",
     "RateLimited",
     "ReceivedEventInfo",
     "ReconcileReport",
@@ -84,8 +99,11 @@ __all__ = [
     "RefundInfo",
     "RefundRequest",
     "ResumeInfo",
+    "SchemaOutOfDate",
     "Settings",
+    "StripeKeyRejected",
     "SubscriptionInfo",
+    "UnknownRevision",
     "WebhookEventInfo",
     "WebhookReport",
     "WorkerReport",

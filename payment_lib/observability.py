@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import structlog
 
@@ -32,21 +32,67 @@ def scrub_card_numbers(
     return {redact_value(key): redact_value(value) for key, value in event.items()}
 
 
-def configure_logging(level: str = "info", *, stream: TextIO | None = None) -> None:
-    """One JSON object per line on ``stream`` (stderr), with trace id, level and UTC time."""
+LogFormat = Literal["json", "console", "auto"]
+
+
+class _LineAboveBar:
+    """A structlog logger writing whole lines to a terminal: each line first clears the line
+    the cursor is on, so a progress bar drawn there (without a newline) is not broken by a log
+    line; the bar draws itself again on its next update."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def msg(self, message: str) -> None:
+        self._stream.write("\r\x1b[2K" + message + "\n")
+        self._stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def configure_logging(
+    level: str = "info", *, stream: TextIO | None = None, log_format: LogFormat = "json"
+) -> None:
+    """Log lines on ``stream`` (stderr) with trace id, level and UTC time: one JSON object per
+    line, or with ``log_format="console"`` a line for people (structlog's ConsoleRenderer,
+    coloured on a terminal, drawn above a progress bar). ``"auto"``: console on a terminal,
+    JSON otherwise."""
+    out = stream or sys.stderr
+    terminal = _is_terminal(out)
+    console = log_format == "console" or (log_format == "auto" and terminal)
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=terminal, exception_formatter=_one_line_exception)
+        if console
+        else structlog.processors.JSONRenderer()
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
+            *([] if console else [structlog.processors.format_exc_info]),
             scrub_card_numbers,
-            structlog.processors.JSONRenderer(),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=(
+            (lambda *_args: _LineAboveBar(out))
+            if console and terminal
+            else structlog.PrintLoggerFactory(out)
+        ),
         cache_logger_on_first_use=False,
     )
+
+
+def _one_line_exception(sio: TextIO, exc_info: Any) -> None:
+    """On the console an exception is its type and message, not a traceback."""
+    _type, value, _traceback = exc_info
+    sio.write(f"\n{type(value).__name__}: {value}")
 
 
 def utcnow() -> dt.datetime:

@@ -65,6 +65,13 @@ STATUS_BY_CODE = {
     "provider_unavailable": 503,
     "database_unavailable": 503,
     "schema_behind": 503,
+    # The environment faults of payment_lib (its subclasses of the errors above).
+    "unknown_revision": 400,
+    "provider_unreachable": 503,
+    "database_file_missing": 503,
+    "database_file_unwritable": 503,
+    "database_file_corrupt": 503,
+    "schema_out_of_date": 503,
 }
 
 

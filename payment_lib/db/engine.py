@@ -14,10 +14,11 @@ import threading
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import StaticPool
 
+from payment_lib.db import faults
 from payment_lib.domain.errors import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
@@ -54,8 +55,8 @@ class Availability:
     """
 
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        self.where = f"{parsed.get_backend_name()}:{parsed.host or ''}/{parsed.database or ''}"
+        self.url = url
+        self.where = faults.masked(url)
         self._down = False
         self._lock = threading.Lock()
 
@@ -68,12 +69,13 @@ class Availability:
         if starting:
             cause = getattr(error, "orig", None) or error
             reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-            log.warning(
-                "database unavailable",
+            log.warning("database unavailable", database=self.where)
+            log.debug(
+                "database unavailable: detail",
                 database=self.where,
                 error=f"{type(cause).__name__}: {reason}"[:300],
             )
-        return DatabaseUnavailable()
+        return faults.unavailable(self.url, getattr(error, "orig", None) or error)
 
     def answered(self) -> None:
         with self._lock:
@@ -102,19 +104,52 @@ def make_engine(
     Behind a ``transaction_pooler`` (PgBouncer's transaction mode) a connection's next
     transaction may run on another server session, so psycopg prepares no statements.
     """
-    if not url.startswith("sqlite"):
-        connect_args: dict[str, Any] = {"prepare_threshold": None} if transaction_pooler else {}
-        engine = create_engine(
-            url,
-            pool_pre_ping=True,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            connect_args=connect_args,
-        )
-    else:
-        engine = _sqlite_engine(url)
+    try:
+        if not url.startswith("sqlite"):
+            connect_args: dict[str, Any] = {"prepare_threshold": None} if transaction_pooler else {}
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                connect_args=connect_args,
+            )
+        else:
+            engine = _sqlite_engine(url)
+    except (exc.NoSuchModuleError, ImportError) as error:
+        raise faults.driver_missing(url, error) from None
     _translate_unavailability(engine, availability or Availability(url))
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "before_cursor_execute", _text_without_nul, retval=True)
     return engine
+
+
+def _text_without_nul(
+    _connection: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+) -> tuple[str, Any]:
+    """PostgreSQL's text types cannot hold NUL characters, which valid JSON from Stripe may
+    carry into a field we copy (a dispute's reason, say): each becomes U+FFFD there, rather
+    than the statement failing. JSON documents keep theirs (``json_document``)."""
+    return statement, _replace_nul(parameters)
+
+
+def _replace_nul(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        if not any(isinstance(value, str) and "\x00" in value for value in parameters.values()):
+            return parameters
+        return {
+            key: value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+            for key, value in parameters.items()
+        }
+    if isinstance(parameters, list | tuple) and parameters:
+        if isinstance(parameters[0], dict | list | tuple):  # executemany
+            return type(parameters)(_replace_nul(row) for row in parameters)
+        if any(isinstance(value, str) and "\x00" in value for value in parameters):
+            return type(parameters)(
+                value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+                for value in parameters
+            )
+    return parameters
 
 
 def _translate_unavailability(engine: Engine, availability: Availability) -> None:
@@ -123,6 +158,9 @@ def _translate_unavailability(engine: Engine, availability: Availability) -> Non
         # The pool's pre-ping finds dead pooled connections and replaces them itself.
         if context.is_pre_ping:
             return
+        fault = faults.describe(availability.url, context.original_exception)
+        if fault is not None:
+            raise fault from context.original_exception
         if is_unavailable(context.sqlalchemy_exception or context.original_exception):
             raise availability.failed(context.original_exception) from (
                 context.sqlalchemy_exception or context.original_exception

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 
 from payment_lib.db.engine import make_engine
+from payment_lib.db.faults import UPGRADE, masked
 from payment_lib.domain.card_input import refuse_card_numbers
+from payment_lib.domain.environment_errors import SchemaOutOfDate, UnknownRevision
+
+_KEYWORDS = ("head", "heads", "base")
 
 
 def script_location() -> Path:
@@ -30,13 +37,44 @@ def _config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision`` (default: the newest)."""
     refuse_card_numbers({"revision": revision})
-    command.upgrade(_config(url), revision)
+    _run(command.upgrade, url, revision)
 
 
 def downgrade(url: str, revision: str = "-1") -> None:
     """Migrate the database at ``url`` down to ``revision`` (default: one step; "base": empty)."""
     refuse_card_numbers({"revision": revision})
-    command.downgrade(_config(url), revision)
+    _run(command.downgrade, url, revision)
+
+
+def _run(step: object, url: str, revision: str) -> None:
+    """Run an Alembic command; a revision we do not ship is ``UnknownRevision`` and a database
+    at a revision we do not know (made by newer code) is ``SchemaOutOfDate``."""
+    known = known_revisions()
+    relative = re.fullmatch(r"[+-]\d+", revision) is not None
+    if not (relative or revision in _KEYWORDS or any(r.startswith(revision) for r in known)):
+        raise UnknownRevision(
+            f"Unknown revision {revision[:40]!r}: this version ships {', '.join(known)} "
+            "(also head, base, or a step such as -1).",
+            param="revision",
+        )
+    try:
+        step(_config(url), revision)  # type: ignore[operator]
+    except (CommandError, RevisionError) as error:
+        current = _stored_revision(url)
+        if current is not None and current not in known:
+            raise SchemaOutOfDate(
+                f"The database at {masked(url)} is at revision {current}, which this code does "
+                f"not know (it ships up to {known[-1]}): use a newer payment_lib."
+            ) from None
+        raise UnknownRevision(f"Cannot migrate to {revision[:40]!r}: {error}.") from None
+
+
+def _stored_revision(url: str) -> str | None:
+    """The revision recorded in the database, whether or not this code knows it."""
+    try:
+        return current_revision(url)
+    except Exception:
+        return None
 
 
 def current_revision(url: str) -> str | None:
@@ -47,6 +85,23 @@ def current_revision(url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def check_schema(url: str) -> None:
+    """``SchemaOutOfDate`` unless the database is at the newest revision this code ships."""
+    current, head = current_revision(url), head_revision()
+    if current == head:
+        return
+    if current is None:
+        problem = f"The database at {masked(url)} has no schema (code expects {head})"
+    elif current not in known_revisions():
+        raise SchemaOutOfDate(
+            f"database at revision {current}, which this code does not know (it ships up to "
+            f"{head}): use a newer payment_lib."
+        )
+    else:
+        problem = f"database at revision {current}, code expects {head}"
+    raise SchemaOutOfDate(f"{problem}: {UPGRADE}.")
 
 
 def head_revision() -> str | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-# JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
-JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+from payment_lib.db.json_document import JsonDocument
+
+__all__ = ["JsonDocument", "UtcDateTime"]
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):

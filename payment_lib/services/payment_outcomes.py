@@ -206,7 +206,7 @@ def _log_outcome(
     payment: Payment, target: PaymentStatus, decline: Decline | None, outcome: IntentOutcome
 ) -> None:
     if decline is not None:
-        log.error(
+        log.info(  # a decline is a result for the caller, not a fault of the system
             "payment failed",
             payment_id=str(payment.id),
             code=decline.code,

@@ -27,7 +27,8 @@ import structlog
 from payment_lib.domain.card_data import redact_value
 from payment_lib.domain.errors import InvalidRequest, InvalidSignature
 from payment_lib.services.ports import Clock, NewUnitOfWork
-from payment_lib.services.webhooks import MAX_PAYLOAD_BYTES, Verifier, event_row, parse_event
+from payment_lib.services.webhook_payloads import parse_event
+from payment_lib.services.webhooks import MAX_PAYLOAD_BYTES, Verifier, event_row
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,6 @@ exponential backoff (status ``pending``) and parked after ``MAX_ATTEMPTS`` with 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ from payment_lib.services.disputes import DisputeSettings
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhook_handlers import EventPolicy, handle_event, handles
+from payment_lib.services.webhook_payloads import parse_event
 
 if TYPE_CHECKING:
     from payment_lib.db.tables import WebhookEvent
@@ -128,29 +128,6 @@ def receive_event(
         duplicate=not added,
     )
     return ReceivedEventInfo(event["id"], event["type"], duplicate=not added)
-
-
-def parse_event(payload: bytes) -> dict[str, Any]:
-    """The event in a payload, or InvalidRequest when it is not a Stripe event."""
-    try:
-        event = json.loads(payload)
-    except ValueError:  # includes bytes that are not UTF-8
-        raise InvalidRequest("The webhook payload is not JSON.", param="payload") from None
-    data = event.get("data") if isinstance(event, dict) else None
-    if not (
-        isinstance(event, dict)
-        and isinstance(event.get("id"), str)
-        and 0 < len(event["id"]) <= 255
-        and isinstance(event.get("type"), str)
-        and 0 < len(event["type"]) <= 100
-        and isinstance(data, dict)
-        and isinstance(data.get("object"), dict)
-    ):
-        raise InvalidRequest(
-            "The webhook payload is not a Stripe event (id, type and data.object).",
-            param="payload",
-        )
-    return event
 
 
 def event_row(event: dict[str, Any], *, verified: bool, now: dt.datetime) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import stripe
 
 from payment_lib.circuit_breaker import CircuitOpen
+from payment_lib.domain.environment_errors import ProviderUnreachable, StripeKeyRejected
 from payment_lib.domain.errors import (
     AlreadyRefunded,
-    ConfigurationError,
     IdempotencyConflict,
     InvalidRequest,
     PaymentError,
@@ -32,6 +34,30 @@ def transient(error: BaseException) -> bool:
     return False
 
 
+# No connection could be opened at all (as opposed to one lost mid-request).
+_NOT_CONNECTED = ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
+STRIPE_HOST = "api.stripe.com"
+
+
+def unreachable_address(error: BaseException) -> str | None:
+    """Where Stripe was looked for, when no connection could be opened there (refused, no
+    such host); None for any other error."""
+    address, refused = None, False
+    seen: BaseException | None = error
+    for _ in range(10):
+        if seen is None:
+            break
+        pool = getattr(seen, "pool", None)  # urllib3's MaxRetryError knows the address
+        if pool is not None and address is None:
+            address = f"{pool.scheme}://{pool.host}:{pool.port}"
+        if isinstance(seen, ConnectionRefusedError | socket.gaierror) or any(
+            type(seen).__name__ == name for name in _NOT_CONNECTED
+        ):
+            refused = True
+        seen = seen.__cause__ or seen.__context__
+    return (address or STRIPE_HOST) if refused else None
+
+
 def translate(error: Exception) -> PaymentError:
     """Stripe's exceptions, through one explicit table, into ours."""
     request_id = getattr(error, "request_id", None)
@@ -39,13 +65,30 @@ def translate(error: Exception) -> PaymentError:
         return ProviderUnavailable(
             "Stripe is failing repeatedly; calls are paused for a minute. Please try again."
         )
+    address = unreachable_address(error)
+    if address is not None:
+        named = "" if STRIPE_HOST in address else " (PAYMENT_STRIPE_API_BASE)"
+        where = f"{address}{named}"
+        return ProviderUnreachable(
+            f"Stripe at {where} could not be reached (no connection could be opened): check "
+            "the address and the network; nothing was charged."
+        )
     if transient(error):
+        status = getattr(error, "http_status", None)
+        if status is not None and status >= 500:
+            return ProviderUnavailable(
+                f"Stripe answered HTTP {status} (a failure on its side): try again later with "
+                "the same idempotency key; nothing is charged twice.",
+                stripe_request_id=request_id,
+            )
         return ProviderUnavailable(stripe_request_id=request_id)
     if isinstance(error, stripe.IdempotencyError):
         return IdempotencyConflict(stripe_request_id=request_id)
     if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
-        return ConfigurationError(
-            "PAYMENT_STRIPE_API_KEY: Stripe rejected the API key.", stripe_request_id=request_id
+        return StripeKeyRejected(
+            f"PAYMENT_STRIPE_API_KEY: Stripe rejected the API key (HTTP {error.http_status}): "
+            "copy a valid secret key from the Stripe dashboard (Developers, API keys).",
+            stripe_request_id=request_id,
         )
     if isinstance(error, stripe.CardError):
         return InvalidRequest(

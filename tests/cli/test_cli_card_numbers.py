@@ -85,6 +85,7 @@ VALID = {
     ("reconcile",): {"since_text": "2027-01-01T00:00:00Z", "until_text": "2027-01-02T00:00:00Z"},
     ("disputes", "list"): {"status": "lost", "limit": "10"},
     ("disputes", "show"): {"dispute_id": "dp_1"},
+    ("docs",): {"topic": "cli"},
 }
 # Not driven: the emulator is a test server that listens until stopped, and quickstart takes
 # no text. The global --database-url is configuration from the operator, like PAYMENT_*.

@@ -28,6 +28,10 @@ COMMANDS = [
     ["process-refund", str(uuid.uuid4()), "--operator", "olga"],
     ["webhooks", "list"],
     ["replay-webhook", "evt_1"],
+    ["worker", "--once"],
+    ["billing", "run"],
+    ["subscriptions", "show", "--user", str(uuid.uuid4())],
+    ["disputes", "list"],
 ]
 
 
