@@ -59,3 +59,20 @@ def test_a_read_command_imports_no_stripe_migrations_or_emulator_code(tmp_path) 
     modules = imported("plans", "list", "--json", env={"PAYMENT_DATABASE_URL": url})
     assert "sqlalchemy" in modules  # it did read the database
     assert loaded(modules, HEAVY_FOR_READS) == []
+
+
+def test_each_lazy_commands_line_in_the_listing_is_its_own_short_help() -> None:
+    from payment_cli.cli import COMMANDS, PAYMENTS, PLANS
+    from payment_cli.lazy import load
+
+    for entries in (COMMANDS, PAYMENTS, PLANS):
+        for name, (where, line) in entries.items():
+            assert load(where).get_short_help_str(10**6) == line, name
+
+
+def test_every_public_name_of_payment_lib_is_importable_on_demand() -> None:
+    import payment_lib
+
+    assert sorted(payment_lib._WHERE) == sorted(payment_lib.__all__)
+    for name in payment_lib.__all__:
+        assert getattr(payment_lib, name) is not None
