@@ -123,4 +123,4 @@ def test_the_revisions_the_schema_check_knows_are_the_shipped_migrations():
     from payment_lib.db import migrations, schema_version
 
     assert list(schema_version.REVISIONS) == migrations.known_revisions()
-    assert schema_version.HEAD == migrations.head_revision()
+    assert migrations.head_revision() == schema_version.HEAD
