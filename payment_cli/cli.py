@@ -6,38 +6,104 @@ Each command parses text, calls one facade method and prints text (or JSON with 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from payment_cli.bulk_commands import webhooks_replay
-from payment_cli.card_commands import cards
 from payment_cli.context import Context, pass_context
-from payment_cli.dispute_commands import disputes
-from payment_cli.docs_command import docs
-from payment_cli.doctor_command import doctor, stats
-from payment_cli.emulator_command import stripe_emulator
-from payment_cli.operator_commands import (
-    notifications,
-    payments_list,
-    plans_archive,
-    plans_update,
-    refunds,
-    subscriptions_list,
+from payment_cli.lazy import LazyEntries, LazyGroup
+from payment_cli.output import EXIT_FAILED, emit, guarded, json_option
+from payment_lib.observability import configure_logging
+
+if TYPE_CHECKING:
+    from payment_lib import PaymentInfo
+
+# Commands that live in their own modules, imported only when used (lazy.py): where each is,
+# and its line in `payment-cli --help` (tests/cli/test_cli_startup.py keeps them the same).
+COMMANDS: LazyEntries = {
+    "billing": ("payment_cli.subscription_commands:billing", "Subscription renewals."),
+    "cards": (
+        "payment_cli.card_commands:cards",
+        "A user's saved cards: list them, choose the default, remove one.",
+    ),
+    "disputes": (
+        "payment_cli.dispute_commands:disputes",
+        "Disputes (chargebacks and inquiries) learned from Stripe's webhooks.",
+    ),
+    "docs": (
+        "payment_cli.docs_command:docs",
+        "Print an installed guide (TOPIC), or list the topics.",
+    ),
+    "doctor": (
+        "payment_cli.doctor_command:doctor",
+        "Check the deployment: database reachable and migrated, Stripe key valid and the API "
+        "reachable, webhook secrets set, SMTP reachable, a worker seen recently, the backlog.",
+    ),
+    "notifications": (
+        "payment_cli.operator_commands:notifications",
+        "The email outbox: list it, resend an email that failed.",
+    ),
+    "process-refund": (
+        "payment_cli.refund_commands:process_refund",
+        "Refund a payment in full, or in part with --amount, and show what remains; or, with "
+        "--from FILE, every line of a file (one result line each, a summary, exit 1 when any "
+        "line failed; run again after an interruption, lines done are replays, never second "
+        "refunds).",
+    ),
+    "reconcile": (
+        "payment_cli.reconcile_command:reconcile",
+        "Compare our payments, refunds and disputes with Stripe's, the ledger of record.",
+    ),
+    "refunds": (
+        "payment_cli.operator_commands:refunds",
+        "Look up refunds (process-refund makes them).",
+    ),
+    "replay-webhook": (
+        "payment_cli.webhook_commands:replay_webhook",
+        "Run a stored event through its handler again, e.g. one parked after failures; or, with "
+        "--from FILE, every event the file names (one result line each, a summary).",
+    ),
+    "stats": (
+        "payment_cli.doctor_command:stats",
+        "The deployment in numbers: payments, refunds, subscriptions, emails and webhook events "
+        "by status; queue depths and ages; the webhook lag; parked events; the workers seen; "
+        "the drift the last reconcile found.",
+    ),
+    "stripe-emulator": (
+        "payment_cli.emulator_command:stripe_emulator",
+        "Run a local Stripe test-mode emulator until Ctrl-C or SIGTERM.",
+    ),
+    "subscriptions": (
+        "payment_cli.groups:subscriptions",
+        "Look up, start (trials) and cancel subscriptions.",
+    ),
+    "webhooks": (
+        "payment_cli.groups:webhooks",
+        "Stripe webhook events: receive one (or many, for a backfill), list the inbox.",
+    ),
+    "worker": (
+        "payment_cli.worker_command:worker",
+        "Process webhooks, send emails, renew subscriptions and recover stale payments.",
+    ),
+}
+PAYMENTS: LazyEntries = {
+    "list": (
+        "payment_cli.operator_commands:payments_list",
+        "List payments newest first, filtered; --cursor goes on where a page ended.",
+    ),
+}
+PLANS: LazyEntries = {
+    "archive": (
+        "payment_cli.operator_commands:plans_archive",
+        "Stop selling a plan: new purchases are refused; its subscriptions go on renewing.",
+    ),
+    "update": ("payment_cli.operator_commands:plans_update", "Rename a plan."),
+}
+
+
+@click.group(
+    cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
 )
-from payment_cli.output import EXIT_FAILED, CardRefusingGroup, emit, guarded, json_option
-from payment_cli.pause_commands import subscriptions_pause, subscriptions_resume
-from payment_cli.plan_change_command import change_plan
-from payment_cli.quickstart import run_quickstart
-from payment_cli.reconcile_command import reconcile
-from payment_cli.refund_commands import process_refund
-from payment_cli.subscription_commands import billing, subscriptions
-from payment_cli.webhook_commands import replay_webhook, webhooks
-from payment_cli.worker_command import worker
-from payment_lib import PaymentInfo, Payments, configure_logging
-
-
-@click.group(cls=CardRefusingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--database-url", help="Overrides PAYMENT_DATABASE_URL.")
 @click.option(
     "--log-level",
@@ -117,7 +183,7 @@ def db_current(context: Context, as_json: bool) -> None:
 
     Example: payment-cli db current --json
     """
-    current, head = context.payments.database_revision(), Payments.latest_revision()
+    current, head = context.payments.database_revision(), context.payments.latest_revision()
     state = "up to date" if current == head else f"behind (newest is {head})"
     emit(
         {"revision": current, "head": head, "up_to_date": current == head},
@@ -126,7 +192,7 @@ def db_current(context: Context, as_json: bool) -> None:
     )
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy=PLANS)
 def plans() -> None:
     """Subscription plans.
 
@@ -256,7 +322,7 @@ def pay(context: Context, as_json: bool, **fields: Any) -> None:
     _emit_payment(context.payments.pay(**fields), as_json=as_json)
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy=PAYMENTS)
 def payments() -> None:
     """Look up payments and bring them up to date with Stripe.
 
@@ -308,29 +374,8 @@ def quickstart(ctx: click.Context, as_json: bool) -> None:
     if parent.get_parameter_source("log_level") == click.core.ParameterSource.DEFAULT:
         configure_logging("critical")  # the declined card is expected: keep the story readable
     settings = ctx.find_object(Context).settings
+    from payment_cli.quickstart import run_quickstart  # the emulator: only when asked for
+
     sys.exit(0 if run_quickstart(settings, as_json=as_json) else EXIT_FAILED)
 
 
-main.add_command(stripe_emulator)
-main.add_command(subscriptions)
-subscriptions.add_command(change_plan)
-subscriptions.add_command(subscriptions_pause)
-subscriptions.add_command(subscriptions_resume)
-main.add_command(cards)
-main.add_command(billing)
-main.add_command(process_refund)
-main.add_command(webhooks)
-main.add_command(replay_webhook)
-main.add_command(worker)
-main.add_command(reconcile)
-main.add_command(disputes)
-main.add_command(docs)
-main.add_command(refunds)
-main.add_command(notifications)
-payments.add_command(payments_list)
-subscriptions.add_command(subscriptions_list)
-plans.add_command(plans_update)
-plans.add_command(plans_archive)
-webhooks.add_command(webhooks_replay)
-main.add_command(doctor)
-main.add_command(stats)

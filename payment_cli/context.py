@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
-from payment_lib import ConfigurationError, Payments, Settings
+from payment_lib.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from payment_lib.config import Settings
+    from payment_lib.facade import Payments
 
 DATABASE_VARIABLE = "PAYMENT_DATABASE_URL"
 
@@ -28,6 +33,8 @@ class Context:
     def settings(self) -> Settings:
         """PAYMENT_* variables, with the global options on top (ConfigurationError if bad):
         ``--database-url`` is checked exactly as the variable is."""
+        from payment_lib.config import Settings  # pydantic: only when a command runs
+
         if not self.database_url:
             return Settings.from_env()
         try:
@@ -46,12 +53,14 @@ class Context:
         if self._payments is None:
             settings = self.settings
             if self.check_schema:
-                from payment_lib.db import faults, migrations  # alembic is slow to import
+                from payment_lib.db import faults, schema_version
 
                 missing = faults.missing_sqlite_file(settings.database_url)
                 if missing is not None:
                     raise missing
-                migrations.check_schema(settings.database_url)
+                schema_version.check_schema(settings.database_url)
+            from payment_lib.facade import Payments  # the database layer: only when used
+
             self._payments = Payments.from_settings(settings)
         return self._payments
 

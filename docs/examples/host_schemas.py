@@ -130,6 +130,14 @@ class Subscription(Schema):
     cancel_at_period_end: bool
     failed_attempts: int
     next_retry_at: str | None
+    scheduled_plan_id: str | None = Field(
+        default=None, description="The plan a change moves it to at the period's end."
+    )
+    trial_ends_at: str | None = Field(default=None, description="While trialing: its end.")
+    paused_at: str | None = Field(default=None, description="While paused: since when.")
+    pause_until: str | None = Field(
+        default=None, description="While paused: until when (null: until resumed)."
+    )
 
 
 class SubscriptionList(Schema):

@@ -13,7 +13,8 @@ from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
 from payment_lib.db.engine import make_engine
-from payment_lib.db.faults import UPGRADE, masked
+from payment_lib.db.faults import masked
+from payment_lib.db.schema_version import check_schema  # noqa: F401 (re-exported)
 from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.environment_errors import SchemaOutOfDate, UnknownRevision
 
@@ -85,23 +86,6 @@ def current_revision(url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
-
-
-def check_schema(url: str) -> None:
-    """``SchemaOutOfDate`` unless the database is at the newest revision this code ships."""
-    current, head = current_revision(url), head_revision()
-    if current == head:
-        return
-    if current is None:
-        problem = f"The database at {masked(url)} has no schema (code expects {head})"
-    elif current not in known_revisions():
-        raise SchemaOutOfDate(
-            f"database at revision {current}, which this code does not know (it ships up to "
-            f"{head}): use a newer payment_lib."
-        )
-    else:
-        problem = f"database at revision {current}, code expects {head}"
-    raise SchemaOutOfDate(f"{problem}: {UPGRADE}.")
 
 
 def head_revision() -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 import pytest
 from card_numbers import database_texts, embedded_cards
+from command_tree import subcommands
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
@@ -99,7 +100,7 @@ GLOBAL = {"log_level": "warning"}
 
 
 def leaf_commands(group=main, path=()):
-    for name, command in group.commands.items():
+    for name, command in subcommands(group):
         if isinstance(command, click.Group):
             yield from leaf_commands(command, (*path, name))
         else:

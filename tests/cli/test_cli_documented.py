@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 import pytest
+from command_tree import subcommands
 
 from payment_cli.cli import main
 
@@ -11,7 +12,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def _commands(group, prefix=("payment-cli",)):
-    for name, command in group.commands.items():
+    for name, command in subcommands(group):
         path = (*prefix, name)
         if isinstance(command, click.Group):
             yield from _commands(command, path)

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from command_tree import subcommands
 
 from payment_cli.cli import main
 
@@ -21,7 +22,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 def all_commands(group: click.Group = main, path: tuple[str, ...] = ()):
     yield path, group
-    for name, command in group.commands.items():
+    for name, command in subcommands(group):
         if isinstance(command, click.Group):
             yield from all_commands(command, (*path, name))
         else:

@@ -11,6 +11,7 @@ import socket
 import click
 import pytest
 from card_numbers import database_texts
+from command_tree import subcommands
 
 from payment_cli.cli import main
 
@@ -94,7 +95,7 @@ LIVE_KEY = "sk_live_" + "51Hq" * 6
 
 
 def leaf_commands(group: click.Group = main, path: tuple[str, ...] = ()):
-    for name, command in group.commands.items():
+    for name, command in subcommands(group):
         if isinstance(command, click.Group) and not command.invoke_without_command:
             yield from leaf_commands(command, (*path, name))
         else:

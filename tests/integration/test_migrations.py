@@ -115,3 +115,12 @@ def test_the_known_revisions_run_oldest_first_to_the_newest():
     known = Payments.known_revisions()
     assert known[0] == "0001" and known[-1] == Payments.latest_revision()
     assert len(set(known)) == len(known)
+
+
+def test_the_revisions_the_schema_check_knows_are_the_shipped_migrations():
+    """payment_lib.db.schema_version checks the schema without Alembic; it must know exactly
+    the revisions migrations/ holds."""
+    from payment_lib.db import migrations, schema_version
+
+    assert list(schema_version.REVISIONS) == migrations.known_revisions()
+    assert migrations.head_revision() == schema_version.HEAD
