@@ -20,6 +20,12 @@ Exits 1 if any event is left unprocessed or any payment did not succeed.
 
 Usage: .venv/bin/python benchmarks/webhooks_throughput.py [--events 2000] [--workers 1,2]
        [--threads 1,8] [--database-url postgresql+psycopg://...] [--json] [--profile]
+       [--pgbouncer]
+
+``--pgbouncer``: the workers (library and baseline) reach PostgreSQL through PgBouncer in
+transaction pooling mode (Debian's pgbouncer, started as the suite starts it:
+tests/pgbouncer.py), with ``PAYMENT_DATABASE_POOLER=transaction``, as deployed with many
+processes (docs/deployment.md); e.g. ``--workers 4 --pgbouncer``.
 
 ``--profile`` prints cProfile's top functions (stderr) of one in-process receive of every event
 (one thread) and one in-process drain (``Payments.process_webhooks``) instead.
@@ -39,9 +45,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from payments_load import fresh_database, postgres_server
 from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
 
 from payment_lib import Payments, Settings, configure_logging, contains_card_number
 from payment_lib.db.tables import Payment
@@ -117,10 +125,12 @@ def count(payments: Payments, sql: str) -> int:
 
 
 def start_workers(
-    database_url: str, number: int, log_dir: Path, *, baseline: bool = False
+    database_url: str, number: int, log_dir: Path, *, baseline: bool = False, pooled: bool = False
 ) -> list[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
     env |= {"PAYMENT_DATABASE_URL": database_url, "PAYMENT_WEBHOOK_SECRETS": SECRET}
+    if pooled:
+        env["PAYMENT_DATABASE_POOLER"] = "transaction"
     prefix = "baseline" if baseline else "worker"
     if baseline:
         command = [sys.executable, __file__, "--consume", database_url]
@@ -153,7 +163,10 @@ def consume(database_url: str) -> int:
 
     print("worker started", flush=True)
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url) as connection:
+    # Behind a transaction pooler a server session may change between transactions: no
+    # prepared statements then (as the library does with PAYMENT_DATABASE_POOLER).
+    pooled = os.environ.get("PAYMENT_DATABASE_POOLER") == "transaction"
+    with psycopg.connect(url, prepare_threshold=None if pooled else 5) as connection:
         while True:
             with connection.transaction(), connection.cursor() as cursor:
                 claimed = cursor.execute(CLAIM).fetchall()
@@ -169,6 +182,17 @@ def consume(database_url: str) -> int:
                 )
             if not claimed:
                 time.sleep(0.05)
+
+
+def start_pooler(admin_url: str) -> Any:
+    """PgBouncer in transaction mode in front of the server, as the suite starts it."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pgbouncer import ENABLE_HINT, start_bouncer
+
+    bouncer = start_bouncer(admin_url)
+    if bouncer is None:
+        raise SystemExit(ENABLE_HINT)
+    return bouncer
 
 
 def cpu_seconds(pid: int) -> float:
@@ -194,11 +218,11 @@ def receive_all(
 
 
 def drain(
-    payments: Payments, url: str, workers: int, log_dir: Path, *, baseline: bool
+    payments: Payments, url: str, workers: int, log_dir: Path, *, baseline: bool, pooled: bool
 ) -> tuple[float, float]:
     """Start the consumers idle, make every event due at once, time until none is left;
     seconds, and the consumers' CPU seconds meanwhile."""
-    running = start_workers(url, workers, log_dir, baseline=baseline)
+    running = start_workers(url, workers, log_dir, baseline=baseline, pooled=pooled)
     try:
         cpu = sum(cpu_seconds(worker.pid) for worker in running)
         started = time.perf_counter()
@@ -224,7 +248,12 @@ RESET = [
 
 
 def run(
-    admin_url: str, events: int, workers: int, threads: list[int], log_dir: Path
+    admin_url: str,
+    events: int,
+    workers: int,
+    threads: list[int],
+    log_dir: Path,
+    bouncer: Any = None,
 ) -> dict[str, float]:
     """Receive with each number of threads (a fresh inbox each time), then drain the last
     inbox with the library's workers and with the baseline consumers."""
@@ -246,15 +275,26 @@ def run(
                 with payments.database.engine.begin() as connection:
                     for statement in RESET:
                         connection.execute(text(statement))
-                seconds, used = drain(payments, url, workers, log_dir, baseline=baseline)
+                worker_url = bouncer.url_for(url) if bouncer is not None else url
+                seconds, used = drain(
+                    payments,
+                    worker_url,
+                    workers,
+                    log_dir,
+                    baseline=baseline,
+                    pooled=bouncer is not None,
+                )
                 if count(payments, succeeded) != events:
                     raise SystemExit(f"only {count(payments, succeeded)} of {events} succeeded")
                 name = "baseline" if baseline else "library"
                 results[name] = round(events / seconds, 1)
                 cpu[name] = round(used * 1000 / events, 3)
+        if bouncer is not None:
+            bouncer.release(make_url(url).database or "")
     return {
         "events": events,
         "workers": workers,
+        "through_pgbouncer": bouncer is not None,
         **{f"receive_events_per_second_{n}_threads": v for n, v in receive.items()},
         **{f"receive_cpu_ms_per_event_{n}_threads": v for n, v in receive_cpu.items()},
         "drain_events_per_second": results["library"],
@@ -296,6 +336,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--profile", action="store_true", help="cProfile receive and drain")
     parser.add_argument("--consume", metavar="URL", help=argparse.SUPPRESS)  # the baseline
+    parser.add_argument(
+        "--pgbouncer", action="store_true", help="workers through PgBouncer (transaction mode)"
+    )
     options = parser.parse_args()
     if options.consume:
         return consume(options.consume)
@@ -306,10 +349,15 @@ def main() -> int:
         if options.profile:
             profile(admin_url, options.events)
             return 0
-        results = [
-            run(admin_url, options.events, int(workers), threads, log_dir)
-            for workers in options.workers.split(",")
-        ]
+        bouncer = start_pooler(admin_url) if options.pgbouncer else None
+        try:
+            results = [
+                run(admin_url, options.events, int(workers), threads, log_dir, bouncer)
+                for workers in options.workers.split(",")
+            ]
+        finally:
+            if bouncer is not None:
+                bouncer.stop()
     if options.json:
         print(json.dumps(results))
         return 0
