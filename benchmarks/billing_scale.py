@@ -42,6 +42,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from payments_load import Emulator, fresh_database, postgres_server
+from reconcile_scale import reset_peak_rss, vm_kib
 
 from payment_lib import Payments
 from payment_lib.config import Settings
@@ -100,28 +101,6 @@ class Figures:
             and self.waiting_untouched == self.waiting
             and self.errors == 0
         )
-
-
-def vm_kib(name: str) -> int | None:
-    """VmHWM or VmRSS of this process in KiB (Linux); None elsewhere."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(name + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def reset_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear:
-            clear.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def seed(
@@ -211,7 +190,7 @@ def measure(options: argparse.Namespace, url: str, emulator: Emulator) -> Figure
         traced = None
         if options.tracemalloc:
             tracemalloc.start()
-        reset_peak()
+        reset_peak_rss()
         rss_before = vm_kib("VmRSS")
         profiler = cProfile.Profile(time.process_time) if options.profile else None
         with counted(payments.database.engine) as statements:
