@@ -9,31 +9,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
+from subscription_helpers import EMAIL, subscribe
 
 from payment_lib import ConfigurationError, Payments, Settings
 
-EMAIL = "ada@example.com"
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def plan(payments):
-    return payments.add_plan(
-        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
-    )
-
-
-def subscribe(payments, user_id):
-    paid = payments.pay(
-        user_id=user_id,
-        amount="9.99",
-        currency="usd",
-        payment_method="pm_card_visa",
-        idempotency_key=str(uuid.uuid4()),
-        plan_id="basic-monthly",
-        customer_email=EMAIL,
-    )
-    return payments.get_subscription(paid.subscription_id)
 
 
 def expiry_month(card):

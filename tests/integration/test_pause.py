@@ -8,32 +8,12 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from subscription_helpers import EMAIL, subscribe
 
 from payment_lib import IllegalTransition, InvalidRequest, NotFound
 from payment_lib.domain.billing import billing_date
 
-EMAIL = "ada@example.com"
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def plan(payments):
-    return payments.add_plan(
-        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
-    )
-
-
-def subscribe(payments, user_id, method="pm_card_visa"):
-    paid = payments.pay(
-        user_id=user_id,
-        amount="9.99",
-        currency="usd",
-        payment_method=method,
-        idempotency_key=str(uuid.uuid4()),
-        plan_id="basic-monthly",
-        customer_email=EMAIL,
-    )
-    return payments.get_subscription(paid.subscription_id)
 
 
 def at(payments, moment):

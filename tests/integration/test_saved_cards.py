@@ -7,10 +7,10 @@ import json
 import uuid
 
 import pytest
+from subscription_helpers import subscribe
 
 from payment_lib import InvalidRequest, NotFound, contains_card_number
 
-EMAIL = "ada@example.com"
 FIELDS = {
     "id",
     "user_id",
@@ -22,26 +22,6 @@ FIELDS = {
     "subscriptions",
     "removed_at",
 }
-
-
-@pytest.fixture
-def plan(payments):
-    return payments.add_plan(
-        "basic-monthly", name="Basic", amount="9.99", currency="usd", interval="month"
-    )
-
-
-def subscribe(payments, user_id, method="pm_card_visa"):
-    paid = payments.pay(
-        user_id=user_id,
-        amount="9.99",
-        currency="usd",
-        payment_method=method,
-        idempotency_key=str(uuid.uuid4()),
-        plan_id="basic-monthly",
-        customer_email=EMAIL,
-    )
-    return payments.get_subscription(paid.subscription_id)
 
 
 def two_cards(payments, user_id):
