@@ -14,7 +14,6 @@ from alembic.util import CommandError
 
 from payment_lib.db.engine import make_engine
 from payment_lib.db.faults import masked
-from payment_lib.db.schema_version import check_schema  # noqa: F401 (re-exported)
 from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.environment_errors import SchemaOutOfDate, UnknownRevision
 
