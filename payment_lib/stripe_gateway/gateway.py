@@ -8,8 +8,8 @@ every POST carries an explicit idempotency key, so a retry can never charge twic
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -172,14 +172,19 @@ class StripeGateway(SetupIntentCalls, CardCalls):
         return self._call("customers.create", create)
 
     def update_customer_email(self, customer: str, email: str) -> None:
-        """Set a Customer's email (the same update twice changes nothing)."""
-        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        """Set a Customer's email.
+
+        The key is new for each change and kept across this call's retries. Setting an email
+        is idempotent by nature, so a retry after a crash may send it again; a key derived from
+        the address would make X, Y, X within 24 hours replay the first answer and leave Y.
+        """
+        key = f"payment_lib-customer-email-{customer}-{uuid.uuid4().hex}"
         self._call(
             "customers.update",
             lambda: self.client.v1.customers.update(
                 customer,
                 params={"email": email},
-                options={"idempotency_key": f"payment_lib-customer-email-{customer}-{digest}"},
+                options={"idempotency_key": key},
             ),
         )
 
