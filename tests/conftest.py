@@ -29,7 +29,8 @@ pytest_plugins = ["payment_lib.testing.pytest_plugin"]
 hypothesis_settings.register_profile("payment_lib", deadline=None, print_blob=True)
 hypothesis_settings.load_profile("payment_lib")
 
-TEMPLATE_DB = "payment_template"
+# One template per pytest-xdist worker: workers may share a server (PAYMENT_TEST_DATABASE_URL).
+TEMPLATE_DB = f"payment_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 _numbers = itertools.count()
 
 

@@ -3,7 +3,6 @@
 
 import json
 import socket
-import uuid
 
 import pytest
 from click.testing import CliRunner
@@ -19,18 +18,21 @@ def closed_port_url():
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/payments"
 
 
+# Fixed ids: test ids must be the same in every pytest-xdist worker.
+USER = "5f0c7a43-7f1e-4c4e-9a43-0d2b8c1e6a01"
+
 COMMANDS = [
     ["plans", "list"],
     ["db", "current"],
     ["db", "upgrade"],
-    ["pay", "--user", str(uuid.uuid4()), "--amount", "20.00", "--currency", "usd",
+    ["pay", "--user", USER, "--amount", "20.00", "--currency", "usd",
      "--payment-method", "pm_card_visa", "--idempotency-key", "k"],
-    ["process-refund", str(uuid.uuid4()), "--operator", "olga"],
+    ["process-refund", "5f0c7a43-7f1e-4c4e-9a43-0d2b8c1e6a02", "--operator", "olga"],
     ["webhooks", "list"],
     ["replay-webhook", "evt_1"],
     ["worker", "--once"],
     ["billing", "run"],
-    ["subscriptions", "show", "--user", str(uuid.uuid4())],
+    ["subscriptions", "show", "--user", "5f0c7a43-7f1e-4c4e-9a43-0d2b8c1e6a03"],
     ["disputes", "list"],
 ]
 

@@ -18,11 +18,11 @@ from payment_lib import ConfigurationError
 SECURED = [
     ("POST", "/api/v1/payments"),
     ("GET", "/api/v1/payments"),
-    ("GET", f"/api/v1/payments/{uuid.uuid4()}"),
+    ("GET", "/api/v1/payments/5f0c7a43-7f1e-4c4e-9a43-0d2b8c1e6a04"),
     ("POST", "/api/v1/refunds"),
     ("POST", "/api/v1/subscriptions"),
     ("GET", "/api/v1/subscriptions"),
-    ("PATCH", f"/api/v1/subscriptions/{uuid.uuid4()}"),
+    ("PATCH", "/api/v1/subscriptions/5f0c7a43-7f1e-4c4e-9a43-0d2b8c1e6a05"),
 ]
 UNAUTHENTICATED = {
     "error": {
