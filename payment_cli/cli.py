@@ -310,7 +310,7 @@ def _emit_payment(payment: PaymentInfo, *, as_json: bool) -> None:
 @click.option("--description", help="Shown in Stripe's dashboard.")
 @json_option
 @pass_context
-def pay(context: Context, as_json: bool, **fields: Any) -> None:
+def pay(context: Context, /, as_json: bool, **fields: Any) -> None:
     """Charge a card once per idempotency key.
 
     Exits 0 when the payment succeeded or awaits 3-D Secure (the URL is printed), 1 when
@@ -373,7 +373,9 @@ def quickstart(ctx: click.Context, as_json: bool) -> None:
     parent = ctx.find_root()
     if parent.get_parameter_source("log_level") == click.core.ParameterSource.DEFAULT:
         configure_logging("critical")  # the declined card is expected: keep the story readable
-    settings = ctx.find_object(Context).settings
+    context = ctx.find_object(Context)
+    assert context is not None  # main() always makes one
+    settings = context.settings
     from payment_cli.quickstart import run_quickstart  # the emulator: only when asked for
 
     sys.exit(0 if run_quickstart(settings, as_json=as_json) else EXIT_FAILED)

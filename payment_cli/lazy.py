@@ -13,7 +13,6 @@ import importlib
 from typing import Any
 
 import click
-from click.utils import make_default_short_help
 
 from payment_cli.output import CardRefusingGroup
 
@@ -56,7 +55,13 @@ class LazyGroup(CardRefusingGroup):
                     continue
                 rows.append((name, command.get_short_help_str(limit)))
             else:
-                rows.append((name, make_default_short_help(self.lazy[name][1], limit)))
+                rows.append((name, _short_help(self.lazy[name][1], limit)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def _short_help(text: str, limit: int) -> str:
+    """A lazy entry's line shortened as click shortens a command's (click's own helper for it
+    is deprecated)."""
+    return click.Command(None, help=text).get_short_help_str(limit)

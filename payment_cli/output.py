@@ -201,7 +201,7 @@ def json_option(function: F) -> F:
     option = click.option(
         "--json", "as_json", is_flag=True, help="Print one JSON object on stdout."
     )
-    return option(guarded(function))  # type: ignore[no-any-return]
+    return option(guarded(function))
 
 
 def parse_time(text: str | None, option: str) -> dt.datetime | None:

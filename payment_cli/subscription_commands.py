@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 
 import click
@@ -162,9 +163,15 @@ def billing_run(
     Example: payment-cli billing run --now 2027-02-28T00:00:00Z --dry-run --json
     """
     now = parse_time(now_text, "now")
-    scope = {"dry_run": dry_run, "subscription_id": subscription_id, "user_id": user_id}
+    run = functools.partial(
+        context.payments.run_billing,
+        now,
+        dry_run=dry_run,
+        subscription_id=subscription_id,
+        user_id=user_id,
+    )
     if as_json or not sys.stderr.isatty():
-        report = context.payments.run_billing(now, **scope)
+        report = run()
     else:
         with click.progressbar(length=1, label="billing", file=sys.stderr) as bar:
 
@@ -172,7 +179,7 @@ def billing_run(
                 bar.length = total
                 bar.update(done - bar.pos)
 
-            report = context.payments.run_billing(now, progress=progress, **scope)
+            report = run(progress=progress)
     lines = [
         f"{p['subscription_id']}  would {p['action']}"
         + (f"  {p['amount']} {str(p['currency']).upper()}" if p["amount"] else "")

@@ -47,7 +47,8 @@ def unreachable_address(error: BaseException) -> str | None:
     for _ in range(10):
         if seen is None:
             break
-        pool = getattr(seen, "pool", None)  # urllib3's MaxRetryError knows the address
+        # urllib3's MaxRetryError knows the address: ``conn`` (urllib3 2), ``pool`` before it
+        pool = getattr(seen, "conn", None) or getattr(seen, "pool", None)
         if pool is not None and address is None:
             address = f"{pool.scheme}://{pool.host}:{pool.port}"
         if isinstance(seen, ConnectionRefusedError | socket.gaierror) or any(
