@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
 from payment_lib import (
+    Actor,
     IdempotencyConflict,
     IllegalTransition,
     InvalidRequest,
@@ -434,3 +435,19 @@ def test_plan_changes_are_counted_by_outcome(shop, clock, user_id):
         return value or 0
 
     assert (counted("changed"), counted("scheduled")) == (1, 1)
+
+
+def test_a_full_refund_of_an_upgrade_charge_keeps_the_subscription(shop, clock, user_id):
+    """Refunding the prorated difference (a goodwill gesture) does not end the subscription:
+    only a full refund of the purchase or a renewal cancels it (seed T047)."""
+    subscription = subscribe(shop, user_id)
+    half_way(clock, subscription)
+    change = shop.change_plan(subscription.id, "pro-monthly")
+    assert change.status == "changed" and change.payment is not None
+
+    refund = shop.refund(change.payment.id, actor=Actor.admin("ada"), reason="duplicate")
+
+    assert refund.status == "succeeded"
+    assert shop.get_payment(change.payment.id).status == "refunded"
+    kept = shop.get_subscription(subscription.id)
+    assert (kept.status, kept.plan_id) == ("active", "pro-monthly")
