@@ -192,7 +192,8 @@ def apply_refund_success(
     uow: UnitOfWork, payment: Payment, refund: Refund, *, now: dt.datetime
 ) -> None:
     """Count a refund Stripe made: the payment's refunded total and status, and a full refund
-    cancelling its subscription, in the caller's transaction."""
+    of a purchase or renewal cancelling its subscription, in the caller's transaction (a plan
+    change's prorated charge refunded, a goodwill gesture, leaves the subscription running)."""
     move_refund(refund, RefundStatus.SUCCEEDED, now=now)
     payment.amount_refunded += refund.amount
     full = payment.amount_refunded >= payment.amount
@@ -200,7 +201,7 @@ def apply_refund_success(
     check_payment_transition(PaymentStatus(payment.status), target)
     payment.status = target
     payment.updated_at = now
-    if full and payment.subscription_id is not None:
+    if full and payment.subscription_id is not None and payment.kind != "proration":
         subscription = uow.subscriptions.get(payment.subscription_id, for_update=True)
         if subscription is not None and subscription.status in LIVE_SUBSCRIPTIONS:
             move_subscription(
