@@ -4,6 +4,7 @@ end, credit pays renewals first; refused changes change nothing; one email per c
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +23,7 @@ from payment_lib import (
     ProviderUnavailable,
 )
 from payment_lib.db import Database
+from payment_lib.db.tables import Payment
 from payment_lib.domain.proration import prorate
 
 EMAIL = "ada@example.com"
@@ -358,6 +360,47 @@ def test_concurrent_upgrades_charge_once(settings, user_id, stripe_emulator):
         assert stripe_emulator.count("payment_intent") == 2  # the purchase and one upgrade
         assert row(shop, subscription.id)[0] == "pro-monthly"
         assert emails(shop, "plan_changed") == 1
+
+
+@pytest.mark.emulator_only
+def test_concurrent_upgrades_to_different_plans_never_charge_for_a_change_not_made(
+    settings, user_id, stripe_emulator
+):
+    """Basic to pro and basic to max at once: each upgrade charged is applied, from the plan
+    the subscription then had (never two charges from basic, one of them paid for nothing)."""
+    clock = Ticking()
+    database = Database(settings.database_url)
+    with Payments(
+        settings, database=database, metrics=Metrics(CollectorRegistry()), clock=clock
+    ) as shop:
+        for plan_id in ("basic-monthly", "pro-monthly", "max-monthly"):
+            amount = next(p[1] for p in PLANS if p[0] == plan_id)
+            shop.add_plan(plan_id, name=plan_id, amount=amount, currency="usd", interval="month")
+        subscription = subscribe(shop, user_id)
+        half_way(clock, subscription)
+
+        def attempt(target):
+            try:
+                return shop.change_plan(subscription.id, target)
+            except (ProviderUnavailable, IdempotencyConflict, InvalidRequest):
+                return None  # refused: another change is being charged
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(attempt, ["pro-monthly", "max-monthly"] * 2))
+
+        with database.unit_of_work() as uow:
+            charged = [
+                p.details["plan_change"]
+                for p in uow.payments.session.query(Payment).filter_by(kind="proration")
+                if p.status == "succeeded"
+            ]
+        chain = sorted(charged, key=lambda c: c["from_plan_id"] != "basic-monthly")
+        assert chain, "one upgrade at least was charged"
+        assert chain[0]["from_plan_id"] == "basic-monthly"
+        for earlier, later in itertools.pairwise(chain):
+            assert later["from_plan_id"] == earlier["to_plan_id"]
+        assert row(shop, subscription.id)[0] == chain[-1]["to_plan_id"]
+        assert emails(shop, "plan_changed") == len(chain)
 
 
 @pytest.mark.emulator_only
