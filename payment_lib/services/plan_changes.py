@@ -8,8 +8,9 @@ period's end (by default), credit for what a cheaper plan leaves over.
    Stripe) is applied in that same transaction.
 3. An upgrade charges the prorated difference off-session to the subscription's saved card,
    as a payment (``services/payments.py``) whose idempotency key names the subscription, the
-   new plan, the period and the attempt, never the time: repeating the call reaches the same
-   payment. The plan switches in the transaction that records the payment's success
+   period and the attempt, never the plan nor the time: repeating the call reaches the same
+   payment, and a concurrent upgrade to another plan the same key (one of them is charged).
+   The plan switches in the transaction that records the payment's success
    (``plan_credit.plan_change_paid``), whoever learns it (this call, a webhook, recovery); a
    declined charge changes nothing.
 """
@@ -251,19 +252,35 @@ def _attempt(
     """The idempotency key of this change's charge, and the payment already made with it
     that this call continues (unsettled, or the succeeded one that made the current plan).
 
-    The key names the subscription, the plan, the period and the attempt: a declined attempt,
-    or an upgrade undone since, moves on to the next number; never the time."""
-    prefix = f"payment_lib-plan-change-{subscription.id}-{target.id}-{iso(end)}"
+    The key names the subscription, the period and the attempt, never the plan nor the time:
+    two upgrades to different plans at once reach the same key, so one is charged and the
+    other, deciding again, is refused while it is unsettled, or charged from the plan it made.
+    A declined attempt, or a change made or undone since, moves on to the next number.
+
+    Raises:
+        InvalidRequest: this period's charge for a change to another plan is still unsettled.
+    """
+    prefix = f"payment_lib-plan-change-{subscription.id}-{iso(end)}"
     attempt = 1
     while True:
         key = f"{prefix}-{attempt}"
         payment = uow.payments.by_idempotency_key(key)
         if payment is None:
             return key, None
+        made = ((payment.details or {}).get("plan_change") or {}).get("to_plan_id")
+        unsettled = payment.status in (
+            PaymentStatus.PENDING,
+            PaymentStatus.UNKNOWN,
+            PaymentStatus.REQUIRES_ACTION,
+        )
+        if unsettled and made != target.id:
+            raise InvalidRequest(
+                f"A change of this subscription to plan {made!r} is still being charged; "
+                "try again once it settled.",
+                param="plan_id",
+            )
         spent = payment.status in _SPENT or (
-            payment.status not in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
-            and payment.status != PaymentStatus.REQUIRES_ACTION
-            and subscription.plan_id != target.id
+            not unsettled and (subscription.plan_id != made or made != target.id)
         )
         if not spent:
             return key, payment
