@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import structlog
+from database_pool import DatabasePool
 from hypothesis import settings as hypothesis_settings
 from pgbouncer import ENABLE_HINT as BOUNCER_HINT
 from pgbouncer import POOLED, Bouncer, pooler_for, start_bouncer
@@ -115,6 +116,18 @@ def postgres_template(postgres_admin_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def postgres_pool(postgres_admin_url: str, postgres_template: str) -> Iterator[DatabasePool]:
+    """Clones of the template made ahead of time and dropped behind the tests' back."""
+    pool = DatabasePool(
+        lambda *statements: _admin(postgres_admin_url, *statements), postgres_template
+    )
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file that each test copies."""
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
@@ -156,8 +169,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{path}"
         return
     admin_url = request.getfixturevalue("postgres_admin_url")
-    fresh = _fresh_postgres(admin_url, request.getfixturevalue("postgres_template"))
-    direct = next(fresh)
+    pool: DatabasePool = request.getfixturevalue("postgres_pool")
+    name = pool.take()
+    direct = _with_database(admin_url, name)
     if request.param == "pgbouncer":
         bouncer: Bouncer = request.getfixturevalue("pgbouncer")
         pooled = bouncer.url_for(direct)
@@ -166,10 +180,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             yield pooled
         finally:
             del POOLED[pooled]
-            bouncer.release(sa.make_url(direct).database or "")
+            bouncer.release(name)
+            pool.give_back(name)
     else:
-        yield direct
-    next(fresh, None)
+        try:
+            yield direct
+        finally:
+            pool.give_back(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
