@@ -150,9 +150,11 @@ def test_reconcile_only_reads_stripe(payments, stripe_emulator):
 
 
 def test_the_window_limits_what_is_compared(payments):
+    # Taken before paying: the default window, [until - 1 day, until), then holds the payment
+    # (taken after, it started a moment after the payment: a flaky test).
+    tomorrow = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=1)
     paid = pay(payments)
     execute(payments, "UPDATE payments SET status = 'failed' WHERE id = :id", id=paid.id)
-    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
 
     assert payments.reconcile(since=tomorrow, until=tomorrow + dt.timedelta(days=1)).drifts == []
     assert payments.reconcile(until=tomorrow).drifted
