@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     ColumnDefault,
     Connection,
     Executable,
@@ -45,14 +44,29 @@ def _insert(dialect: str) -> Any:
     return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
 
-def column_value(values: Mapping[str, Any], column: Column[Any]) -> Any:
-    """``values``' value for ``column``; when unset, the column's Python default (a statement
-    that names every column gets none of SQLAlchemy's defaults)."""
-    value = values.get(column.key)
-    default = column.default
-    if value is not None or not isinstance(default, ColumnDefault):
-        return value
-    return default.arg(None) if default.is_callable else default.arg
+def _defaults(table: Table, prefix: str) -> tuple[tuple[str, str, Any], ...]:
+    """(parameter, column, Python default or None) for every column of ``table``: a statement
+    that names every column gets none of SQLAlchemy's defaults, so they are applied here."""
+    found = []
+    for column in table.columns:
+        default = column.default if isinstance(column.default, ColumnDefault) else None
+        found.append((f"{prefix}{column.key}", column.key, default))
+    return tuple(found)
+
+
+_PAYMENT_PARAMS = _defaults(PAYMENTS, "v_")
+_CARD_PARAMS = _defaults(METHODS, "c_")
+
+
+def _params(columns: tuple[tuple[str, str, Any], ...], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The bound parameters of ``values`` for ``columns``, unset ones by their defaults."""
+    params = {}
+    for name, key, default in columns:
+        value = values.get(key)
+        if value is None and default is not None:
+            value = default.arg(None) if default.is_callable else default.arg
+        params[name] = value
+    return params
 
 
 def lock_user(connection: Connection, user_id: uuid.UUID) -> None:
@@ -103,7 +117,7 @@ def insert_pending(
     nothing, when its idempotency key is taken or, with ``limit``, when its user made
     ``limit`` attempts (kind ``payment``) since ``attempts_since``. Run it under the user's
     lock, so that the count cannot change meanwhile."""
-    params = {f"v_{column.key}": column_value(values, column) for column in PAYMENTS.columns}
+    params = _params(_PAYMENT_PARAMS, values)
     if limit is not None:
         params.update(a_user=values["user_id"], a_since=attempts_since, a_limit=limit)
     statement = _insert_new(connection.dialect.name, limited=limit is not None)
@@ -188,7 +202,7 @@ def record_pending(
     params.update(w_id=payment_id, w_status="pending")
     if card is not None:
         row = {**card, "id": uuid.uuid4()}
-        params.update({f"c_{c.key}": column_value(row, c) for c in METHODS.columns})
+        params.update(_params(_CARD_PARAMS, row))
     *first, last = statements
     for statement in first:
         connection.execute(statement, params)

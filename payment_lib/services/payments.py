@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
-from payment_lib.db.payment_writes import PAYMENTS, insert_pending, lock_user
+from payment_lib.db.payment_writes import insert_pending, lock_user
 from payment_lib.db.tables import Payment
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.errors import (
@@ -190,10 +190,10 @@ def _begin(
     a replay from a conflict or the limit.
     """
     now = clock()
-    payment = _pending(request, details, now, renewal)
+    values = _pending(request, details, now, renewal)
+    payment = Payment(**values)
     purchase = request.plan_id is not None and renewal is None
     if not purchase:
-        values = {column.key: getattr(payment, column.key) for column in PAYMENTS.columns}
         with new_uow().core() as connection:
             lock_user(connection, request.user_id)
             if insert_pending(
@@ -229,9 +229,9 @@ def _pending(
     details: dict[str, object],
     now: dt.datetime,
     renewal: Renewal | PlanChange | None,
-) -> Payment:
+) -> dict[str, object]:
     """The new payment's row, every column set (it is inserted by one Core statement)."""
-    return Payment(
+    return dict(
         id=uuid.uuid4(),
         user_id=request.user_id,
         amount=request.money.minor,
