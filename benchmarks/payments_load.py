@@ -4,7 +4,8 @@ For each added Stripe latency, N payments (``pm_card_visa``, one user each) go t
 ``Payments.pay`` from C worker threads, then the same N through a bare baseline: the stripe SDK's
 ``payment_intents.create(confirm=True)`` plus one INSERT with SQLAlchemy Core. Printed per run:
 wall latency per payment (p50/p95/p99), throughput, this process's CPU time per payment, and the
-PaymentIntents the emulator holds against the succeeded payments stored (they must be equal).
+PaymentIntents the emulator holds against the succeeded payments stored (they must be equal),
+and the most pooled connections the library had checked out at once.
 
 PostgreSQL (a throwaway cluster from tests/postgres_cluster.py, or the server at
 ``--database-url``, where a fresh database is created and dropped) and the Stripe emulator
@@ -27,6 +28,7 @@ import os
 import pstats
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,7 +40,18 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import stripe
-from sqlalchemy import Column, MetaData, String, Table, create_engine, func, insert, select, text
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 
 from payment_lib import Payments
@@ -145,6 +158,8 @@ class Target(Protocol):
 
     def succeeded(self) -> int: ...
 
+    def peak_connections(self) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -163,6 +178,25 @@ class LibraryTarget:
         )
         self.payments = Payments.from_settings(settings)
         self.payments.upgrade_database()
+        self.in_use = self.peak = 0
+        self.counting = threading.Lock()
+        pool = self.payments.database.engine.pool
+        event.listen(pool, "checkout", self._checked_out)
+        event.listen(pool, "checkin", self._checked_in)
+
+    def _checked_out(self, *_args: Any) -> None:
+        with self.counting:
+            self.in_use += 1
+            self.peak = max(self.peak, self.in_use)
+
+    def _checked_in(self, *_args: Any) -> None:
+        with self.counting:
+            self.in_use -= 1
+
+    def peak_connections(self) -> int:
+        """The most connections checked out at once since the last call."""
+        peak, self.peak = self.peak, self.in_use
+        return peak
 
     def pay(self, key: str) -> None:
         result = self.payments.pay(user_id=uuid.uuid4(), idempotency_key=key, **PAYMENT)
@@ -217,6 +251,9 @@ class BaselineTarget:
         with self.engine.begin() as connection:
             connection.execute(insert(BASELINE).values(row))
 
+    def peak_connections(self) -> int:
+        return -1  # not tracked
+
     def succeeded(self) -> int:
         query = select(func.count()).where(BASELINE.c.status == "succeeded")
         with self.engine.connect() as connection:
@@ -242,6 +279,7 @@ class Run:
     cpu_ms_per_payment: float
     intents_at_emulator: int
     payments_stored: int
+    peak_connections: int
 
     @property
     def consistent(self) -> bool:
@@ -282,6 +320,7 @@ def measure(target: Target, emulator: Emulator, options: argparse.Namespace, lat
     keys = unique_keys(f"load-{target.name}-{latency}ms", options.payments)
     emulator.prepare(latency / 1000)
     stored_before = target.succeeded()
+    target.peak_connections()
     cpu_started, started = time.process_time(), time.perf_counter()
     outcomes = pay_all(target, keys, options.concurrency)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -299,6 +338,7 @@ def measure(target: Target, emulator: Emulator, options: argparse.Namespace, lat
         cpu_ms_per_payment=round(cpu * 1000 / options.payments, 2),
         intents_at_emulator=emulator.intents(),
         payments_stored=target.succeeded() - stored_before,
+        peak_connections=target.peak_connections(),
     )
 
 
@@ -309,16 +349,19 @@ def warm_up(target: Target, emulator: Emulator, concurrency: int) -> None:
 
 
 def profile(target: Target, emulator: Emulator, count: int) -> None:
-    """``count`` library payments one after another under cProfile; the top 25 on stderr."""
+    """``count`` library payments one after another under cProfile, timed in CPU time (waiting
+    for PostgreSQL or the emulator costs nothing here); the top 25 by own time and by
+    cumulative time on stderr."""
     emulator.prepare(0)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     for key in unique_keys("profile", count):
         target.pay(key)
     profiler.disable()
-    print(f"\ncProfile of {count} sequential library payments (no added latency):", file=sys.stderr)
-    stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime")
-    stats.print_stats(25)
+    print(f"\ncProfile (CPU time) of {count} sequential library payments:", file=sys.stderr)
+    stats = pstats.Stats(profiler, stream=sys.stderr)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
 
 
 # Output ---------------------------------------------------------------------------------------
@@ -370,7 +413,8 @@ def report(runs: list[Run], options: argparse.Namespace) -> None:
         print(
             f"{'':>8}  library/baseline: p50 x{ratios['p50_ratio']:.2f}, "
             f"throughput x{ratios['throughput_ratio']:.2f}, "
-            f"CPU {ratios['cpu_ms_overhead_per_payment']:+.2f} ms/payment"
+            f"CPU {ratios['cpu_ms_overhead_per_payment']:+.2f} ms/payment, "
+            f"library connections in use at most {library.peak_connections}"
         )
 
 

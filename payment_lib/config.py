@@ -26,7 +26,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     database_url: str = "sqlite:///payments.db"
-    database_pool_size: int = Field(5, gt=0)
+    database_pool_size: int = Field(20, gt=0)
     database_max_overflow: int = Field(10, ge=0)
     # "transaction" when the database is reached through a transaction pooler (PgBouncer's
     # pool_mode=transaction): no prepared statements then (docs/deployment.md).

@@ -10,6 +10,7 @@ warning when an outage starts and one line when a new connection succeeds again.
 
 from __future__ import annotations
 
+import select
 import threading
 from typing import Any
 
@@ -109,11 +110,12 @@ def make_engine(
             connect_args: dict[str, Any] = {"prepare_threshold": None} if transaction_pooler else {}
             engine = create_engine(
                 url,
-                pool_pre_ping=True,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
+                pool_recycle=RECYCLE_SECONDS,
                 connect_args=connect_args,
             )
+            event.listen(engine, "checkout", _refuse_closed_by_server)
         else:
             engine = _sqlite_engine(url)
     except (exc.NoSuchModuleError, ImportError) as error:
@@ -122,6 +124,33 @@ def make_engine(
     if engine.dialect.name == "postgresql":
         event.listen(engine, "before_cursor_execute", _text_without_nul, retval=True)
     return engine
+
+
+# A pooled connection older than this is replaced at its next checkout: a connection a
+# firewall or NAT dropped without a word is not kept for ever.
+RECYCLE_SECONDS = 1800
+
+
+def _refuse_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Checkout hook: a pooled connection the server closed (a restart, a terminated backend,
+    an idle timeout) is replaced before use, without the round trip of a ping (SQLAlchemy's
+    ``pool_pre_ping``: one per checkout, two per payment).
+
+    An idle connection has nothing to read unless the server said goodbye (its FATAL message,
+    then the end of the stream) or the socket is gone; anything readable counts as closed, the
+    worst case being one needless reconnect. A connection that breaks mid-statement is
+    invalidated by SQLAlchemy and raises ``DatabaseUnavailable`` as before.
+    """
+    if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+        raise exc.DisconnectionError("connection closed")
+    try:
+        socket = dbapi_connection.pgconn.socket
+    except Exception:  # no socket at all: closed
+        raise exc.DisconnectionError("connection closed") from None
+    poller = select.poll()
+    poller.register(socket, select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        raise exc.DisconnectionError("connection closed by the server")
 
 
 def _text_without_nul(

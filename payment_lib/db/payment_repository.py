@@ -10,68 +10,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    ColumnDefault,
     Executable,
-    Integer,
-    Table,
     bindparam,
     func,
     or_,
     select,
-    true,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from payment_lib.db.tables import (
-    Payment,
-)
+from payment_lib.db.payment_writes import PAYMENTS, insert_pending
+from payment_lib.db.tables import Payment
 from payment_lib.domain.states import UNSETTLED
-
-PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
-
-
-@functools.cache
-def _insert_new(dialect: str, *, limited: bool) -> Executable:
-    """INSERT INTO payments SELECT <every column> [WHERE <attempts since> < <limit>] ON
-    CONFLICT (idempotency_key) DO NOTHING RETURNING id, with bound parameters ``v_<column>``
-    (and ``a_user``, ``a_since``, ``a_limit``)."""
-    table = PAYMENTS
-    chosen = select(*[bindparam(f"v_{c.key}", type_=c.type) for c in table.columns]).where(
-        true()  # SQLite needs a WHERE before ON CONFLICT
-    )
-    if limited:
-        made = (
-            select(func.count())
-            .where(
-                table.c.user_id == bindparam("a_user", type_=table.c.user_id.type),
-                table.c.created_at >= bindparam("a_since", type_=table.c.created_at.type),
-                table.c.kind == "payment",
-            )
-            .scalar_subquery()
-        )
-        chosen = chosen.where(made < bindparam("a_limit", type_=Integer()))
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(table)
-        .from_select([c.key for c in table.columns], chosen)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(table.c.id)
-    )
-
-
-def _value(payment: Payment, column: Column[Any]) -> Any:
-    """The payment's value for ``column``; when unset, the column's Python default (the
-    statement names every column, so the ORM's defaults would not apply)."""
-    value = getattr(payment, column.key)
-    default = column.default
-    if value is not None or not isinstance(default, ColumnDefault):
-        return value
-    return default.arg(None) if default.is_callable else default.arg
 
 
 @functools.cache
@@ -101,16 +52,12 @@ class PaymentRepository:
         adding nothing, when its idempotency key is taken or, with ``limit``, when its user made
         ``limit`` attempts (kind ``payment``) since ``attempts_since``.
 
-        One INSERT ... SELECT ... ON CONFLICT DO NOTHING, a Core statement built once per
-        database: no savepoint, no look-up first. Run it under the user's lock, so that the
-        count cannot change meanwhile.
+        ``payment_writes.insert_pending`` in this unit of work: run it under the user's lock.
         """
-        dialect = self.session.get_bind().dialect.name
-        params = {f"v_{column.key}": _value(payment, column) for column in PAYMENTS.columns}
-        if limit is not None:
-            params.update(a_user=payment.user_id, a_since=attempts_since, a_limit=limit)
-        statement = _insert_new(dialect, limited=limit is not None)
-        return self.session.connection().execute(statement, params).first() is not None
+        values = {column.key: getattr(payment, column.key) for column in PAYMENTS.columns}
+        return insert_pending(
+            self.session.connection(), values, attempts_since=attempts_since, limit=limit
+        )
 
     def update_if_status(
         self, payment_id: uuid.UUID, status: str, changes: Mapping[str, Any]

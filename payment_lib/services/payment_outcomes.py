@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from payment_lib.db.payment_writes import record_pending
 from payment_lib.db.tables import Payment, PaymentMethod
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.declines import Decline, explain_decline
@@ -92,29 +93,51 @@ def _record_sent(
     sent: Payment, outcome: IntentOutcome, *, new_uow: NewUnitOfWork, policy: OutcomePolicy
 ) -> PaymentInfo | None:
     """``record_outcome`` for a plain payment still ``pending``; None when it is not (plain,
-    still pending, or a decided outcome), having changed nothing."""
+    still pending, or a decided outcome), having changed nothing.
+
+    One statement writes the outcome with the card (``payment_writes.record_pending``), on a
+    Core connection, or in a unit of work when an email is queued with it."""
     target = status_for(outcome)
     plain = sent.plan_id is None and sent.subscription_id is None
     if not plain or sent.status != PaymentStatus.PENDING or target is None:
         return None
     changes, decline = _changes(sent, target, outcome, policy)
     changes["recovering_until"] = None
-    with new_uow() as uow:
-        # The payment row first, then the card: the order every path locks them in (a resumed
-        # attempt holds the row while it records the same card).
-        if not uow.payments.update_if_status(sent.id, PaymentStatus.PENDING, changes):
-            return None
-        if outcome.card is not None:
-            method_id = uow.payment_methods.id_for(_card_row(sent, outcome))
-            card = {"payment_method_id": method_id, "updated_at": policy.now}
-            uow.payments.update_if_status(sent.id, target, card)
-            changes.update(card)
-        for name, value in changes.items():
-            setattr(sent, name, value)
-        _log_outcome(sent, target, decline, outcome)
-        _notify(uow, sent, _follow_up(uow, sent, target, decline, policy), policy)
-        uow.commit()
+    card = _card_row(sent, outcome) if outcome.card is not None else None
+    email = _plain_email(target) if sent.customer_email else None
+    if email is None:
+        with new_uow().core() as connection:
+            method_id = record_pending(connection, sent.id, changes, card)
+    else:
+        with new_uow() as uow:
+            method_id = record_pending(uow.session.connection(), sent.id, changes, card)
+            if method_id is not False:
+                _apply(sent, changes, method_id)
+                _notify(uow, sent, email, policy)
+                uow.commit()
+    if method_id is False:
+        return None
+    _apply(sent, changes, method_id)
+    _log_outcome(sent, target, decline, outcome)
     return PaymentInfo.of(sent)
+
+
+def _apply(payment: Payment, changes: dict[str, object], method_id: uuid.UUID | bool) -> None:
+    if isinstance(method_id, uuid.UUID):
+        changes["payment_method_id"] = method_id
+    for name, value in changes.items():
+        setattr(payment, name, value)
+
+
+def _plain_email(target: PaymentStatus) -> str | None:
+    """The email a plain payment's new status sends (none for a canceled one)."""
+    if target == PaymentStatus.SUCCEEDED:
+        return "payment_confirmation"
+    if target == PaymentStatus.FAILED:
+        return "payment_failure"
+    if target == PaymentStatus.REQUIRES_ACTION:
+        return "action_required"
+    return None
 
 
 UNKNOWN_ATTEMPT = explain_decline("outcome_unknown", None)
@@ -291,12 +314,7 @@ def _follow_up(
             start_subscription(uow, payment, now=policy.now)
         elif payment.kind == "proration" and subscription is not None:
             plan_change_paid(uow, payment, subscription, now=policy.now)
-        return "payment_confirmation"
-    if target == PaymentStatus.FAILED:
-        return "payment_failure"
-    if target == PaymentStatus.REQUIRES_ACTION:
-        return "action_required"
-    return None
+    return _plain_email(target)
 
 
 def _paid_for_nothing(payment: Payment, subscription_status: str, policy: OutcomePolicy) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
+from payment_lib.db.payment_writes import insert_pending, lock_user
 from payment_lib.db.tables import Payment
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.errors import (
@@ -183,21 +184,24 @@ def _begin(
     """Transaction 1: the payment to work on, and what to do with it: send it (``new``),
     settle an earlier attempt whose outcome is not known (``resume``), or ``replay`` it.
 
-    A new key within the rate limit costs two statements, the user's lock and one INSERT that
-    counts the attempts and takes the key; only when it inserts nothing are the key and the
-    count looked at, to tell a replay from a conflict or the limit.
+    A new key within the rate limit (not a plan purchase) costs two statements on a Core
+    connection, the user's lock and one INSERT that counts the attempts and takes the key; only
+    when it inserts nothing are the key and the count looked at, under the lock again, to tell
+    a replay from a conflict or the limit.
     """
+    now = clock()
+    values = _pending(request, details, now, renewal)
+    payment = Payment(**values)
+    purchase = request.plan_id is not None and renewal is None
+    if not purchase:
+        with new_uow().core() as connection:
+            lock_user(connection, request.user_id)
+            if insert_pending(
+                connection, values, attempts_since=now - RATE_WINDOW, limit=rate_limit
+            ):
+                return payment, "new"
     with new_uow() as uow:
         uow.locks.user(request.user_id)
-        now = clock()
-        payment = _pending(request, details, now, renewal)
-        purchase = request.plan_id is not None and renewal is None
-        since = now - RATE_WINDOW
-        if not purchase and uow.payments.insert_new(
-            payment, attempts_since=since, limit=rate_limit
-        ):
-            uow.commit()
-            return payment, "new"
         existing = uow.payments.by_idempotency_key(request.idempotency_key)
         if existing is not None:
             if existing.request_fingerprint != payment.request_fingerprint:
@@ -225,9 +229,9 @@ def _pending(
     details: dict[str, object],
     now: dt.datetime,
     renewal: Renewal | PlanChange | None,
-) -> Payment:
+) -> dict[str, object]:
     """The new payment's row, every column set (it is inserted by one Core statement)."""
-    return Payment(
+    return dict(
         id=uuid.uuid4(),
         user_id=request.user_id,
         amount=request.money.minor,

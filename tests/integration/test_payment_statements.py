@@ -8,6 +8,7 @@ then the card and the outcome. Statements are counted, not timed.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +20,10 @@ from payment_lib import ProviderUnavailable, RateLimited
 from payment_lib.db.tables import Payment
 
 # Per plain payment that succeeds with a new card: PostgreSQL: advisory lock, INSERT pending;
-# UPDATE outcome, card INSERT, UPDATE card id (the payment row is locked before the card, as
-# on every path). SQLite: the same, less the lock, plus BEGIN IMMEDIATE twice. (Was 11 and 12.)
-EXPECTED = {"postgresql": 5, "sqlite": 6}
+# one UPDATE of the outcome that locks the payment row, then adds the card and links it (a
+# data-modifying CTE). SQLite (no INSERT inside WITH): INSERT pending; card INSERT, UPDATE
+# outcome, plus BEGIN IMMEDIATE twice. (Were 11 and 12, then 5 and 6.)
+EXPECTED = {"postgresql": 3, "sqlite": 5}
 
 
 @contextmanager
@@ -133,3 +135,31 @@ def test_the_outcome_is_stamped_with_the_library_clock(payments, user_id):
     with payments.database.engine.connect() as connection:
         stamps = connection.execute(query).one()
     assert list(stamps) == [moment, moment]
+
+
+def test_a_checkout_does_not_ping_the_server(payments):
+    """A ping is a round trip on every checkout (two a payment): a connection the server closed
+    is found at checkout without one (the socket has the server's goodbye to read)."""
+    assert payments.database.engine.pool._pre_ping is False
+
+
+def test_connections_the_server_closed_are_replaced_at_checkout(payments, user_id):
+    if dialect(payments) != "postgresql":
+        return  # SQLite has no server to close them
+    pay(payments, user_id)  # pooled connections, as in an application that has been running
+    admin = sa.create_engine(payments.settings.database_url)
+    try:
+        with admin.connect() as connection:
+            killed = connection.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        admin.dispose()
+    assert killed >= 1
+    time.sleep(0.2)  # the server's goodbye reaches the pooled sockets
+
+    assert pay(payments, user_id).status == "succeeded"
+    assert pay(payments, user_id).status == "succeeded"
