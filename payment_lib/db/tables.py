@@ -96,8 +96,7 @@ class PaymentMethod(Base):
 UNSETTLED_PAYMENT = "status IN ('pending', 'unknown')"  # domain.states.UNSETTLED
 # Plan purchases that succeeded without starting a subscription (refunded by the worker).
 DUPLICATE_PURCHASE = (
-    "status = 'succeeded' AND kind = 'payment' AND plan_id IS NOT NULL "
-    "AND subscription_id IS NULL"
+    "status = 'succeeded' AND kind = 'payment' AND plan_id IS NOT NULL AND subscription_id IS NULL"
 )
 LIVE_SUBSCRIPTION = "status IN ('trialing', 'active', 'past_due', 'paused')"
 

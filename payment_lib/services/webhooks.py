@@ -25,12 +25,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from payment_lib.db.engine import is_lock_conflict, is_unavailable
+from payment_lib.db.webhook_batch_repository import ClaimedEvent, WebhookBatchRepository
 from payment_lib.domain.card_data import redact_value
 from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.observability import trace
 from payment_lib.services.disputes import DisputeSettings
+from payment_lib.services.payment_outcomes import OutcomePolicy
 from payment_lib.services.ports import Clock, NewUnitOfWork
+from payment_lib.services.webhook_batch import AtOnce, apply_at_once
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhook_handlers import EventPolicy, handle_event, handles
 from payment_lib.services.webhook_payloads import parse_event
@@ -57,6 +60,9 @@ BATCH_SECONDS = 0.25
 # Events (savepoints) in one transaction: PostgreSQL keeps the first 64 subtransaction ids of
 # each transaction in shared memory; past that, every session's snapshots get slower.
 EVENTS_PER_TRANSACTION = 50
+# Payment outcomes and ignored types of a batch applied together (services/webhook_batch.py);
+# False: every event in a savepoint of its own.
+APPLY_AT_ONCE = True
 
 Verifier = Callable[[bytes, "str | None", Sequence[str], int], None]
 Fetcher = Callable[[str], dict[str, Any]]
@@ -179,8 +185,8 @@ def process_events(
     while (done := report.processed + report.retried + report.parked) < limit:
         wanted = min(limit - done, EVENTS_PER_TRANSACTION)
         with new_uow() as uow:
-            claimed = uow.webhook_events.claim_due(clock(), limit=wanted)
-            batch = _apply_batch(uow, claimed, how, replay=False, should_stop=should_stop)
+            claimed = WebhookBatchRepository(uow.session).claim_due(clock(), limit=wanted)
+            batch = _drain_batch(uow, claimed, how, should_stop)
             uow.commit()
         for name, count in batch.committed().to_dict().items():
             setattr(report, name, getattr(report, name) + count)
@@ -218,6 +224,7 @@ def replay_event(
     with new_uow() as uow:
         event = uow.webhook_events.get(stripe_event_id, for_update=True)
         assert event is not None
+        uow.webhook_events.wait_for_locks_at_most(LOCK_WAIT_MS)
         batch = _apply_batch(uow, [event], how, replay=True)
         uow.commit()
     batch.committed()
@@ -249,6 +256,33 @@ class _Batch:
         return self.report
 
 
+def _drain_batch(
+    uow: UnitOfWork, claimed: list[ClaimedEvent], how: _Applying, should_stop: ShouldStop | None
+) -> _Batch:
+    """What the fast path takes of a claimed batch at once (``webhook_batch``), then the rest
+    one event at a time; logged in one line once committed."""
+    uow.webhook_events.wait_for_locks_at_most(LOCK_WAIT_MS)
+    now, at_once = how.clock(), AtOnce(rest=claimed)
+    if APPLY_AT_ONCE and claimed and not (should_stop is not None and should_stop()):
+        with trace():
+            policy = OutcomePolicy(now=now, retry_days=how.retry_days, metrics=how.metrics)
+            at_once = apply_at_once(uow, claimed, policy)
+    rest = uow.webhook_events.in_order([event.id for event in at_once.rest])
+    batch = _apply_batch(uow, rest, how, replay=False, should_stop=should_stop)
+    batch.report.processed += len(at_once.applied)
+    if claimed:
+        batch.after_commit.append(lambda: at_once.count(how.metrics, now))
+        batch.after_commit.append(
+            lambda: log.info(
+                "webhook batch applied",
+                **batch.report.to_dict(),
+                claimed=len(claimed),
+                at_once=len(at_once.applied),
+            )
+        )
+    return batch
+
+
 def _apply_batch(
     uow: UnitOfWork,
     events: Sequence[WebhookEvent],
@@ -261,7 +295,6 @@ def _apply_batch(
     transaction. An event that waited in vain on another transaction's lock (another worker's
     batch holds a row it changes) is rolled back and left due, with no attempt counted."""
     batch = _Batch()
-    uow.webhook_events.wait_for_locks_at_most(LOCK_WAIT_MS)
     applied: list[WebhookEvent] = []
     ends = time.monotonic() + BATCH_SECONDS
     for position, event in enumerate(events):
@@ -319,7 +352,7 @@ def _apply_one(
         how.metrics.webhook_lag_seconds.observe(lag)
         for counted in policy.after_commit:
             counted(how.metrics)
-        log.info("webhook processed", changed=changed, lag_seconds=round(lag, 3), **context)
+        log.debug("webhook processed", changed=changed, lag_seconds=round(lag, 3), **context)
 
     batch.after_commit.append(count)
     return True

@@ -140,7 +140,7 @@ def end_state(payments, tag: str, made) -> dict:
         states[n] = (
             info.status,
             (info.stripe_transaction_id or "").replace(f"pi_{tag}", "pi_"),
-            info.failure_code,
+            info.error.code if info.error else None,
             info.redirect_url,
         )
     with payments.database.engine.connect() as connection:
@@ -153,7 +153,7 @@ def end_state(payments, tag: str, made) -> dict:
             )
         ).all()
     sent = sorted(
-        (kind, position[key.split(":", 1)[1]], recipient.replace(tag, ""))
+        (kind, position[key.split(":", 1)[1]], recipient.removeprefix(tag))
         for kind, key, recipient in emails
         if key.split(":", 1)[1] in position
     )
@@ -186,7 +186,7 @@ def test_a_mixed_shuffled_batch_ends_as_applying_each_event_alone(payments, monk
     batched, each = end_state(payments, "a", at_once), end_state(payments, "b", alone)
     assert batched == each
     assert batched["payments"][0][0] == "succeeded"
-    assert batched["payments"][1][:3] == ("failed", "pi_x1", "card_declined")
+    assert batched["payments"][1][:3] == ("failed", "pi_x1", "insufficient_funds")
     assert batched["payments"][2][0] == "succeeded"  # found by the id in its metadata
     assert batched["payments"][5][0] == "succeeded"  # a late failure never undoes it
     assert ("payment_confirmation", 0, "0@example.com") in batched["emails"]

@@ -1,0 +1,132 @@
+"""The SQL of applying a claimed batch of webhook events at once, in a few statements whatever
+the batch's size: the due events claimed as plain rows (``FOR UPDATE SKIP LOCKED``), the
+payments they are about read and locked by one SELECT (in id order, the order every batch locks
+them in), their decided columns written by one set-based UPDATE (PostgreSQL: ``UPDATE ... FROM
+(VALUES ...)``; SQLite, in process, one executemany), and the events marked done by one UPDATE
+per status. Core statements: no ORM objects are loaded, tracked or flushed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, bindparam, column, false, or_, select, update, values
+from sqlalchemy.orm import Session
+
+from payment_lib.db.tables import Payment, WebhookEvent
+
+# The payment columns an outcome decides (payment_outcomes._changes, the PaymentIntent id).
+DECIDED = (
+    "status",
+    "updated_at",
+    "redirect_url",
+    "stripe_transaction_id",
+    "failure_code",
+    "failure_message",
+    "details",
+)
+_PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
+_EVENTS: Table = WebhookEvent.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """A claimed inbox row, as applying it needs it."""
+
+    id: uuid.UUID
+    stripe_event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    created_at: dt.datetime
+
+
+class WebhookBatchRepository:
+    """A claimed batch's reads and writes, each one statement."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim_due(self, now: dt.datetime, *, limit: int) -> list[ClaimedEvent]:
+        """Unprocessed events due at ``now``, oldest first, locked; others' claims are skipped
+        (the same claim as ``WebhookEventRepository.claim_due``, as rows)."""
+        query = (
+            select(
+                _EVENTS.c.id,
+                _EVENTS.c.stripe_event_id,
+                _EVENTS.c.event_type,
+                _EVENTS.c.payload,
+                _EVENTS.c.created_at,
+            )
+            .where(_EVENTS.c.processed == false(), _EVENTS.c.next_attempt_at <= now)
+            .order_by(_EVENTS.c.created_at, _EVENTS.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [ClaimedEvent(*row) for row in self.session.execute(query)]
+
+    def lock_payments(
+        self, intent_ids: Collection[str], payment_ids: Collection[uuid.UUID]
+    ) -> list[Payment]:
+        """The payments with these PaymentIntent ids or ids, locked in id order, as detached
+        objects: changing them writes nothing until ``write_payments``."""
+        if not intent_ids and not payment_ids:
+            return []
+        query = (
+            select(_PAYMENTS)
+            .where(
+                or_(
+                    _PAYMENTS.c.stripe_transaction_id.in_(list(intent_ids)),
+                    _PAYMENTS.c.id.in_(list(payment_ids)),
+                )
+            )
+            .order_by(_PAYMENTS.c.id)
+            .with_for_update()
+        )
+        return [Payment(**row._mapping) for row in self.session.execute(query)]
+
+    def write_payments(self, payments: Sequence[Payment]) -> None:
+        """Write the ``DECIDED`` columns of these (locked) payments, in one statement."""
+        if not payments:
+            return
+        rows = [{"id": p.id, **{name: getattr(p, name) for name in DECIDED}} for p in payments]
+        if self.session.get_bind().dialect.name == "postgresql":
+            decided = values(
+                *(column(name, _PAYMENTS.c[name].type) for name in ("id", *DECIDED)),
+                name="decided",
+            ).data([tuple(row.values()) for row in rows])
+            statement: Any = (
+                update(_PAYMENTS)
+                .where(_PAYMENTS.c.id == decided.c.id)
+                .values({name: decided.c[name] for name in DECIDED})
+            )
+            self.session.execute(statement)
+            return
+        statement = (
+            update(_PAYMENTS)
+            .where(_PAYMENTS.c.id == bindparam("decided_id"))
+            .values({name: bindparam(f"decided_{name}") for name in DECIDED})
+        )
+        self.session.execute(
+            statement, [{f"decided_{name}": value for name, value in row.items()} for row in rows]
+        )
+
+    def mark_done(self, ids: Sequence[uuid.UUID], *, status: str, now: dt.datetime) -> None:
+        """These events applied (``processed``) or of a type nobody handles (``ignored``)."""
+        if not ids:
+            return
+        self.session.execute(
+            update(_EVENTS)
+            .where(_EVENTS.c.id.in_(list(ids)))
+            .values(
+                processed=True,
+                status=status,
+                processed_at=now,
+                attempts=_EVENTS.c.attempts + 1,
+                last_error=None,
+                next_attempt_at=None,
+            )
+        )
