@@ -63,6 +63,9 @@ EVENTS_PER_TRANSACTION = 50
 # Payment outcomes and ignored types of a batch applied together (services/webhook_batch.py);
 # False: every event in a savepoint of its own.
 APPLY_AT_ONCE = True
+# Events a batch claims when they may be applied at once; its per-event part (each event a
+# savepoint) still takes EVENTS_PER_TRANSACTION at most, and leaves the rest due.
+EVENTS_AT_ONCE = 100
 
 Verifier = Callable[[bytes, "str | None", Sequence[str], int], None]
 Fetcher = Callable[[str], dict[str, Any]]
@@ -183,7 +186,7 @@ def process_events(
     how = _Applying(clock, metrics, retry_days, disputes)
     report = WebhookReport()
     while (done := report.processed + report.retried + report.parked) < limit:
-        wanted = min(limit - done, EVENTS_PER_TRANSACTION)
+        wanted = min(limit - done, EVENTS_AT_ONCE if APPLY_AT_ONCE else EVENTS_PER_TRANSACTION)
         with new_uow() as uow:
             claimed = WebhookBatchRepository(uow.session).claim_due(clock(), limit=wanted)
             batch = _drain_batch(uow, claimed, how, should_stop)
@@ -267,8 +270,10 @@ def _drain_batch(
         with trace():
             policy = OutcomePolicy(now=now, retry_days=how.retry_days, metrics=how.metrics)
             at_once = apply_at_once(uow, claimed, policy)
-    rest = uow.webhook_events.in_order([event.id for event in at_once.rest])
-    batch = _apply_batch(uow, rest, how, replay=False, should_stop=should_stop)
+    rest = [event.id for event in at_once.rest]
+    events = uow.webhook_events.in_order(rest[:EVENTS_PER_TRANSACTION])
+    batch = _apply_batch(uow, events, how, replay=False, should_stop=should_stop)
+    batch.cut_short = batch.cut_short or len(rest) > EVENTS_PER_TRANSACTION
     batch.report.processed += len(at_once.applied)
     if claimed:
         batch.after_commit.append(lambda: at_once.count(how.metrics, now))
