@@ -1,14 +1,15 @@
 """The SQL of applying a claimed batch of webhook events at once, in a few statements whatever
 the batch's size: the due events claimed as plain rows (``FOR UPDATE SKIP LOCKED``), the
 payments they are about read and locked by one SELECT (in id order, the order every batch locks
-them in), their decided columns written by one set-based UPDATE (PostgreSQL: ``UPDATE ... FROM
-(VALUES ...)``; SQLite, in process, one executemany), and the events marked done by one UPDATE
-per status. Core statements: no ORM objects are loaded, tracked or flushed.
+them in), their decided columns written by one set-based UPDATE (PostgreSQL: ``UPDATE ...
+FROM jsonb_to_recordset(...)``; SQLite, in process, one executemany), and the events marked
+done by one UPDATE per status. Core statements: no ORM objects are loaded, tracked or flushed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 
+from payment_lib.db.json_document import to_storable
 from payment_lib.db.tables import Payment, WebhookEvent
 
 # The payment columns an outcome decides (payment_outcomes._changes, the PaymentIntent id).
@@ -47,17 +49,18 @@ _PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 _EVENTS: Table = WebhookEvent.__table__  # type: ignore[assignment]
 
 
-# One statement text whatever the number of rows (compiled once, prepared by the server): each
-# decided column a typed array, unnest()ed into rows joined to the payments they change.
+# One statement text whatever the number of rows (compiled once, prepared by the server): the
+# decided columns of every payment in one JSON document, made rows by jsonb_to_recordset (one
+# json.dumps on the client, not a typed array to dump per column).
+_RECORD = "id uuid, status text, updated_at timestamptz, redirect_url text, " + ", ".join(
+    f"{name} text" for name in ("stripe_transaction_id", "failure_code", "failure_message")
+)
 _WRITE_DECIDED = text(
     "UPDATE payments SET "
     + ", ".join(f"{name} = decided.{name}" for name in DECIDED)
-    + " FROM unnest("
-    + ", ".join(f":{name}" for name in ("id", *DECIDED))
-    + ") AS decided("
-    + ", ".join(("id", *DECIDED))
-    + ") WHERE payments.id = decided.id"
-).bindparams(*(bindparam(name, type_=ARRAY(_PAYMENTS.c[name].type)) for name in ("id", *DECIDED)))
+    + f" FROM jsonb_to_recordset(CAST(:decided AS jsonb)) AS decided({_RECORD}, details jsonb)"
+    + " WHERE payments.id = decided.id"
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class WebhookBatchRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [ClaimedEvent(*row) for row in self.session.execute(query)]
+        return [ClaimedEvent(*row) for row in self.session.execute(query).all()]
 
     def lock_payments(
         self, intent_ids: Collection[str], payment_ids: Collection[uuid.UUID]
@@ -117,9 +120,9 @@ class WebhookBatchRepository:
         configure_mappers()  # a no-op once the mappers are configured
         new_payment = manager_of_class(Payment).new_instance
         payments = []
-        for row in self.session.execute(query):
+        for row in self.session.execute(query).all():
             payment = new_payment()  # as the ORM's loading does: not Payment(...) (10x dearer)
-            payment.__dict__.update(row._mapping)
+            payment.__dict__.update(zip(_READ, row, strict=True))
             payments.append(payment)
         return payments
 
@@ -129,8 +132,11 @@ class WebhookBatchRepository:
             return
         rows = [{"id": p.id, **{name: getattr(p, name) for name in DECIDED}} for p in payments]
         if self.session.get_bind().dialect.name == "postgresql":
-            columns = {name: [row[name] for row in rows] for name in ("id", *DECIDED)}
-            self.session.execute(_WRITE_DECIDED, columns)
+            for row in rows:  # as the columns' types bind them, in JSON
+                row["id"] = str(row["id"])
+                row["updated_at"] = row["updated_at"].astimezone(dt.UTC).isoformat()
+                row["details"] = to_storable(row["details"])
+            self.session.execute(_WRITE_DECIDED, {"decided": json.dumps(rows)})
             return
         statement = (
             update(_PAYMENTS)

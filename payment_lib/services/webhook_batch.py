@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -82,6 +82,17 @@ class _Deciding:
     changed: dict[uuid.UUID, Payment] = field(default_factory=dict)
     emails: list[dict[str, object]] = field(default_factory=list)
     per_event: set[uuid.UUID] = field(default_factory=set)  # left to the per-event path
+    # Bound once a batch: each call on the module's lazy logger binds a new one.
+    logger: Any = field(default_factory=lambda: log.bind())
+
+    def logged(self, event: ClaimedEvent, *, changed: bool, **more: object) -> None:
+        self.logger.debug(
+            "webhook processed",
+            stripe_event_id=event.stripe_event_id,
+            event_type=event.event_type,
+            changed=changed,
+            **more,
+        )
 
 
 def apply_at_once(uow: UnitOfWork, claimed: list[ClaimedEvent], policy: OutcomePolicy) -> AtOnce:
@@ -134,7 +145,7 @@ def _decide(
     for event in claimed:
         if not handles(event.event_type):
             status = "ignored"
-            _logged(event, changed=False)
+            deciding.logged(event, changed=False)
         elif event.id in outcomes and _took(uow, event, outcomes[event.id], deciding, policy):
             status = "processed"
         else:
@@ -163,7 +174,7 @@ def _took(
             by_id=deciding.by_id.get,
         )
     if outcome is None or payment is None:  # decides nothing, or not a payment of ours
-        _logged(event, changed=False)
+        deciding.logged(event, changed=False)
         return True
     target = status_for(outcome)
     current = PaymentStatus(payment.status)
@@ -177,7 +188,7 @@ def _took(
         deciding.per_event.add(payment.id)
         return False
     changed = _decided(uow, payment, outcome, target, policy, deciding)
-    _logged(event, changed=changed, payment_id=str(payment.id), status=payment.status)
+    deciding.logged(event, changed=changed, payment_id=str(payment.id), status=payment.status)
     return True
 
 
@@ -205,7 +216,7 @@ def _decided(
     deciding.changed[payment.id] = payment
     kind = _follow_up(uow, payment, target, decline, policy)  # a plain payment: no query
     row = None
-    if kind:
+    if kind and payment.customer_email:  # no recipient, no email (and no payload to make)
         row = notification_row(
             kind,
             recipient=payment.customer_email,
@@ -216,13 +227,3 @@ def _decided(
     if row is not None:
         deciding.emails.append(row)
     return True
-
-
-def _logged(event: ClaimedEvent, *, changed: bool, **more: object) -> None:
-    log.debug(
-        "webhook processed",
-        stripe_event_id=event.stripe_event_id,
-        event_type=event.event_type,
-        changed=changed,
-        **more,
-    )
