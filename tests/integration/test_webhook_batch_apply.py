@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from structlog.testing import capture_logs
 from webhook_helpers import event_payload, settings, sign, smtp  # noqa: F401 (fixtures)
 
-from payment_lib.db.tables import Payment
+from payment_lib.db.tables import Payment, PaymentMethod
 from payment_lib.services import webhooks
 
 DECLINE = {"code": "card_declined", "decline_code": "insufficient_funds", "message": "Declined."}
@@ -288,3 +288,44 @@ def test_a_batch_logs_one_line_and_each_event_at_debug(payments):
     assert (line["event"], line["processed"]) == ("webhook batch applied", 3)
     debug = [e for e in logs if e["log_level"] == "debug" and e["event"] == "webhook processed"]
     assert sorted(e["stripe_event_id"] for e in debug) == ["evt_l0", "evt_l1", "evt_l2"]
+
+
+def test_a_late_charge_about_a_paid_payment_whose_card_is_known_is_applied_at_once(payments):
+    made = pending_payments(payments, "k", 2)
+    methods = []
+    with payments.database.engine.begin() as connection:
+        for payment_id, intent_id in made:  # paid, its card recorded (as the request path does)
+            methods.append(uuid.uuid4())
+            connection.execute(
+                sa.insert(PaymentMethod).values(
+                    id=methods[-1],
+                    user_id=uuid.uuid4(),
+                    stripe_payment_method_id=f"pm_{intent_id[3:]}",
+                    card_brand="visa",
+                    last4="4242",
+                    exp_month=12,
+                    exp_year=2030,
+                )
+            )
+            connection.execute(
+                sa.update(Payment)
+                .where(Payment.id == payment_id)
+                .values(status="succeeded", payment_method_id=methods[-1])
+            )
+    receive_all(
+        payments,
+        [(f"evt_k{n}", "charge.succeeded", charge(i, p)) for n, (p, i) in enumerate(made)],
+    )
+
+    with capture_logs() as logs:
+        assert drain(payments) == (2, 0, 0)
+
+    [line] = [e for e in logs if e["event"] == "webhook batch applied"]
+    assert line["at_once"] == 2  # the card changes nothing: no per-event savepoint
+    with payments.database.engine.connect() as connection:
+        kept = connection.execute(
+            sa.select(Payment.status, Payment.payment_method_id)
+            .where(Payment.id.in_([p for p, _intent in made]))
+            .order_by(Payment.payment_method_id)
+        ).all()
+    assert [tuple(row) for row in kept] == [("succeeded", m) for m in sorted(methods)]
