@@ -179,10 +179,13 @@ def _took(
     target = status_for(outcome)
     current = PaymentStatus(payment.status)
     plain = payment.plan_id is None and payment.subscription_id is None
+    # A card is kept when the payment moves, or when it has none yet (webhook_handlers._apply_to)
+    moves = target is not None and target in PAYMENT_TRANSITIONS[current]
+    keeps_card = outcome.card is not None and (moves or payment.payment_method_id is None)
     if (
         payment.id in deciding.per_event
         or not plain
-        or outcome.card is not None
+        or keeps_card
         or target in LEDGER_CORRECTIONS.get(current, ())
     ):
         deciding.per_event.add(payment.id)
