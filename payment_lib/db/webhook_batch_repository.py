@@ -15,13 +15,24 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, false, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    any_,
+    bindparam,
+    false,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, configure_mappers
 from sqlalchemy.orm.instrumentation import manager_of_class
 
 from payment_lib.db.json_document import to_storable
-from payment_lib.db.tables import Payment, WebhookEvent
+from payment_lib.db.tables import Payment, PaymentMethod, WebhookEvent
 
 # The payment columns an outcome decides (payment_outcomes._changes, the PaymentIntent id).
 DECIDED = (
@@ -32,6 +43,7 @@ DECIDED = (
     "failure_code",
     "failure_message",
     "details",
+    "payment_method_id",
 )
 # What deciding an outcome reads (payment_outcomes: _changes, _follow_up, the email's payload).
 _READ = (
@@ -42,11 +54,12 @@ _READ = (
     "currency",
     "plan_id",
     "subscription_id",
-    "payment_method_id",
     "customer_email",
+    "user_id",
 )
 _PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 _EVENTS: Table = WebhookEvent.__table__  # type: ignore[assignment]
+_CARDS: Table = PaymentMethod.__table__  # type: ignore[assignment]
 
 
 # One statement text whatever the number of rows (compiled once, prepared by the server): the
@@ -58,7 +71,8 @@ _RECORD = "id uuid, status text, updated_at timestamptz, redirect_url text, " + 
 _WRITE_DECIDED = text(
     "UPDATE payments SET "
     + ", ".join(f"{name} = decided.{name}" for name in DECIDED)
-    + f" FROM jsonb_to_recordset(CAST(:decided AS jsonb)) AS decided({_RECORD}, details jsonb)"
+    + " FROM jsonb_to_recordset(CAST(:decided AS jsonb))"
+    + f" AS decided({_RECORD}, details jsonb, payment_method_id uuid)"
     + " WHERE payments.id = decided.id"
 )
 
@@ -126,6 +140,20 @@ class WebhookBatchRepository:
             payments.append(payment)
         return payments
 
+    def card_ids(self, stripe_ids: Collection[str]) -> dict[str, uuid.UUID]:
+        """The ids of the known cards among these Stripe PaymentMethod ids, by those."""
+        if not stripe_ids:
+            return {}
+        column = _CARDS.c.stripe_payment_method_id
+        query = select(column, _CARDS.c.id).where(self._among(column, stripe_ids))
+        return {stripe_id: card_id for stripe_id, card_id in self.session.execute(query).all()}
+
+    def add_cards(self, rows: Sequence[dict[str, object]]) -> None:
+        """New cards, in one statement (one another transaction added meanwhile makes it fail:
+        the batch then goes one event at a time)."""
+        if rows:
+            self.session.execute(insert(_CARDS).values(list(rows)))
+
     def write_payments(self, payments: Sequence[Payment]) -> None:
         """Write the ``DECIDED`` columns of these (locked) payments, in one statement."""
         if not payments:
@@ -134,6 +162,8 @@ class WebhookBatchRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             for row in rows:  # as the columns' types bind them, in JSON
                 row["id"] = str(row["id"])
+                method = row["payment_method_id"]
+                row["payment_method_id"] = str(method) if method is not None else None
                 row["updated_at"] = row["updated_at"].astimezone(dt.UTC).isoformat()
                 row["details"] = to_storable(row["details"])
             self.session.execute(_WRITE_DECIDED, {"decided": json.dumps(rows)})

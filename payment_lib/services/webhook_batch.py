@@ -10,9 +10,10 @@ statements (``db/webhook_batch_repository.py``), in one savepoint, whatever the 
 
 Any other event goes to the per-event path (``webhooks._apply_batch``: its own savepoint,
 handler and failure record) after the batch's fast part, with every later event about the
-same payment: another type with a handler, a payment with a plan or subscription, an outcome
-with a card to keep or a ledger correction, a payload the fast path cannot read (it fails
-there alone). Should the fast part's statements fail, its savepoint is rolled back and the
+same payment: another type with a handler, a payment with a plan or subscription, a ledger
+correction, a payload the fast path cannot read (it fails there alone). A card an outcome
+brings is kept as ``remember_card`` keeps it: the known row, or a new row written with the
+batch. Should the fast part's statements fail, its savepoint is rolled back and the
 whole batch goes to the per-event path, so one bad event never holds back the others.
 
 Logs: a debug line per event (``webhook processed``); the caller logs one line per batch.
@@ -33,6 +34,7 @@ from payment_lib.domain.states import LEDGER_CORRECTIONS, PAYMENT_TRANSITIONS, P
 from payment_lib.services.notify import notification_row
 from payment_lib.services.payment_outcomes import (
     OutcomePolicy,
+    _card_row,
     _changes,
     _follow_up,
     _notification_payload,
@@ -82,8 +84,19 @@ class _Deciding:
     changed: dict[uuid.UUID, Payment] = field(default_factory=dict)
     emails: list[dict[str, object]] = field(default_factory=list)
     per_event: set[uuid.UUID] = field(default_factory=set)  # left to the per-event path
+    cards: dict[str, uuid.UUID] = field(default_factory=dict)  # by Stripe's PaymentMethod id
+    new_cards: list[dict[str, object]] = field(default_factory=list)
     # Bound once a batch: each call on the module's lazy logger binds a new one.
     logger: Any = field(default_factory=lambda: log.bind())
+
+    def card_for(self, payment: Payment, outcome: IntentOutcome) -> uuid.UUID:
+        """The id of the outcome's card: the known row's, or a new row's (added to write)."""
+        assert outcome.card is not None
+        stripe_id = outcome.card.stripe_payment_method_id
+        if stripe_id not in self.cards:
+            self.cards[stripe_id] = uuid.uuid4()
+            self.new_cards.append({"id": self.cards[stripe_id], **_card_row(payment, outcome)})
+        return self.cards[stripe_id]
 
     def logged(self, event: ClaimedEvent, *, changed: bool, **more: object) -> None:
         self.logger.debug(
@@ -123,6 +136,7 @@ def _decide(
     outcomes: dict[uuid.UUID, IntentOutcome | None] = {}
     intent_ids: set[str] = set()
     payment_ids: set[uuid.UUID] = set()
+    card_ids: set[str] = set()
     for event in claimed:
         if not carries_outcome(event.event_type):
             continue
@@ -134,12 +148,15 @@ def _decide(
         outcomes[event.id] = outcome
         if outcome is not None and outcome.intent_id is not None:
             intent_ids.add(outcome.intent_id)
+            if outcome.card is not None:
+                card_ids.add(outcome.card.stripe_payment_method_id)
             if payment_id is not None:
                 payment_ids.add(payment_id)
     locked = repository.lock_payments(intent_ids, payment_ids)
     deciding = _Deciding(
         by_intent={p.stripe_transaction_id: p for p in locked if p.stripe_transaction_id},
         by_id={p.id: p for p in locked},
+        cards=repository.card_ids(card_ids),
     )
     done = AtOnce()
     for event in claimed:
@@ -152,6 +169,7 @@ def _decide(
             done.rest.append(event)
             continue
         done.applied.append((event, status))
+    repository.add_cards(deciding.new_cards)
     repository.write_payments(list(deciding.changed.values()))
     uow.notifications.enqueue_many(deciding.emails)
     return done
@@ -185,12 +203,15 @@ def _took(
     if (
         payment.id in deciding.per_event
         or not plain
-        or keeps_card
         or target in LEDGER_CORRECTIONS.get(current, ())
     ):
         deciding.per_event.add(payment.id)
         return False
     changed = _decided(uow, payment, outcome, target, policy, deciding)
+    if keeps_card:  # remember_card: the known card's row, or a new one written with the batch
+        payment.payment_method_id = deciding.card_for(payment, outcome)
+        payment.updated_at = policy.now
+        deciding.changed[payment.id] = payment
     deciding.logged(event, changed=changed, payment_id=str(payment.id), status=payment.status)
     return True
 
@@ -203,8 +224,9 @@ def _decided(
     policy: OutcomePolicy,
     deciding: _Deciding,
 ) -> bool:
-    """``apply_outcome`` for a plain payment, no card, no correction: the payment changed in
-    memory (written with the batch), its email queued with the batch; True if it changed."""
+    """``apply_outcome`` for a plain payment, no correction (its card kept by the caller): the
+    payment changed in memory (written with the batch), its email queued with the batch; True
+    if it changed."""
     if target is None or target not in PAYMENT_TRANSITIONS[PaymentStatus(payment.status)]:
         if outcome.intent_id and payment.stripe_transaction_id is None:
             payment.stripe_transaction_id = outcome.intent_id

@@ -329,3 +329,26 @@ def test_a_late_charge_about_a_paid_payment_whose_card_is_known_is_applied_at_on
             .order_by(Payment.payment_method_id)
         ).all()
     assert [tuple(row) for row in kept] == [("succeeded", m) for m in sorted(methods)]
+
+
+def test_a_charge_bringing_a_new_card_is_applied_at_once_and_keeps_the_card(payments):
+    made = pending_payments(payments, "c", 2)
+    receive_all(
+        payments,
+        [(f"evt_c{n}", "charge.succeeded", charge(i, p)) for n, (p, i) in enumerate(made)],
+    )
+
+    with capture_logs() as logs:
+        assert drain(payments) == (2, 0, 0)
+
+    [line] = [e for e in logs if e["event"] == "webhook batch applied"]
+    assert line["at_once"] == 2
+    with payments.database.engine.connect() as connection:
+        cards = connection.execute(
+            sa.select(Payment.status, PaymentMethod.stripe_payment_method_id, PaymentMethod.last4)
+            .join(PaymentMethod, Payment.payment_method_id == PaymentMethod.id)
+            .where(Payment.id.in_([p for p, _intent in made]))
+            .order_by(PaymentMethod.stripe_payment_method_id)
+        ).all()
+    expected = sorted(("succeeded", f"pm_{intent[3:]}", "4242") for _p, intent in made)
+    assert [tuple(row) for row in cards] == expected
