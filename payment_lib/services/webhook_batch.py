@@ -121,7 +121,11 @@ def apply_at_once(uow: UnitOfWork, claimed: list[ClaimedEvent], policy: OutcomeP
     except Exception as error:
         if is_unavailable(error):
             raise
-        log.warning("webhook batch not applied at once; one event at a time", error=str(error))
+        cause = getattr(error, "orig", None) or error  # the database's words, not the SQL
+        log.warning(
+            "webhook batch not applied at once; one event at a time",
+            error=f"{type(cause).__name__}: {cause}",
+        )
         return AtOnce(rest=list(claimed))
     return done
 

@@ -6,11 +6,12 @@ and changes nothing. Nothing is processed inline: the host app answers 200 at on
 
 Processing (the worker) claims due events in batches (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so workers never wait on each other's claims) and applies the batch in one
-transaction, each event in a savepoint of its own with the state it changes: a failing event is
-rolled back alone, the others are marked processed (status ``processed``, or ``ignored`` for a
-type without a handler) and commit together. A failing handler is retried with
-exponential backoff (status ``pending``) and parked after ``MAX_ATTEMPTS`` with its last error
-(status ``parked``, ``next_attempt_at`` NULL): ``replay_event`` runs it again once it is fixed.
+transaction, each event in a savepoint of its own with the state it changes (payment outcomes
+and ignored types first, together: ``webhook_batch``): a failing event is rolled back alone,
+the others are marked processed (status ``processed``, or ``ignored`` for a type without a
+handler) and commit together. A failing handler is retried with exponential backoff (status
+``pending``) and parked after ``MAX_ATTEMPTS`` with its last error (status ``parked``,
+``next_attempt_at`` NULL): ``replay_event`` runs it again once it is fixed.
 """
 
 from __future__ import annotations
@@ -60,12 +61,9 @@ BATCH_SECONDS = 0.25
 # Events (savepoints) in one transaction: PostgreSQL keeps the first 64 subtransaction ids of
 # each transaction in shared memory; past that, every session's snapshots get slower.
 EVENTS_PER_TRANSACTION = 50
-# Payment outcomes and ignored types of a batch applied together (services/webhook_batch.py);
-# False: every event in a savepoint of its own.
-APPLY_AT_ONCE = True
-# Events a batch claims when they may be applied at once; its per-event part (each event a
-# savepoint) still takes EVENTS_PER_TRANSACTION at most, and leaves the rest due.
-EVENTS_AT_ONCE = 100
+# A batch's payment outcomes and ignored types applied together (webhook_batch.py), up to
+# EVENTS_AT_ONCE; its other events still take EVENTS_PER_TRANSACTION savepoints at most.
+APPLY_AT_ONCE, EVENTS_AT_ONCE = True, 100
 
 Verifier = Callable[[bytes, "str | None", Sequence[str], int], None]
 Fetcher = Callable[[str], dict[str, Any]]
@@ -277,13 +275,9 @@ def _drain_batch(
     batch.report.processed += len(at_once.applied)
     if claimed:
         batch.after_commit.append(lambda: at_once.count(how.metrics, now))
+        counts = {"claimed": len(claimed), "at_once": len(at_once.applied)}
         batch.after_commit.append(
-            lambda: log.info(
-                "webhook batch applied",
-                **batch.report.to_dict(),
-                claimed=len(claimed),
-                at_once=len(at_once.applied),
-            )
+            lambda: log.info("webhook batch applied", **batch.report.to_dict(), **counts)
         )
     return batch
 
