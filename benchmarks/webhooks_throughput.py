@@ -6,8 +6,9 @@ For each run, N payments are stored as ``pending`` (their Stripe answers "lost")
 - receive: ``Payments.receive_webhook`` for every event from T threads of this process, as a
   host app's web server would call it (verify the signature with the SDK, parse, INSERT ... ON
   CONFLICT, commit): events/s, for each T of ``--threads`` (the first is the baseline, 1).
-- drain: K ``payment-cli worker`` processes are started and left idle until they are up; then
-  the stored events are made due at once and the time until every event is processed (each
+- drain: K ``payment-cli worker`` processes are started and left idle until they are up (each
+  has finished its first, cold pass: its heartbeat is stored); then the stored events are made
+  due at once and the time until every event is processed (each
   payment moved to ``succeeded`` in the batch's transaction) gives events/s.
 - baseline drain: the same events made unprocessed and due again, the payments pending again,
   drained by K processes of a minimal SKIP LOCKED consumer (psycopg, no ORM: claim 100, update
@@ -38,6 +39,7 @@ import cProfile
 import json
 import os
 import pstats
+import socket
 import subprocess
 import sys
 import tempfile
@@ -224,6 +226,14 @@ def drain(
     seconds, and the consumers' CPU seconds meanwhile."""
     running = start_workers(url, workers, log_dir, baseline=baseline, pooled=pooled)
     try:
+        if not baseline:  # timed warm, as the baseline's: each worker's first (cold) pass done
+            ids = ", ".join(f"'{socket.gethostname()}:{worker.pid}'" for worker in running)
+            beats = f"SELECT count(*) FROM worker_heartbeats WHERE worker_id IN ({ids})"
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while count(payments, beats) < workers:
+                if time.monotonic() > deadline:
+                    raise SystemExit("a worker did not finish its first pass")
+                time.sleep(0.05)
         cpu = sum(cpu_seconds(worker.pid) for worker in running)
         started = time.perf_counter()
         with payments.database.engine.begin() as connection:

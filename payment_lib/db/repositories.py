@@ -129,6 +129,16 @@ def insert_once(session: Session, model: type[Base], values: dict[str, Any], uni
     return session.execute(statement).first() is not None
 
 
+def _outbox_row(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "status": "pending",
+        "attempts": 0,
+        "created_at": values.get("created_at") or utcnow(),
+        **values,
+    }
+
+
 class NotificationRepository:
     """The email outbox."""
 
@@ -137,14 +147,19 @@ class NotificationRepository:
 
     def enqueue(self, values: dict[str, Any]) -> bool:
         """Add a notification unless one with the same dedupe_key exists; True if added."""
-        row = {
-            "id": uuid.uuid4(),
-            "status": "pending",
-            "attempts": 0,
-            "created_at": values.get("created_at") or utcnow(),
-            **values,
-        }
-        return insert_once(self.session, Notification, row, "dedupe_key")
+        return insert_once(self.session, Notification, _outbox_row(values), "dedupe_key")
+
+    def enqueue_many(self, many: list[dict[str, Any]]) -> None:
+        """``enqueue`` each, in one statement (of a dedupe_key repeated in ``many``, the first)."""
+        rows: dict[str, dict[str, Any]] = {}
+        for values in many:
+            rows.setdefault(values["dedupe_key"], _outbox_row(values))
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(Notification.__table__).values(list(rows.values()))  # type: ignore[arg-type]
+        self.session.execute(statement.on_conflict_do_nothing(index_elements=["dedupe_key"]))
 
     def for_recipient(self, recipient: str) -> list[Notification]:
         query = select(Notification).where(Notification.recipient == recipient)

@@ -94,6 +94,16 @@ class WebhookEventRepository:
         )
         return list(self.session.scalars(query))
 
+    def in_order(self, ids: Sequence[uuid.UUID]) -> list[WebhookEvent]:
+        """These events (this transaction's claim locks them already), in the order of ``ids``."""
+        if not ids:
+            return []
+        found = {
+            e.id: e
+            for e in self.session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(ids)))
+        }
+        return [found[i] for i in ids if i in found]
+
     def wait_for_locks_at_most(self, milliseconds: int) -> None:
         """Until the transaction ends, a statement waiting longer than this on another
         transaction's lock fails (``is_lock_conflict``) instead of waiting (PostgreSQL;

@@ -26,16 +26,28 @@ def notify(
 ) -> bool:
     """Queue the ``kind`` email about ``about`` for ``recipient`` (no recipient: nothing);
     True if queued, False if that email was queued before."""
+    row = notification_row(kind, recipient=recipient, about=about, payload=payload, now=now)
+    return row is not None and uow.notifications.enqueue(row)
+
+
+def notification_row(
+    kind: str,
+    *,
+    recipient: str | None,
+    about: object,
+    payload: Mapping[str, object],
+    now: dt.datetime,
+) -> dict[str, object] | None:
+    """The outbox row ``notify`` queues (None without a recipient), for queueing many at once
+    (``NotificationRepository.enqueue_many``)."""
     if kind not in KINDS:
         raise ValueError(f"no email template for kind {kind!r}")
     if not recipient:
-        return False
-    return uow.notifications.enqueue(
-        {
-            "recipient": recipient,
-            "kind": kind,
-            "payload": dict(payload),
-            "dedupe_key": f"{kind}:{about}",
-            "created_at": now,
-        }
-    )
+        return None
+    return {
+        "recipient": recipient,
+        "kind": kind,
+        "payload": dict(payload),
+        "dedupe_key": f"{kind}:{about}",
+        "created_at": now,
+    }

@@ -80,6 +80,20 @@ def charge_changed(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool
     return outcome is not None and _apply(uow, charge, outcome, policy)
 
 
+def carries_outcome(event_type: str) -> bool:
+    """Whether events of this type are handled as a payment's outcome (``outcome_of``)."""
+    return HANDLERS.get(event_type) in (payment_intent_changed, charge_changed)
+
+
+def outcome_of(event: Event) -> IntentOutcome | None:
+    """The payment outcome an event of a ``carries_outcome`` type carries, as its handler reads
+    it; None when it decides nothing (a pending charge, say)."""
+    obj = event["data"]["object"]
+    if HANDLERS.get(str(event.get("type"))) is charge_changed:
+        return charge_outcome(obj, request_id=_request_id(event))
+    return intent_outcome(obj, request_id=_request_id(event))
+
+
 def charge_refunded(uow: UnitOfWork, event: Event, policy: OutcomePolicy) -> bool:
     """charge.refunded: record a refund made outside the library (e.g. in Stripe's Dashboard).
 
@@ -256,22 +270,43 @@ def _apply_to(
 
 
 def _payment_for(uow: UnitOfWork, outcome: IntentOutcome, obj: Event) -> Payment | None:
-    """Our payment for a PaymentIntent, locked: by its id, or, when the event comes before we
+    """Our payment for a PaymentIntent, locked (``find_payment``)."""
+    return find_payment(
+        outcome,
+        obj,
+        by_intent=lambda intent_id: uow.payments.by_intent(intent_id, for_update=True),
+        by_id=lambda payment_id: uow.payments.get(payment_id, for_update=True),
+    )
+
+
+def find_payment(
+    outcome: IntentOutcome,
+    obj: Event,
+    *,
+    by_intent: Callable[[str], Payment | None],
+    by_id: Callable[[uuid.UUID], Payment | None],
+) -> Payment | None:
+    """Our payment for a PaymentIntent: by its id, or, when the event comes before we
     recorded the id (the answer to our call still on its way, or lost), by the payment id the
     library puts in every PaymentIntent's metadata."""
     if outcome.intent_id is None:
         return None
-    payment = uow.payments.by_intent(outcome.intent_id, for_update=True)
+    payment = by_intent(outcome.intent_id)
     if payment is not None:
         return payment
-    try:
-        payment_id = uuid.UUID(str((obj.get("metadata") or {}).get("payment_id")))
-    except ValueError:
-        return None
-    payment = uow.payments.get(payment_id, for_update=True)
+    payment_id = metadata_payment_id(obj)
+    payment = by_id(payment_id) if payment_id is not None else None
     if payment is None or payment.stripe_transaction_id not in (None, outcome.intent_id):
         return None
     return payment
+
+
+def metadata_payment_id(obj: Event) -> uuid.UUID | None:
+    """The payment id the library put in a PaymentIntent's (or Charge's) metadata, if any."""
+    try:
+        return uuid.UUID(str((obj.get("metadata") or {}).get("payment_id")))
+    except ValueError:
+        return None
 
 
 def _request(event: Event) -> Mapping[str, Any]:

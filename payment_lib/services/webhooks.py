@@ -6,11 +6,12 @@ and changes nothing. Nothing is processed inline: the host app answers 200 at on
 
 Processing (the worker) claims due events in batches (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so workers never wait on each other's claims) and applies the batch in one
-transaction, each event in a savepoint of its own with the state it changes: a failing event is
-rolled back alone, the others are marked processed (status ``processed``, or ``ignored`` for a
-type without a handler) and commit together. A failing handler is retried with
-exponential backoff (status ``pending``) and parked after ``MAX_ATTEMPTS`` with its last error
-(status ``parked``, ``next_attempt_at`` NULL): ``replay_event`` runs it again once it is fixed.
+transaction, each event in a savepoint of its own with the state it changes (payment outcomes
+and ignored types first, together: ``webhook_batch``): a failing event is rolled back alone,
+the others are marked processed (status ``processed``, or ``ignored`` for a type without a
+handler) and commit together. A failing handler is retried with exponential backoff (status
+``pending``) and parked after ``MAX_ATTEMPTS`` with its last error (status ``parked``,
+``next_attempt_at`` NULL): ``replay_event`` runs it again once it is fixed.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from payment_lib.db.engine import is_lock_conflict, is_unavailable
+from payment_lib.db.webhook_batch_repository import ClaimedEvent, WebhookBatchRepository
 from payment_lib.domain.card_data import redact_value
 from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import InvalidRequest, NotFound
 from payment_lib.observability import trace
 from payment_lib.services.disputes import DisputeSettings
+from payment_lib.services.payment_outcomes import OutcomePolicy
 from payment_lib.services.ports import Clock, NewUnitOfWork
+from payment_lib.services.webhook_batch import AtOnce, apply_at_once
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhook_handlers import EventPolicy, handle_event, handles
 from payment_lib.services.webhook_payloads import parse_event
@@ -57,6 +61,9 @@ BATCH_SECONDS = 0.25
 # Events (savepoints) in one transaction: PostgreSQL keeps the first 64 subtransaction ids of
 # each transaction in shared memory; past that, every session's snapshots get slower.
 EVENTS_PER_TRANSACTION = 50
+# A batch's payment outcomes and ignored types applied together (webhook_batch.py), up to
+# EVENTS_AT_ONCE; its other events still take EVENTS_PER_TRANSACTION savepoints at most.
+APPLY_AT_ONCE, EVENTS_AT_ONCE = True, 100
 
 Verifier = Callable[[bytes, "str | None", Sequence[str], int], None]
 Fetcher = Callable[[str], dict[str, Any]]
@@ -177,10 +184,10 @@ def process_events(
     how = _Applying(clock, metrics, retry_days, disputes)
     report = WebhookReport()
     while (done := report.processed + report.retried + report.parked) < limit:
-        wanted = min(limit - done, EVENTS_PER_TRANSACTION)
+        wanted = min(limit - done, EVENTS_AT_ONCE if APPLY_AT_ONCE else EVENTS_PER_TRANSACTION)
         with new_uow() as uow:
-            claimed = uow.webhook_events.claim_due(clock(), limit=wanted)
-            batch = _apply_batch(uow, claimed, how, replay=False, should_stop=should_stop)
+            claimed = WebhookBatchRepository(uow.session).claim_due(clock(), limit=wanted)
+            batch = _drain_batch(uow, claimed, how, should_stop)
             uow.commit()
         for name, count in batch.committed().to_dict().items():
             setattr(report, name, getattr(report, name) + count)
@@ -218,6 +225,7 @@ def replay_event(
     with new_uow() as uow:
         event = uow.webhook_events.get(stripe_event_id, for_update=True)
         assert event is not None
+        uow.webhook_events.wait_for_locks_at_most(LOCK_WAIT_MS)
         batch = _apply_batch(uow, [event], how, replay=True)
         uow.commit()
     batch.committed()
@@ -249,6 +257,31 @@ class _Batch:
         return self.report
 
 
+def _drain_batch(
+    uow: UnitOfWork, claimed: list[ClaimedEvent], how: _Applying, should_stop: ShouldStop | None
+) -> _Batch:
+    """What the fast path takes of a claimed batch at once (``webhook_batch``), then the rest
+    one event at a time; logged in one line once committed."""
+    uow.webhook_events.wait_for_locks_at_most(LOCK_WAIT_MS)
+    now, at_once = how.clock(), AtOnce(rest=claimed)
+    if APPLY_AT_ONCE and claimed and not (should_stop is not None and should_stop()):
+        with trace():
+            policy = OutcomePolicy(now=now, retry_days=how.retry_days, metrics=how.metrics)
+            at_once = apply_at_once(uow, claimed, policy)
+    rest = [event.id for event in at_once.rest]
+    events = uow.webhook_events.in_order(rest[:EVENTS_PER_TRANSACTION])
+    batch = _apply_batch(uow, events, how, replay=False, should_stop=should_stop)
+    batch.cut_short = batch.cut_short or len(rest) > EVENTS_PER_TRANSACTION
+    batch.report.processed += len(at_once.applied)
+    if claimed:
+        batch.after_commit.append(lambda: at_once.count(how.metrics, now))
+        counts = {"claimed": len(claimed), "at_once": len(at_once.applied)}
+        batch.after_commit.append(
+            lambda: log.info("webhook batch applied", **batch.report.to_dict(), **counts)
+        )
+    return batch
+
+
 def _apply_batch(
     uow: UnitOfWork,
     events: Sequence[WebhookEvent],
@@ -261,7 +294,6 @@ def _apply_batch(
     transaction. An event that waited in vain on another transaction's lock (another worker's
     batch holds a row it changes) is rolled back and left due, with no attempt counted."""
     batch = _Batch()
-    uow.webhook_events.wait_for_locks_at_most(LOCK_WAIT_MS)
     applied: list[WebhookEvent] = []
     ends = time.monotonic() + BATCH_SECONDS
     for position, event in enumerate(events):
@@ -319,7 +351,7 @@ def _apply_one(
         how.metrics.webhook_lag_seconds.observe(lag)
         for counted in policy.after_commit:
             counted(how.metrics)
-        log.info("webhook processed", changed=changed, lag_seconds=round(lag, 3), **context)
+        log.debug("webhook processed", changed=changed, lag_seconds=round(lag, 3), **context)
 
     batch.after_commit.append(count)
     return True

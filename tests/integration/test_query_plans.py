@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from payment_lib.db.listings import Filters
 from payment_lib.db.tables import Payment, Refund, WebhookEvent
+from payment_lib.db.webhook_batch_repository import WebhookBatchRepository
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -32,6 +33,14 @@ QUERIES = {
     "a recipient's emails": lambda uow: uow.notifications.listing("ada@example.com", limit=100),
     "the outbox listed": lambda uow: uow.notifications.listing(None, limit=100),
     "webhook events claimed": lambda uow: uow.webhook_events.claim_due(NOW, limit=100),
+    # The worker's drain applies a batch at once (services/webhook_batch.py).
+    "webhook events claimed in a batch": lambda uow: WebhookBatchRepository(uow.session).claim_due(
+        NOW, limit=100
+    ),
+    "a batch's payments locked": lambda uow: WebhookBatchRepository(uow.session).lock_payments(
+        ["pi_1", "pi_2"], [uuid.uuid4()]
+    ),
+    "a batch's known cards": lambda uow: WebhookBatchRepository(uow.session).card_ids(["pm_1"]),
     "webhook events listed": lambda uow: uow.webhook_events.listing(unprocessed=False, limit=100),
     "unprocessed webhook events listed": lambda uow: uow.webhook_events.listing(
         unprocessed=True, limit=100
@@ -113,6 +122,10 @@ ORDERED_BY = {
     # Due events: parked ones are not in the first index; an empty table's statistics cannot
     # tell the two apart (benchmarks/scale.py shows the first one chosen with parked events).
     "webhook events claimed": ("ix_webhook_events_due", "ix_webhook_events_unprocessed"),
+    "webhook events claimed in a batch": (
+        "ix_webhook_events_due",
+        "ix_webhook_events_unprocessed",
+    ),
     "webhook events listed": "ix_webhook_events_created_at_id",
     "unprocessed webhook events listed": "ix_webhook_events_unprocessed",
     "webhook events by status": "ix_webhook_events_status_created_at_id",
