@@ -7,6 +7,7 @@ from sqlalchemy.orm import sessionmaker
 
 from payment_lib.db.engine import Availability, make_engine
 from payment_lib.db.unit_of_work import UnitOfWork
+from payment_lib.db.webhook_inbox import WebhookInbox
 
 
 class Database:
@@ -30,6 +31,9 @@ class Database:
             transaction_pooler=transaction_pooler,
         )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Received webhooks are stored through one writer, so concurrent deliveries share a
+        # statement and a commit (group commit).
+        self.webhook_inbox = WebhookInbox(self.engine, self.availability.failed)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions, self.availability.failed)

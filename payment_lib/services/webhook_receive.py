@@ -1,0 +1,90 @@
+"""Receiving one Stripe webhook delivery: verify, parse once, scrub, store once, acknowledge.
+
+The request path of every webhook, so it does the least: the signature is checked with
+``hmac`` (``stripe_gateway.signatures``), the body parsed once (``parse_event``) and scrubbed of
+card numbers, and the event stored by the inbox's writer (``db/webhook_inbox.py``): one INSERT
+... ON CONFLICT DO NOTHING and its commit, shared by the deliveries that arrive together, no
+ORM session. Nothing is processed inline: the host app answers 200 once this returns (the event
+is committed by then). One log line and one count per delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from payment_lib.domain.card_data import redact_value
+from payment_lib.domain.errors import InvalidRequest, InvalidSignature
+from payment_lib.observability import trace
+from payment_lib.services.ports import Clock
+from payment_lib.services.webhook_payloads import parse_event
+from payment_lib.services.webhooks import (
+    MAX_PAYLOAD_BYTES,
+    ReceivedEventInfo,
+    Verifier,
+    event_row,
+)
+
+if TYPE_CHECKING:
+    from payment_lib.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+# Stores an inbox row unless its event is stored already; True if it was added. Returns once
+# the row is committed.
+Store = Callable[[dict[str, Any]], bool]
+
+
+def receive_event(
+    payload: bytes,
+    signature: str | None,
+    *,
+    store: Store,
+    verify: Verifier,
+    secrets: Sequence[str],
+    tolerance: int,
+    clock: Clock,
+    metrics: Metrics,
+) -> ReceivedEventInfo:
+    """Verify and store one delivery; a duplicate is acknowledged and changes nothing.
+
+    Raises:
+        InvalidRequest: the payload is too large, or signed but not a Stripe event.
+        InvalidSignature: the signature is missing, wrong or older than ``tolerance``.
+    """
+    with trace():
+        try:
+            event = _checked(payload, signature, verify, secrets, tolerance)
+        except (InvalidRequest, InvalidSignature):
+            metrics.webhooks_received_total.labels(outcome="refused").inc()
+            raise
+        added = store(event_row(event, verified=True, now=clock()))
+        metrics.webhooks_received_total.labels(outcome="stored" if added else "duplicate").inc()
+        log.info(
+            "webhook received",
+            stripe_event_id=event["id"],
+            event_type=event["type"],
+            duplicate=not added,
+        )
+    return ReceivedEventInfo(event["id"], event["type"], duplicate=not added)
+
+
+def _checked(
+    payload: bytes,
+    signature: str | None,
+    verify: Verifier,
+    secrets: Sequence[str],
+    tolerance: int,
+) -> dict[str, Any]:
+    """The delivery's event, verified, parsed and scrubbed (stored and logged without card
+    numbers)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidRequest(
+            f"The webhook payload is too large ({len(payload)} bytes; at most "
+            f"{MAX_PAYLOAD_BYTES}).",
+            param="payload",
+        )
+    verify(payload, signature, secrets, tolerance)
+    return redact_value(parse_event(payload))  # type: ignore[no-any-return]
