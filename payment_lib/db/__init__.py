@@ -39,6 +39,7 @@ class Database:
         return UnitOfWork(self._sessions, self.availability.failed)
 
     def dispose(self) -> None:
+        self.webhook_inbox.close()
         self.engine.dispose()
 
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -71,6 +71,9 @@ class WebhookInbox:
         self._turn = threading.Condition(self._lock)
         self._queue: list[_Waiting] = []
         self._storing = False
+        # The connection of the group just stored, kept for the next one when deliveries are
+        # queued already (no checkout, no pre-ping); back in the pool as soon as none are.
+        self._handed: Connection | None = None
 
     @property
     def queued(self) -> int:
@@ -87,36 +90,60 @@ class WebhookInbox:
         mine = _Waiting(row)
         with self._lock:
             self._queue.append(mine)
-            while not mine.done:
-                if self._storing:
+        while True:
+            with self._lock:
+                while self._storing and not mine.done:
                     self._turn.wait()
-                    continue
-                self._storing = True  # this thread stores the queue (its own event first)
+                if mine.done:
+                    break
+                self._storing = True  # this thread stores the queue, its own event included
                 group, self._queue = self._queue[:GROUP], self._queue[GROUP:]
-                self._lock.release()
-                try:
-                    self._store(group)
-                finally:
-                    self._lock.acquire()
+                handed, self._handed = self._handed, None
+            kept = None
+            try:
+                kept = self._store(group, handed)
+            finally:
+                with self._lock:
                     self._storing = False
+                    if self._queue and kept is not None:
+                        self._handed, kept = kept, None
                     self._turn.notify_all()
+                if kept is not None:
+                    _close(kept)
         if mine.error is not None:
             raise mine.error
         return mine.added
 
-    def _store(self, group: list[_Waiting]) -> None:
-        """Store a group; every one of them is done afterwards, added or with its error."""
+    def close(self) -> None:
+        """Give the kept connection back to the pool (the next delivery checks one out)."""
+        with self._lock:
+            handed, self._handed = self._handed, None
+        if handed is not None:
+            _close(handed)
+
+    def _store(self, group: list[_Waiting], handed: Connection | None) -> Connection | None:
+        """Store a group; every one of them is done afterwards, added or with its error.
+        Returns the connection, for the next group, unless the statement failed."""
+        connection = handed
         try:
-            added = self._insert([waiting.row for waiting in group])
+            if connection is None:
+                connection = self._engine.connect()
+                if self._autocommit:
+                    connection.execution_options(isolation_level="AUTOCOMMIT")
+            added = self._insert(connection, [waiting.row for waiting in group])
         except Exception as error:
+            if connection is not None:
+                _close(connection)
             if len(group) > 1 and not is_unavailable(error):
                 for waiting in group:  # a bad event fails alone
-                    self._store([waiting])
-                return
+                    kept = self._store([waiting], None)
+                    if kept is not None:
+                        _close(kept)
+                return None
             failure = self._translated(error)
             for waiting in group:
                 waiting.error, waiting.done = failure, True
-            return
+            return None
         except BaseException:  # interrupted: the others must not wait forever
             for waiting in group:
                 waiting.error = DatabaseUnavailable("Storing the event was interrupted.")
@@ -127,21 +154,28 @@ class WebhookInbox:
             waiting.added = event_id in added
             added.discard(event_id)  # the same event again in this group: a duplicate
             waiting.done = True
+        return connection
 
-    def _insert(self, rows: Sequence[dict[str, Any]]) -> set[str]:
+    def _insert(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
         """INSERT the rows (each stripe_event_id once), commit; the ids added."""
         unique: dict[str, dict[str, Any]] = {}
         for row in rows:
             unique.setdefault(row["stripe_event_id"], row)
-        with self._engine.connect() as connection:
-            if self._autocommit:
-                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            parameters = rows[0] if len(unique) == 1 else list(unique.values())
-            added = {found[0] for found in connection.execute(self._statement, parameters)}
-            connection.commit()
+        parameters = rows[0] if len(unique) == 1 else list(unique.values())
+        added = {found[0] for found in connection.execute(self._statement, parameters)}
+        connection.commit()
         return added
 
     def _translated(self, error: Exception) -> Exception:
         if is_unavailable(error) and not isinstance(error, DatabaseUnavailable):
             return self._unavailable(error)
         return error
+
+
+def _close(connection: Connection) -> None:
+    """Back to the pool; a connection lost with the database is discarded, not an error."""
+    try:
+        connection.close()
+    except Exception as error:
+        if not is_unavailable(error):
+            raise

@@ -202,3 +202,25 @@ def test_a_json_document_holding_nul_characters_is_stored_losslessly(payments):
         event = uow.webhook_events.get("evt_nul_1")
         assert event is not None
         assert event.payload["data"]["object"] == charge
+
+
+@pytest.mark.parametrize(
+    ("written", "card"),
+    [
+        ('"' + "".join(f"\\u003{d}" for d in "4242424242424242") + '"', "escaped digits"),
+        ("10000000004e5", "exponent"),  # 1000000000400000.0 once parsed: Luhn-valid
+        ("1000000008E6", "capital exponent"),
+    ],
+)
+def test_a_card_number_that_only_parsing_reveals_is_scrubbed_too(payments, written, card):
+    payload = (
+        '{"id": "evt_hidden_1", "object": "event", "type": "charge.succeeded", '
+        f'"data": {{"object": {{"id": "ch_1", "note": {written}}}}}}}'
+    ).encode()
+
+    receive(payments, payload)
+
+    with payments.database.unit_of_work() as uow:
+        event = uow.webhook_events.get("evt_hidden_1")
+        assert event is not None, card
+        assert event.payload["data"]["object"]["note"] == "[REDACTED]", card
