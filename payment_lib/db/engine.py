@@ -91,6 +91,7 @@ def make_engine(
     max_overflow: int = 10,
     availability: Availability | None = None,
     transaction_pooler: bool = False,
+    pre_ping: bool = True,
 ) -> Engine:
     """An engine for ``url``; on SQLite every transaction takes the write lock up front.
 
@@ -103,13 +104,16 @@ def make_engine(
 
     Behind a ``transaction_pooler`` (PgBouncer's transaction mode) a connection's next
     transaction may run on another server session, so psycopg prepares no statements.
+
+    Without ``pre_ping`` a pooled connection is not tested (``SELECT 1``) at each checkout:
+    only for a caller that retries on a lost connection itself (the webhook inbox's writer).
     """
     try:
         if not url.startswith("sqlite"):
             connect_args: dict[str, Any] = {"prepare_threshold": None} if transaction_pooler else {}
             engine = create_engine(
                 url,
-                pool_pre_ping=True,
+                pool_pre_ping=pre_ping,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 connect_args=connect_args,

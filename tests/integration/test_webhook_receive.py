@@ -25,17 +25,18 @@ INSERT = "INSERT INTO webhook_events"
 
 @contextmanager
 def counted(payments) -> Iterator[list[str]]:
-    """The SQL statements sent while inside, one line each."""
+    """The SQL statements the inbox's writer sends while inside, one line each (on PostgreSQL
+    through an engine of its own)."""
     statements: list[str] = []
 
     def capture(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
         statements.append(" ".join(statement.split())[:120])
 
-    sa.event.listen(payments.database.engine, "before_cursor_execute", capture)
+    sa.event.listen(payments.database.webhook_inbox.engine, "before_cursor_execute", capture)
     try:
         yield statements
     finally:
-        sa.event.remove(payments.database.engine, "before_cursor_execute", capture)
+        sa.event.remove(payments.database.webhook_inbox.engine, "before_cursor_execute", capture)
 
 
 def charge_event(number: int, event_id: str | None = None) -> bytes:
@@ -96,12 +97,13 @@ def first_insert_held(payments) -> Iterator[threading.Event]:
             held.set()
             release.wait(10)
 
-    sa.event.listen(payments.database.engine, "before_cursor_execute", hold)
+    engine = payments.database.webhook_inbox.engine
+    sa.event.listen(engine, "before_cursor_execute", hold)
     try:
         yield release
     finally:
         release.set()
-        sa.event.remove(payments.database.engine, "before_cursor_execute", hold)
+        sa.event.remove(engine, "before_cursor_execute", hold)
 
 
 def wait_until(condition, timeout: float = 10.0) -> None:
@@ -224,3 +226,23 @@ def test_a_card_number_that_only_parsing_reveals_is_scrubbed_too(payments, writt
         event = uow.webhook_events.get("evt_hidden_1")
         assert event is not None, card
         assert event.payload["data"]["object"]["note"] == "[REDACTED]", card
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.through_pooler
+def test_a_delivery_after_the_writers_connection_was_lost_is_stored(payments):
+    """The writer keeps its connection (no pre-ping); one the server closed meanwhile is
+    replaced and the INSERT, idempotent, run again on the new one."""
+    receive(payments, charge_event(0))
+    with payments.database.engine.connect() as connection:
+        connection.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+    received = receive(payments, charge_event(1))
+
+    assert received.status == "stored"
+    assert stored_ids(payments) == ["evt_receive_0", "evt_receive_1"]
