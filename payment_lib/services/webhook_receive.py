@@ -38,7 +38,11 @@ log = structlog.get_logger(__name__)
 # separators long enough to hold a card number. A body with none, no escape (``\u0034`` is a
 # digit once parsed) and no exponent (``10000000004e5`` parses to 16 digits) holds no card
 # number in any string, key or number: it is stored as parsed, without walking it.
-_MAY_HOLD_CARD = re.compile(rf"[0-9][0-9\s./_\-]{{{MIN_DIGITS - 1},}}|\\|[0-9][eE]")
+_MAY_HOLD_CARD = re.compile(
+    rf"[0-9][0-9\s./_\-]{{{MIN_DIGITS - 1},}}"  # digits, as in strings and numbers
+    r"|\\"  # an escape
+    r"|[:,\[]\s*-?[0-9]+(?:\.[0-9]+)?[eE]"  # a number with an exponent (not "3e" in an id)
+)
 
 # Stores an inbox row unless its event is stored already; True if it was added. Returns once
 # the row is committed.
