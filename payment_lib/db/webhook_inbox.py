@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, TextClause, text
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -50,16 +50,17 @@ def _adding(dialect: str) -> Any:
 
 
 @functools.cache
-def _from_json(columns: tuple[str, ...]) -> TextClause:
+def _from_json(columns: tuple[str, ...]) -> str:
     """PostgreSQL: the INSERT of any number of rows, given as one JSON array of objects. Its
     text is the same for 1 row or 200 (psycopg parses it once and prepares it; a multi-row
     VALUES statement is new text for each number of rows, parsed again every time: 0.8 ms for
     8), and its one parameter is plain text (an array of JSON documents is escaped character
-    by character)."""
+    by character). Sent as the driver's SQL: SQLAlchemy's compiled-statement machinery cost
+    0.1 ms more per statement than the statement itself (0.27)."""
     listed = ", ".join(columns)
-    return text(
+    return (
         f"INSERT INTO {_TABLE.name} ({listed}) SELECT {listed} FROM jsonb_populate_recordset("
-        f"CAST(NULL AS {_TABLE.name}), CAST(:rows AS jsonb)) "
+        f"CAST(NULL AS {_TABLE.name}), CAST(%(rows)s AS jsonb)) "
         "ON CONFLICT (stripe_event_id) DO NOTHING RETURNING stripe_event_id"
     )
 
@@ -198,7 +199,7 @@ class WebhookInbox:
         for row in rows:
             unique.setdefault(row["stripe_event_id"], row)
         if self._postgresql:
-            found = connection.execute(*self._as_json(list(unique.values())))
+            found = connection.exec_driver_sql(*self._as_json(list(unique.values())))
         else:
             parameters = rows[0] if len(unique) == 1 else list(unique.values())
             found = connection.execute(self._statement, parameters)
@@ -206,7 +207,7 @@ class WebhookInbox:
         connection.commit()
         return added
 
-    def _as_json(self, rows: list[dict[str, Any]]) -> tuple[TextClause, dict[str, str]]:
+    def _as_json(self, rows: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
         """The INSERT of ``rows`` and its parameter: the rows as one JSON text, each value as
         its column stores it (the document NUL-safe, times in UTC; ids and times as text)."""
         columns = tuple(rows[0])
