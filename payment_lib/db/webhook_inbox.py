@@ -68,13 +68,16 @@ def _from_json(columns: tuple[str, ...]) -> str:
 class _Waiting:
     """One delivery's event, waiting for the statement that stores it."""
 
-    __slots__ = ("added", "done", "error", "row")
+    __slots__ = ("added", "done", "error", "row", "turn")
 
-    def __init__(self, row: dict[str, Any]) -> None:
+    def __init__(self, row: dict[str, Any], lock: threading.Lock) -> None:
         self.row = row
         self.added = False
         self.done = False
         self.error: BaseException | None = None
+        # Woken alone: when its group is stored, or when it is first in the queue and the
+        # statement in flight is done (then it stores the queue).
+        self.turn = threading.Condition(lock)
 
 
 class WebhookInbox:
@@ -97,7 +100,6 @@ class WebhookInbox:
             for column in _TABLE.c
         }
         self._lock = threading.Lock()
-        self._turn = threading.Condition(self._lock)
         self._queue: list[_Waiting] = []
         self._storing = False
         self._kept: Connection | None = None  # PostgreSQL: used by one group at a time
@@ -114,13 +116,13 @@ class WebhookInbox:
         Raises:
             DatabaseUnavailable: the database could not be reached; maybe not stored.
         """
-        mine = _Waiting(row)
+        mine = _Waiting(row, self._lock)
         with self._lock:
             self._queue.append(mine)
         while True:
             with self._lock:
                 while self._storing and not mine.done:
-                    self._turn.wait()
+                    mine.turn.wait()
                 if mine.done:
                     break
                 self._storing = True  # this thread stores the queue, its own event included
@@ -130,7 +132,10 @@ class WebhookInbox:
             finally:
                 with self._lock:
                     self._storing = False
-                    self._turn.notify_all()
+                    for waiting in group:
+                        waiting.turn.notify()
+                    if self._queue:
+                        self._queue[0].turn.notify()
         if mine.error is not None:
             raise mine.error
         return mine.added
