@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from payment_lib.db.engine import is_unavailable
-from payment_lib.db.json_document import to_storable
+from payment_lib.db.json_document import storable_as_written, to_storable
 from payment_lib.db.tables import WebhookEvent
 from payment_lib.domain.errors import DatabaseUnavailable
 
@@ -214,15 +214,22 @@ class WebhookInbox:
 
     def _as_json(self, rows: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
         """The INSERT of ``rows`` and its parameter: the rows as one JSON text, each value as
-        its column stores it (the document NUL-safe, times in UTC; ids and times as text)."""
+        its column stores it (times in UTC; ids and times as text; the documents NUL-safe:
+        written once, and again through ``to_storable`` only if that text needs it)."""
         columns = tuple(rows[0])
-        processors = [(name, self._processors[name]) for name in columns if name != "payload"]
-        documents = []
-        for row in rows:
-            document = {name: row[name] if p is None else p(row[name]) for name, p in processors}
-            document["payload"] = to_storable(row["payload"])
-            documents.append(document)
-        return _from_json(columns), {"rows": json.dumps(documents, default=str)}
+        processors = [  # the payload as it is: its processor would wrap it for the driver
+            (name, None if name == "payload" else self._processors[name]) for name in columns
+        ]
+        documents = [
+            {name: row[name] if p is None else p(row[name]) for name, p in processors}
+            for row in rows
+        ]
+        written = json.dumps(documents, default=str)
+        if not storable_as_written(written):
+            for document in documents:
+                document["payload"] = to_storable(document["payload"])
+            written = json.dumps(documents, default=str)
+        return _from_json(columns), {"rows": written}
 
     def _translated(self, error: Exception) -> Exception:
         if is_unavailable(error) and not isinstance(error, DatabaseUnavailable):

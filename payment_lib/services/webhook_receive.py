@@ -10,8 +10,8 @@ is committed by then). One log line and one count per delivery.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +78,7 @@ def receive_event(
         stripe_event_id=event["id"],
         event_type=event["type"],
         duplicate=not added,
-        **({} if current_trace_id() else {TRACE_ID: uuid.uuid4().hex}),
+        **({} if current_trace_id() else {TRACE_ID: os.urandom(16).hex()}),
     )
     return ReceivedEventInfo(event["id"], event["type"], duplicate=not added)
 
