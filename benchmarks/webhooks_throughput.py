@@ -4,8 +4,12 @@ For each run, N payments are stored as ``pending`` (their Stripe answers "lost")
 ``payment_intent.succeeded`` events are made for them, as Stripe would send them.
 
 - receive: ``Payments.receive_webhook`` for every event from T threads of this process, as a
-  host app's web server would call it (verify the signature with the SDK, parse, INSERT ... ON
-  CONFLICT, commit): events/s, for each T of ``--threads`` (the first is the baseline, 1).
+  host app's web server would call it (verify the signature, parse, scrub, INSERT ... ON
+  CONFLICT, commit; concurrent deliveries share a statement and its commit): events/s and CPU
+  ms per event, for each T of ``--threads``.
+- baseline receive: the same events, from the same T threads, by a bare receiver (psycopg, a
+  connection per thread in autocommit: hmac check of the signature, ``json.loads``, one INSERT
+  ... ON CONFLICT DO NOTHING per event): the ratio library/baseline is what the library costs.
 - drain: K ``payment-cli worker`` processes are started and left idle until they are up (each
   has finished its first, cold pass: its heartbeat is stored); then the stored events are made
   due at once and the time until every event is processed (each
@@ -21,7 +25,9 @@ Exits 1 if any event is left unprocessed or any payment did not succeed.
 
 Usage: .venv/bin/python benchmarks/webhooks_throughput.py [--events 2000] [--workers 1,2]
        [--threads 1,8] [--database-url postgresql+psycopg://...] [--json] [--profile]
-       [--pgbouncer]
+       [--pgbouncer] [--receive-only]
+
+``--receive-only``: the receive figures (library and baseline) without the drains.
 
 ``--pgbouncer``: the workers (library and baseline) reach PostgreSQL through PgBouncer in
 transaction pooling mode (Debian's pgbouncer, started as the suite starts it:
@@ -29,13 +35,15 @@ tests/pgbouncer.py), with ``PAYMENT_DATABASE_POOLER=transaction``, as deployed w
 processes (docs/deployment.md); e.g. ``--workers 4 --pgbouncer``.
 
 ``--profile`` prints cProfile's top functions (stderr) of one in-process receive of every event
-(one thread) and one in-process drain (``Payments.process_webhooks``) instead.
+(one thread, CPU time) and one in-process drain (``Payments.process_webhooks``) instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
+import hmac
 import json
 import os
 import pstats
@@ -43,6 +51,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -208,13 +217,61 @@ def receive_all(
 ) -> tuple[float, float]:
     """Receive every event from ``threads`` threads; events/s and this process's CPU
     milliseconds per event (the figure the other jobs on a shared machine move least)."""
+    return _timed(lambda made: payments.receive_webhook(*made), signed, threads)
+
+
+BARE_INSERT = """
+INSERT INTO webhook_events (id, stripe_event_id, event_type, payload, processed, status,
+    signature_verified, attempts, next_attempt_at, created_at)
+VALUES (%s, %s, %s, %s, false, 'pending', true, 0, now(), now())
+ON CONFLICT (stripe_event_id) DO NOTHING RETURNING id
+"""
+
+
+def bare_receive_all(
+    url: str, signed: list[tuple[bytes, str]], threads: int
+) -> tuple[float, float]:
+    """The baseline receiver: what a host app would write without the library, from
+    ``threads`` threads, each with its own connection in autocommit; events/s and CPU ms per
+    event, as ``receive_all``."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    local = threading.local()
+    opened: list[Any] = []
+    key = SECRET.encode()
+
+    def receive(made: tuple[bytes, str]) -> None:
+        body, header = made
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        expected = hmac.new(key, parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, parts["v1"]) or int(parts["t"]) < time.time() - 300:
+            raise SystemExit("the baseline refused a signature")
+        event = json.loads(body)
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = psycopg.connect(
+                url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+            )
+            opened.append(connection)
+        connection.execute(BARE_INSERT, (uuid.uuid4(), event["id"], event["type"], Jsonb(event)))
+
+    try:
+        return _timed(receive, signed, threads)
+    finally:
+        for connection in opened:
+            connection.close()
+
+
+def _timed(receive: Any, signed: list[tuple[bytes, str]], threads: int) -> tuple[float, float]:
+    """Events/s and this process's CPU ms per event of ``receive`` over every event."""
     started, cpu = time.perf_counter(), time.process_time()
     if threads == 1:
-        for body, header in signed:
-            payments.receive_webhook(body, header)
+        for made in signed:
+            receive(made)
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(lambda made: payments.receive_webhook(*made), signed))
+            list(pool.map(receive, signed))
     per_second = round(len(signed) / (time.perf_counter() - started), 1)
     return per_second, round((time.process_time() - cpu) * 1000 / len(signed), 3)
 
@@ -264,6 +321,7 @@ def run(
     threads: list[int],
     log_dir: Path,
     bouncer: Any = None,
+    receive_only: bool = False,
 ) -> dict[str, float]:
     """Receive with each number of threads (a fresh inbox each time), then drain the last
     inbox with the library's workers and with the baseline consumers."""
@@ -273,12 +331,9 @@ def run(
             payments.upgrade_database()
             bodies = [succeeded_event(*made) for made in pending_payments(payments, events)]
             signed = [(b, signature_header(b, [SECRET], int(time.time()))) for b in bodies]
-            payments.receive_webhook(*signed[0])  # import the SDK before timing
-            receive, receive_cpu = {}, {}
-            for number in threads:
-                with payments.database.engine.begin() as connection:
-                    connection.execute(text("DELETE FROM webhook_events"))
-                receive[number], receive_cpu[number] = receive_all(payments, signed, number)
+            receiving = receive_phase(payments, url, signed, threads)
+            if receive_only:
+                return {"events": events, **receiving}
             succeeded = "SELECT count(*) FROM payments WHERE status='succeeded'"
             results, cpu = {}, {}
             for baseline in (False, True):
@@ -305,14 +360,58 @@ def run(
         "events": events,
         "workers": workers,
         "through_pgbouncer": bouncer is not None,
-        **{f"receive_events_per_second_{n}_threads": v for n, v in receive.items()},
-        **{f"receive_cpu_ms_per_event_{n}_threads": v for n, v in receive_cpu.items()},
+        **receiving,
         "drain_events_per_second": results["library"],
         "baseline_drain_events_per_second": results["baseline"],
         "drain_ratio": round(results["library"] / results["baseline"], 2),
         "drain_cpu_ms_per_event": cpu["library"],
         "baseline_drain_cpu_ms_per_event": cpu["baseline"],
     }
+
+
+def receive_phase(
+    payments: Payments, url: str, signed: list[tuple[bytes, str]], threads: list[int]
+) -> dict[str, float]:
+    """For each number of threads: the bare receiver, then the library (its inbox is what the
+    drains take), each into an empty inbox."""
+    payments.receive_webhook(*signed[0])  # imports and first connections before timing
+    figures: dict[str, float] = {}
+    for number in threads:
+        for name in ("bare_receive", "receive"):
+            with payments.database.engine.begin() as connection:
+                connection.execute(text("DELETE FROM webhook_events"))
+            if name == "receive":
+                rate, cpu = receive_all(payments, signed, number)
+            else:
+                rate, cpu = bare_receive_all(url, signed, number)
+            if count(payments, "SELECT count(*) FROM webhook_events") != len(signed):
+                raise SystemExit(f"{name}: not every event was stored")
+            figures[f"{name}_events_per_second_{number}_threads"] = rate
+            figures[f"{name}_cpu_ms_per_event_{number}_threads"] = cpu
+        figures[f"receive_ratio_{number}_threads"] = round(
+            figures[f"receive_events_per_second_{number}_threads"]
+            / figures[f"bare_receive_events_per_second_{number}_threads"],
+            2,
+        )
+    return figures
+
+
+def print_receiving(results: list[dict[str, Any]], threads: list[int]) -> None:
+    """One line per number of threads: library and bare receive, events/s and CPU ms."""
+    print(
+        f"{'events':>6} {'threads':>7} {'recv ev/s':>10} {'bare ev/s':>10} {'ratio':>6}"
+        f" {'recv CPU ms':>11} {'bare CPU ms':>11}"
+    )
+    for r in results:
+        for n in threads:
+            print(
+                f"{r['events']:>6} {n:>7} {r[f'receive_events_per_second_{n}_threads']:>10}"
+                f" {r[f'bare_receive_events_per_second_{n}_threads']:>10}"
+                f" {r[f'receive_ratio_{n}_threads']:>6}"
+                f" {r[f'receive_cpu_ms_per_event_{n}_threads']:>11}"
+                f" {r[f'bare_receive_cpu_ms_per_event_{n}_threads']:>11}"
+            )
+    print()
 
 
 def profile(admin_url: str, events: int) -> None:
@@ -324,7 +423,7 @@ def profile(admin_url: str, events: int) -> None:
             bodies = [succeeded_event(*made) for made in pending_payments(payments, events)]
             signed = [(b, signature_header(b, [SECRET], int(time.time()))) for b in bodies]
             payments.receive_webhook(*signed[0])
-            with cProfile.Profile() as receiving:
+            with cProfile.Profile(time.process_time) as receiving:  # CPU, not waits
                 for made in signed[1:]:
                     payments.receive_webhook(*made)
             with cProfile.Profile() as draining:
@@ -349,6 +448,7 @@ def main() -> int:
     parser.add_argument(
         "--pgbouncer", action="store_true", help="workers through PgBouncer (transaction mode)"
     )
+    parser.add_argument("--receive-only", action="store_true", help="no drains: receive only")
     options = parser.parse_args()
     if options.consume:
         return consume(options.consume)
@@ -361,15 +461,23 @@ def main() -> int:
             return 0
         bouncer = start_pooler(admin_url) if options.pgbouncer else None
         try:
-            results = [
-                run(admin_url, options.events, int(workers), threads, log_dir, bouncer)
-                for workers in options.workers.split(",")
-            ]
+            if options.receive_only:
+                results = [
+                    run(admin_url, options.events, 0, threads, log_dir, receive_only=True)
+                ]
+            else:
+                results = [
+                    run(admin_url, options.events, int(workers), threads, log_dir, bouncer)
+                    for workers in options.workers.split(",")
+                ]
         finally:
             if bouncer is not None:
                 bouncer.stop()
     if options.json:
         print(json.dumps(results))
+        return 0
+    print_receiving(results, threads)
+    if options.receive_only:
         return 0
     receiving = [f"recv {n}thr ev/s" for n in threads] + [f"CPU ms {n}thr" for n in threads]
     print(

@@ -32,6 +32,12 @@ class Metrics:
         self.refunds_total = Counter(
             "refunds_total", "Refunds by final status", ["status"], registry=r
         )
+        self.webhooks_received_total = Counter(
+            "webhooks_received_total",
+            "Webhook deliveries received: stored, duplicate or refused (bad signature or body)",
+            ["outcome"],
+            registry=r,
+        )
         self.webhooks_processed_total = Counter(
             "webhooks_processed_total", "Webhook events processed", ["event_type"], registry=r
         )

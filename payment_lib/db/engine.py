@@ -104,6 +104,9 @@ def make_engine(
 
     Behind a ``transaction_pooler`` (PgBouncer's transaction mode) a connection's next
     transaction may run on another server session, so psycopg prepares no statements.
+
+    No pooled connection is tested with a round trip at checkout (``pool_pre_ping``): one the
+    server closed is noticed by a poll of its socket and replaced (``_refuse_closed_by_server``).
     """
     try:
         if not url.startswith("sqlite"):

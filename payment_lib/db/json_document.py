@@ -66,6 +66,13 @@ def to_storable(document: Any) -> Any:
     return {MARK: _escape(document)}
 
 
+def storable_as_written(text: str) -> bool:
+    """Whether JSON text, as ``json.dumps`` writes it (ASCII), can be stored as it is: True
+    when ``to_storable`` would change none of the documents in it (a quick test; False may
+    still need nothing)."""
+    return not _UNSTORABLE_TEXT.search(text)
+
+
 def from_stored(stored: Any) -> Any:
     """The document ``to_storable`` was given."""
     if isinstance(stored, dict) and len(stored) == 1 and MARK in stored:

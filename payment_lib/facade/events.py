@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from payment_lib.services import notifications as _notifications
 from payment_lib.services import webhook_backfill as _backfill
 from payment_lib.services import webhook_events as _webhook_events
+from payment_lib.services import webhook_receive as _receive
 from payment_lib.services import webhooks as _webhooks
 from payment_lib.services.notifications import NotificationInfo, NotificationReport
 from payment_lib.services.webhook_backfill import BackfillReport
@@ -39,14 +40,15 @@ class EventsApi(Wiring):
         """
         from payment_lib.stripe_gateway import verify_webhook  # imports the SDK
 
-        return _webhooks.receive_event(
+        return _receive.receive_event(
             payload.encode() if isinstance(payload, str) else payload,
             signature,
-            new_uow=self.database.unit_of_work,
+            store=self.database.webhook_inbox.add_once,
             verify=verify_webhook,
             secrets=[s.get_secret_value() for s in self.settings.webhook_secrets],
             tolerance=self.settings.webhook_tolerance_seconds,
             clock=self.clock,
+            metrics=self.metrics,
         )
 
     def receive_webhooks(

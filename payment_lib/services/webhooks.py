@@ -1,8 +1,9 @@
 """Stripe webhooks: the inbox (receive, store once, acknowledge) and its processing.
 
-Receiving verifies the signature, checks the payload is a Stripe event and stores it with
-``INSERT ... ON CONFLICT DO NOTHING`` on its Stripe id, so a duplicate delivery is acknowledged
-and changes nothing. Nothing is processed inline: the host app answers 200 at once.
+Receiving (``webhook_receive.py``) verifies the signature, checks the payload is a Stripe event
+and stores it with ``INSERT ... ON CONFLICT DO NOTHING`` on its Stripe id, so a duplicate
+delivery is acknowledged and changes nothing. Nothing is processed inline: the host app answers
+200 at once.
 
 Processing (the worker) claims due events in batches (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so workers never wait on each other's claims) and applies the batch in one
@@ -27,9 +28,8 @@ import structlog
 
 from payment_lib.db.engine import is_lock_conflict, is_unavailable
 from payment_lib.db.webhook_batch_repository import ClaimedEvent, WebhookBatchRepository
-from payment_lib.domain.card_data import redact_value
 from payment_lib.domain.card_input import refuse_card_numbers
-from payment_lib.domain.errors import InvalidRequest, NotFound
+from payment_lib.domain.errors import NotFound
 from payment_lib.observability import trace
 from payment_lib.services.disputes import DisputeSettings
 from payment_lib.services.payment_outcomes import OutcomePolicy
@@ -37,7 +37,6 @@ from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.webhook_batch import AtOnce, apply_at_once
 from payment_lib.services.webhook_events import WebhookEventInfo
 from payment_lib.services.webhook_handlers import EventPolicy, handle_event, handles
-from payment_lib.services.webhook_payloads import parse_event
 
 if TYPE_CHECKING:
     from payment_lib.db.tables import WebhookEvent
@@ -101,40 +100,6 @@ class WebhookReport:
 
     def to_dict(self) -> dict[str, int]:
         return {"processed": self.processed, "retried": self.retried, "parked": self.parked}
-
-
-def receive_event(
-    payload: bytes,
-    signature: str | None,
-    *,
-    new_uow: NewUnitOfWork,
-    verify: Verifier,
-    secrets: Sequence[str],
-    tolerance: int,
-    clock: Clock,
-) -> ReceivedEventInfo:
-    """Verify and store one delivery; a duplicate is acknowledged and changes nothing.
-
-    Raises:
-        InvalidRequest: the payload is too large, or signed but not a Stripe event.
-        InvalidSignature: the signature is missing, wrong or older than ``tolerance``.
-    """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise InvalidRequest(
-            f"The webhook payload is too large ({len(payload)} bytes; at most "
-            f"{MAX_PAYLOAD_BYTES}).",
-            param="payload",
-        )
-    verify(payload, signature, secrets, tolerance)
-    event = redact_value(parse_event(payload))  # stored and logged without card numbers
-    added = _store(event, verified=True, new_uow=new_uow, now=clock())
-    log.info(
-        "webhook received",
-        stripe_event_id=event["id"],
-        event_type=event["type"],
-        duplicate=not added,
-    )
-    return ReceivedEventInfo(event["id"], event["type"], duplicate=not added)
 
 
 def event_row(event: dict[str, Any], *, verified: bool, now: dt.datetime) -> dict[str, Any]:

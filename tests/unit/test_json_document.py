@@ -29,3 +29,20 @@ def test_any_document_round_trips_and_is_storable(document):
 def test_an_ordinary_document_is_stored_as_it_is():
     document = {"id": "evt_1", "data": {"object": {"name": "Zoë 😀"}}}
     assert to_storable(document) is document
+
+
+def test_text_that_needs_no_escaping_is_storable_as_written():
+    from payment_lib.db.json_document import MARK, storable_as_written
+
+    assert storable_as_written(json.dumps([{"a": "plain", "b": [1, 2.5, None]}]))
+    assert storable_as_written(json.dumps({"name": "Zoë"}))
+    for unstorable in ("a\x00b", "\ud800", MARK + "x", {MARK: 1}):
+        assert not storable_as_written(json.dumps([{"payload": unstorable}])), unstorable
+
+
+@given(documents)
+def test_a_document_storable_as_written_is_what_to_storable_keeps(document):
+    from payment_lib.db.json_document import storable_as_written
+
+    if storable_as_written(json.dumps(document)):
+        assert to_storable(document) is document

@@ -1,0 +1,246 @@
+"""Storing received webhook events: one INSERT ... ON CONFLICT DO NOTHING and its commit for
+every group of deliveries that arrive together (group commit), SQLAlchemy Core, no ORM.
+
+A host app's web server receives deliveries on many threads. The first to arrive stores its
+event at once (one INSERT, in autocommit on PostgreSQL: no BEGIN or COMMIT round trips); the
+deliveries that arrive while it runs queue up, and when it returns the next of them stores
+every queued event in one statement (up to ``GROUP``) and one commit. Each call returns only
+once the statement holding its event has committed, so a webhook answered 200 is stored.
+
+At most one statement of the inbox is in flight, so on PostgreSQL the writer keeps one
+connection of its own (its engine's pool holds one, without pre-ping): no checkout and no
+``SELECT 1`` per delivery. If that connection was lost (a database restart), the statement is
+run once more on a new one: the INSERT is idempotent, so running it twice is safe.
+
+A duplicate (stored before, or twice in one group) is reported as one and stored once. A
+database error for the group is retried event by event, so that a bad event fails alone; a
+database that cannot be reached fails every call of the group with ``DatabaseUnavailable``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from payment_lib.db.engine import is_unavailable
+from payment_lib.db.json_document import storable_as_written, to_storable
+from payment_lib.db.tables import WebhookEvent
+from payment_lib.domain.errors import DatabaseUnavailable
+
+GROUP = 200  # events in one statement at most (a few kB each)
+_TABLE: Table = WebhookEvent.__table__  # type: ignore[assignment]
+
+
+@functools.cache
+def _adding(dialect: str) -> Any:
+    """The INSERT of one row or a few, built once per dialect (SQLite)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(_TABLE)
+        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+        .returning(_TABLE.c.stripe_event_id)
+    )
+
+
+@functools.cache
+def _from_json(columns: tuple[str, ...]) -> str:
+    """PostgreSQL: the INSERT of any number of rows, given as one JSON array of objects. Its
+    text is the same for 1 row or 200 (psycopg parses it once and prepares it; a multi-row
+    VALUES statement is new text for each number of rows, parsed again every time: 0.8 ms for
+    8), and its one parameter is plain text (an array of JSON documents is escaped character
+    by character). Sent as the driver's SQL: SQLAlchemy's compiled-statement machinery cost
+    0.1 ms more per statement than the statement itself (0.27)."""
+    listed = ", ".join(columns)
+    return (
+        f"INSERT INTO {_TABLE.name} ({listed}) SELECT {listed} FROM jsonb_populate_recordset("
+        f"CAST(NULL AS {_TABLE.name}), CAST(%(rows)s AS jsonb)) "
+        "ON CONFLICT (stripe_event_id) DO NOTHING RETURNING stripe_event_id"
+    )
+
+
+class _Waiting:
+    """One delivery's event, waiting for the statement that stores it."""
+
+    __slots__ = ("added", "done", "error", "row", "turn")
+
+    def __init__(self, row: dict[str, Any], lock: threading.Lock) -> None:
+        self.row = row
+        self.added = False
+        self.done = False
+        self.error: BaseException | None = None
+        # Woken alone: when its group is stored, or when it is first in the queue and the
+        # statement in flight is done (then it stores the queue).
+        self.turn = threading.Condition(lock)
+
+
+class WebhookInbox:
+    """The inbox's writer: ``add_once`` from any number of threads.
+
+    ``engine``: on PostgreSQL one of its own (a pool of one connection, no pre-ping); on
+    SQLite the library's (its one writer at a time needs no more)."""
+
+    def __init__(
+        self, engine: Engine, unavailable: Callable[[BaseException], DatabaseUnavailable]
+    ) -> None:
+        self.engine = engine
+        self._unavailable = unavailable
+        self._statement = _adding(engine.dialect.name)
+        self._postgresql = engine.dialect.name == "postgresql"
+        # Each column's bind processing (UTC times), as SQLAlchemy applies it to a statement's
+        # parameters; applied here to the JSON rows.
+        self._processors = {
+            column.name: column.type._cached_bind_processor(engine.dialect)
+            for column in _TABLE.c
+        }
+        self._lock = threading.Lock()
+        self._queue: list[_Waiting] = []
+        self._storing = False
+        self._kept: Connection | None = None  # PostgreSQL: used by one group at a time
+
+    @property
+    def queued(self) -> int:
+        """Events waiting for the statement in flight to finish."""
+        return len(self._queue)
+
+    def add_once(self, row: dict[str, Any]) -> bool:
+        """Store an event (an inbox row) unless its stripe_event_id is stored; True if it was
+        added. Returns once it is committed.
+
+        Raises:
+            DatabaseUnavailable: the database could not be reached; maybe not stored.
+        """
+        mine = _Waiting(row, self._lock)
+        with self._lock:
+            self._queue.append(mine)
+        while True:
+            with self._lock:
+                while self._storing and not mine.done:
+                    mine.turn.wait()
+                if mine.done:
+                    break
+                self._storing = True  # this thread stores the queue, its own event included
+                group, self._queue = self._queue[:GROUP], self._queue[GROUP:]
+            try:
+                self._store(group)
+            finally:
+                with self._lock:
+                    self._storing = False
+                    for waiting in group:
+                        waiting.turn.notify()
+                    if self._queue:
+                        self._queue[0].turn.notify()
+        if mine.error is not None:
+            raise mine.error
+        return mine.added
+
+    def close(self) -> None:
+        """Close the kept connection (the next delivery opens one)."""
+        with self._lock:
+            kept, self._kept = self._kept, None
+        if kept is not None:
+            _close(kept)
+
+    def _store(self, group: list[_Waiting]) -> None:
+        """Store a group; every one of them is done afterwards, added or with its error."""
+        try:
+            added = self._run([waiting.row for waiting in group])
+        except Exception as error:
+            if len(group) > 1 and not is_unavailable(error):
+                for waiting in group:  # a bad event fails alone
+                    self._store([waiting])
+                return
+            failure = self._translated(error)
+            for waiting in group:
+                waiting.error, waiting.done = failure, True
+            return
+        except BaseException:  # interrupted: the others must not wait forever
+            for waiting in group:
+                waiting.error = DatabaseUnavailable("Storing the event was interrupted.")
+                waiting.done = True
+            raise
+        for waiting in group:
+            event_id = waiting.row["stripe_event_id"]
+            waiting.added = event_id in added
+            added.discard(event_id)  # the same event again in this group: a duplicate
+            waiting.done = True
+
+    def _run(self, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """INSERT and commit on the kept connection; if it was lost, once more on a new one."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            try:
+                added = self._insert(kept, rows)
+            except Exception as error:
+                _close(kept)
+                if not is_unavailable(error):
+                    raise
+            else:
+                self._kept = kept
+                return added
+        connection = self.engine.connect()
+        try:
+            if self._postgresql:
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            added = self._insert(connection, rows)
+        except BaseException:
+            _close(connection)
+            raise
+        if self._postgresql:
+            self._kept = connection
+        else:
+            _close(connection)
+        return added
+
+    def _insert(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """INSERT the rows (each stripe_event_id once), commit; the ids added."""
+        unique: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            unique.setdefault(row["stripe_event_id"], row)
+        if self._postgresql:
+            found = connection.exec_driver_sql(*self._as_json(list(unique.values())))
+        else:
+            parameters = rows[0] if len(unique) == 1 else list(unique.values())
+            found = connection.execute(self._statement, parameters)
+        added = {row[0] for row in found}
+        connection.commit()
+        return added
+
+    def _as_json(self, rows: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
+        """The INSERT of ``rows`` and its parameter: the rows as one JSON text, each value as
+        its column stores it (times in UTC; ids and times as text; the documents NUL-safe:
+        written once, and again through ``to_storable`` only if that text needs it)."""
+        columns = tuple(rows[0])
+        processors = [  # the payload as it is: its processor would wrap it for the driver
+            (name, None if name == "payload" else self._processors[name]) for name in columns
+        ]
+        documents = [
+            {name: row[name] if p is None else p(row[name]) for name, p in processors}
+            for row in rows
+        ]
+        written = json.dumps(documents, default=str)
+        if not storable_as_written(written):
+            for document in documents:
+                document["payload"] = to_storable(document["payload"])
+            written = json.dumps(documents, default=str)
+        return _from_json(columns), {"rows": written}
+
+    def _translated(self, error: Exception) -> Exception:
+        if is_unavailable(error) and not isinstance(error, DatabaseUnavailable):
+            return self._unavailable(error)
+        return error
+
+
+def _close(connection: Connection) -> None:
+    """Back to the pool; a connection lost with the database is discarded, not an error."""
+    try:
+        connection.close()
+    except Exception as error:
+        if not is_unavailable(error):
+            raise

@@ -1,0 +1,105 @@
+"""Receiving one Stripe webhook delivery: verify, parse once, scrub, store once, acknowledge.
+
+The request path of every webhook, so it does the least: the signature is checked with
+``hmac`` (``stripe_gateway.signatures``), the body parsed once (``parse_event``) and scrubbed of
+card numbers, and the event stored by the inbox's writer (``db/webhook_inbox.py``): one INSERT
+... ON CONFLICT DO NOTHING and its commit, shared by the deliveries that arrive together, no
+ORM session. Nothing is processed inline: the host app answers 200 once this returns (the event
+is committed by then). One log line and one count per delivery.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from payment_lib.domain.card_data import MIN_DIGITS, redact_value
+from payment_lib.domain.errors import InvalidRequest, InvalidSignature
+from payment_lib.observability import TRACE_ID, current_trace_id
+from payment_lib.services.ports import Clock
+from payment_lib.services.webhook_payloads import parse_event
+from payment_lib.services.webhooks import (
+    MAX_PAYLOAD_BYTES,
+    ReceivedEventInfo,
+    Verifier,
+    event_row,
+)
+
+if TYPE_CHECKING:
+    from payment_lib.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+# What the card-number rule (domain/card_data.py) looks at first: a stretch of digits and
+# separators long enough to hold a card number. A body with none, no escape (``\u0034`` is a
+# digit once parsed) and no exponent (``10000000004e5`` parses to 16 digits) holds no card
+# number in any string, key or number: it is stored as parsed, without walking it.
+_MAY_HOLD_CARD = re.compile(
+    rf"[0-9][0-9\s./_\-]{{{MIN_DIGITS - 1},}}"  # digits, as in strings and numbers
+    r"|\\"  # an escape
+    r"|[:,\[]\s*-?[0-9]+(?:\.[0-9]+)?[eE]"  # a number with an exponent (not "3e" in an id)
+)
+
+# Stores an inbox row unless its event is stored already; True if it was added. Returns once
+# the row is committed.
+Store = Callable[[dict[str, Any]], bool]
+
+
+def receive_event(
+    payload: bytes,
+    signature: str | None,
+    *,
+    store: Store,
+    verify: Verifier,
+    secrets: Sequence[str],
+    tolerance: int,
+    clock: Clock,
+    metrics: Metrics,
+) -> ReceivedEventInfo:
+    """Verify and store one delivery; a duplicate is acknowledged and changes nothing.
+
+    Raises:
+        InvalidRequest: the payload is too large, or signed but not a Stripe event.
+        InvalidSignature: the signature is missing, wrong or older than ``tolerance``.
+    """
+    try:
+        event = _checked(payload, signature, verify, secrets, tolerance)
+    except (InvalidRequest, InvalidSignature):
+        metrics.webhooks_received_total.labels(outcome="refused").inc()
+        raise
+    added = store(event_row(event, verified=True, now=clock()))
+    metrics.webhooks_received_total.labels(outcome="stored" if added else "duplicate").inc()
+    log.info(  # the caller's trace id, else one of its own (cheaper than binding one)
+        "webhook received",
+        stripe_event_id=event["id"],
+        event_type=event["type"],
+        duplicate=not added,
+        **({} if current_trace_id() else {TRACE_ID: os.urandom(16).hex()}),
+    )
+    return ReceivedEventInfo(event["id"], event["type"], duplicate=not added)
+
+
+def _checked(
+    payload: bytes,
+    signature: str | None,
+    verify: Verifier,
+    secrets: Sequence[str],
+    tolerance: int,
+) -> dict[str, Any]:
+    """The delivery's event, verified, parsed and scrubbed (stored and logged without card
+    numbers)."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidRequest(
+            f"The webhook payload is too large ({len(payload)} bytes; at most "
+            f"{MAX_PAYLOAD_BYTES}).",
+            param="payload",
+        )
+    verify(payload, signature, secrets, tolerance)
+    event = parse_event(payload)
+    if _MAY_HOLD_CARD.search(payload.decode()):  # verify() checked it is UTF-8
+        return redact_value(event)  # type: ignore[no-any-return]
+    return event
