@@ -34,7 +34,7 @@ from sqlalchemy.orm.instrumentation import manager_of_class
 from payment_lib.db.json_document import to_storable
 from payment_lib.db.tables import Payment, PaymentMethod, WebhookEvent
 
-# The payment columns an outcome decides (payment_outcomes._changes, the PaymentIntent id).
+# The payment columns an outcome decides (payment_outcomes.outcome_changes, the PaymentIntent id).
 DECIDED = (
     "status",
     "updated_at",
@@ -45,7 +45,7 @@ DECIDED = (
     "details",
     "payment_method_id",
 )
-# What deciding an outcome reads (payment_outcomes: _changes, _follow_up, the email's payload).
+# What deciding an outcome reads (payment_outcomes: outcome_changes, follow_up, the email).
 _READ = (
     *DECIDED,
     "id",

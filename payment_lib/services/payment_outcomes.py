@@ -101,9 +101,9 @@ def _record_sent(
     plain = sent.plan_id is None and sent.subscription_id is None
     if not plain or sent.status != PaymentStatus.PENDING or target is None:
         return None
-    changes, decline = _changes(sent, target, outcome, policy)
+    changes, decline = outcome_changes(sent, target, outcome, policy)
     changes["recovering_until"] = None
-    card = _card_row(sent, outcome) if outcome.card is not None else None
+    card = card_row(sent, outcome) if outcome.card is not None else None
     email = _plain_email(target) if sent.customer_email else None
     if email is None:
         with new_uow().core() as connection:
@@ -192,17 +192,17 @@ def apply_outcome(
     # Look the card up (and add it) before touching the payment, so that the payment's whole
     # change, its PaymentIntent id included, is one UPDATE.
     method = remember_card(uow, payment, outcome) if outcome.card is not None else None
-    changes, decline = _changes(payment, target, outcome, policy)
+    changes, decline = outcome_changes(payment, target, outcome, policy)
     if method is not None:
         changes["payment_method_id"] = method.id
     for name, value in changes.items():
         setattr(payment, name, value)
     _log_outcome(payment, target, decline, outcome)
-    _notify(uow, payment, _follow_up(uow, payment, target, decline, policy), policy)
+    _notify(uow, payment, follow_up(uow, payment, target, decline, policy), policy)
     return True
 
 
-def _changes(
+def outcome_changes(
     payment: Payment, target: PaymentStatus, outcome: IntentOutcome, policy: OutcomePolicy
 ) -> tuple[dict[str, object], Decline | None]:
     """The columns an outcome sets on the payment (but its card), and the decline if failed."""
@@ -253,7 +253,7 @@ def _notify(uow: UnitOfWork, payment: Payment, kind: str | None, policy: Outcome
             kind,
             recipient=payment.customer_email,
             about=payment.id,
-            payload=_notification_payload(payment),
+            payload=notification_payload(payment),
             now=policy.now,
         )
 
@@ -281,7 +281,7 @@ def _correct(
         policy.metrics.ledger_corrections_total.labels(kind=kind).inc()
 
 
-def _follow_up(
+def follow_up(
     uow: UnitOfWork,
     payment: Payment,
     target: PaymentStatus,
@@ -330,7 +330,7 @@ def _paid_for_nothing(payment: Payment, subscription_status: str, policy: Outcom
         policy.metrics.ledger_corrections_total.labels(kind="renewal_not_applied").inc()
 
 
-def _notification_payload(payment: Payment) -> dict[str, object]:
+def notification_payload(payment: Payment) -> dict[str, object]:
     return {
         "payment_id": str(payment.id),
         "amount": format_amount(payment.amount, payment.currency),
@@ -350,10 +350,10 @@ def remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> 
     known = uow.payment_methods.by_stripe_id(card.stripe_payment_method_id)
     if known is not None:
         return known
-    return uow.payment_methods.add(PaymentMethod(**_card_row(payment, outcome)))
+    return uow.payment_methods.add(PaymentMethod(**card_row(payment, outcome)))
 
 
-def _card_row(payment: Payment, outcome: IntentOutcome) -> dict[str, object]:
+def card_row(payment: Payment, outcome: IntentOutcome) -> dict[str, object]:
     """The safe details of the outcome's card, as a PaymentMethod row's columns."""
     card = outcome.card
     assert card is not None

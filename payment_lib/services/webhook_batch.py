@@ -34,10 +34,10 @@ from payment_lib.domain.states import LEDGER_CORRECTIONS, PAYMENT_TRANSITIONS, P
 from payment_lib.services.notify import notification_row
 from payment_lib.services.payment_outcomes import (
     OutcomePolicy,
-    _card_row,
-    _changes,
-    _follow_up,
-    _notification_payload,
+    card_row,
+    follow_up,
+    notification_payload,
+    outcome_changes,
     status_for,
 )
 from payment_lib.services.webhook_handlers import (
@@ -95,7 +95,7 @@ class _Deciding:
         stripe_id = outcome.card.stripe_payment_method_id
         if stripe_id not in self.cards:
             self.cards[stripe_id] = uuid.uuid4()
-            self.new_cards.append({"id": self.cards[stripe_id], **_card_row(payment, outcome)})
+            self.new_cards.append({"id": self.cards[stripe_id], **card_row(payment, outcome)})
         return self.cards[stripe_id]
 
     def logged(self, event: ClaimedEvent, *, changed: bool, **more: object) -> None:
@@ -237,20 +237,20 @@ def _decided(
             payment.updated_at = policy.now
             deciding.by_intent[outcome.intent_id] = deciding.changed[payment.id] = payment
         return False  # undecided, already recorded, or older than what we know
-    changes, decline = _changes(payment, target, outcome, policy)
+    changes, decline = outcome_changes(payment, target, outcome, policy)
     for name, value in changes.items():
         setattr(payment, name, value)
     if payment.stripe_transaction_id is not None:
         deciding.by_intent[payment.stripe_transaction_id] = payment
     deciding.changed[payment.id] = payment
-    kind = _follow_up(uow, payment, target, decline, policy)  # a plain payment: no query
+    kind = follow_up(uow, payment, target, decline, policy)  # a plain payment: no query
     row = None
     if kind and payment.customer_email:  # no recipient, no email (and no payload to make)
         row = notification_row(
             kind,
             recipient=payment.customer_email,
             about=payment.id,
-            payload=_notification_payload(payment),
+            payload=notification_payload(payment),
             now=policy.now,
         )
     if row is not None:
