@@ -406,6 +406,33 @@ def test_concurrent_upgrades_to_different_plans_never_charge_for_a_change_not_ma
 
 
 @pytest.mark.emulator_only
+def test_an_upgrade_paid_after_the_subscription_ended_is_refunded_automatically(
+    shop, clock, user_id, stripe_emulator
+):
+    """The upgrade's answer is lost, the subscription is cancelled, then recovery learns the
+    charge succeeded: it paid for nothing. The worker's refund pass gives it back, once."""
+    subscription = subscribe(shop, user_id)
+    half_way(clock, subscription)
+    stripe_emulator.faults.set(drop_response=True, path_prefix="/v1/payment_intents")
+    with pytest.raises(ProviderUnavailable):
+        shop.change_plan(subscription.id, "pro-monthly")
+    stripe_emulator.faults.clear()
+    shop.cancel_subscription(subscription.id)
+    clock.now += dt.timedelta(seconds=1)
+    [settled] = shop.recover_stale_payments(older_than_seconds=0)
+    assert settled.status == "succeeded"
+
+    [refund] = shop.refund_duplicate_purchases()
+
+    assert (refund.payment_id, refund.amount.amount) == (settled.id, settled.amount.amount)
+    assert refund.status == "succeeded"
+    assert shop.refund_duplicate_purchases() == []
+    assert shop.get_payment(settled.id).status == "refunded"
+    ended = shop.get_subscription(subscription.id)
+    assert (ended.status, ended.plan_id) == ("cancelled", "basic-monthly")
+
+
+@pytest.mark.emulator_only
 def test_an_upgrade_whose_answer_was_lost_switches_the_plan_when_recovery_settles_it(
     shop, clock, user_id, stripe_emulator
 ):
