@@ -275,6 +275,36 @@ def test_a_late_renewal_failure_sends_no_past_due_email_for_a_cancelled_subscrip
     assert payments.get_subscription(subscription_id).status == "cancelled"
 
 
+@pytest.mark.emulator_only
+def test_a_renewal_paid_after_the_subscription_was_cancelled_is_refunded_automatically(
+    payments, plan, user_id, stripe_emulator
+):
+    """Stripe charged the renewal, we never heard, the user cancelled, then recovery learns
+    it succeeded: it paid for nothing. The worker's refund pass gives it back, once, and the
+    refund cancels nothing (the subscription had ended already)."""
+    from webhook_helpers import lose_stripe_answers
+
+    subscription_id = subscribe(payments, user_id).subscription_id
+    due = payments.get_subscription(subscription_id).next_billing_date
+    lose_stripe_answers(stripe_emulator)
+    payments.run_billing(now=due)  # charged at Stripe; we never heard
+    stripe_emulator.faults.clear()
+    payments.cancel_subscription(subscription_id)
+    payments.clock = lambda: due + dt.timedelta(hours=1)
+    [settled] = payments.recover_stale_payments(older_than_seconds=0)
+    assert settled.status == "succeeded"
+
+    [refund] = payments.refund_duplicate_purchases()
+
+    assert (refund.payment_id, refund.amount.amount, refund.status) == (
+        settled.id,
+        "9.99",
+        "succeeded",
+    )
+    assert payments.refund_duplicate_purchases() == []
+    assert payments.get_subscription(subscription_id).status == "cancelled"
+
+
 def test_a_past_due_subscription_is_retried_now_on_request(payments, plan, user_id):
     subscription_id = subscribe(payments, user_id).subscription_id
     due = payments.get_subscription(subscription_id).next_billing_date
