@@ -181,6 +181,17 @@ class PaymentRepository:
         )
         return list(self.session.scalars(query))
 
+    def paid_for_nothing(self, *, limit: int) -> list[uuid.UUID]:
+        """Succeeded payments whose success found nothing left to pay for (a renewal of an
+        ended or already paid period, an upgrade not applied), oldest first."""
+        query = (
+            select(Payment.id)
+            .where(Payment.paid_for_nothing_at.is_not(None), Payment.status == "succeeded")
+            .order_by(Payment.created_at)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
     def unsettled_for_subscription(self, subscription_id: uuid.UUID) -> list[Payment]:
         """The subscription's payments whose outcome is not known yet."""
         query = select(Payment).where(

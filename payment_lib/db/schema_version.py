@@ -13,7 +13,7 @@ from payment_lib.db.engine import make_engine
 from payment_lib.db.faults import UPGRADE, masked
 from payment_lib.domain.environment_errors import SchemaOutOfDate
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011")
 HEAD = REVISIONS[-1]
 
 

@@ -98,6 +98,7 @@ UNSETTLED_PAYMENT = "status IN ('pending', 'unknown')"  # domain.states.UNSETTLE
 DUPLICATE_PURCHASE = (
     "status = 'succeeded' AND kind = 'payment' AND plan_id IS NOT NULL AND subscription_id IS NULL"
 )
+PAID_FOR_NOTHING = "paid_for_nothing_at IS NOT NULL AND status = 'succeeded'"
 LIVE_SUBSCRIPTION = "status IN ('trialing', 'active', 'past_due', 'paused')"
 
 
@@ -167,6 +168,7 @@ class Payment(Base):
         Index(None, "subscription_id"),
         partial_index("ix_payments_unsettled", "created_at", where=UNSETTLED_PAYMENT),
         partial_index("ix_payments_duplicate_purchases", "created_at", where=DUPLICATE_PURCHASE),
+        partial_index("ix_payments_paid_for_nothing", "created_at", where=PAID_FOR_NOTHING),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -196,6 +198,9 @@ class Payment(Base):
     # A recovery worker's lease: while it is in the future, one worker is asking Stripe about
     # this payment and no other may.
     recovering_until: Mapped[dt.datetime | None]
+    # When recording its success found it paid for nothing (a renewal of an ended or already
+    # paid period, an upgrade not applied): the worker refunds it (services/duplicates.py).
+    paid_for_nothing_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

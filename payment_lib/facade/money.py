@@ -178,8 +178,9 @@ class MoneyApi(Wiring):
         return _refund_results.list_refunds(payment_id, new_uow=self.database.unit_of_work)
 
     def refund_duplicate_purchases(self) -> list[RefundInfo]:
-        """Refund plan payments that succeeded while the user already had the plan (the
-        worker calls this); each once, with its own key."""
+        """Refund what paid for nothing (the worker calls this): plan payments that succeeded
+        while the user already had the plan, renewals of periods no longer needing payment,
+        upgrade charges not applied; each once, with its own key, cancelling nothing."""
         return _duplicates.refund_duplicate_purchases(
             new_uow=self.database.unit_of_work,
             gateway=self.gateway,

@@ -319,9 +319,11 @@ def follow_up(
 
 def _paid_for_nothing(payment: Payment, subscription_status: str, policy: OutcomePolicy) -> None:
     """A renewal Stripe charged for a period the subscription no longer needs (it ended, or a
-    later attempt paid it): a person decides on a refund."""
+    later attempt paid it): marked, and the worker's refund pass gives it back
+    (``services/duplicates.py``)."""
+    payment.paid_for_nothing_at = policy.now
     log.error(
-        "renewal paid but not applied",
+        "renewal paid but not applied: to be refunded",
         payment_id=str(payment.id),
         subscription_id=str(payment.subscription_id),
         subscription_status=subscription_status,

@@ -98,8 +98,8 @@ def plan_change_paid(
     uow: UnitOfWork, payment: Payment, subscription: Subscription, *, now: dt.datetime
 ) -> None:
     """A plan change's prorated charge succeeded: switch the plan, in the payment's
-    transaction, unless the subscription moved on meanwhile (then a person decides on a
-    refund, as for a renewal paid for nothing)."""
+    transaction, unless the subscription moved on meanwhile (then the charge paid for nothing:
+    marked, and the worker's refund pass gives it back, as for a renewal paid for nothing)."""
     change = (payment.details or {}).get("plan_change") or {}
     to_plan = uow.plans.get(str(change.get("to_plan_id")))
     if (
@@ -109,8 +109,9 @@ def plan_change_paid(
         or iso(subscription.next_billing_date) != change.get("period_end")
         or held_elsewhere(uow, subscription, to_plan.id)
     ):
+        payment.paid_for_nothing_at = now
         log.error(
-            "plan change paid but not applied",
+            "plan change paid but not applied: to be refunded",
             payment_id=str(payment.id),
             subscription_id=str(subscription.id),
             plan_id=subscription.plan_id,

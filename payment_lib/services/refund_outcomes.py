@@ -201,7 +201,12 @@ def apply_refund_success(
     check_payment_transition(PaymentStatus(payment.status), target)
     payment.status = target
     payment.updated_at = now
-    if full and payment.subscription_id is not None and payment.kind != "proration":
+    if (
+        full
+        and payment.subscription_id is not None
+        and payment.kind != "proration"
+        and payment.paid_for_nothing_at is None  # it paid for nothing: refunding ends nothing
+    ):
         subscription = uow.subscriptions.get(payment.subscription_id, for_update=True)
         if subscription is not None and subscription.status in LIVE_SUBSCRIPTIONS:
             move_subscription(

@@ -30,6 +30,7 @@ QUERIES = {
     ),
     "emails claimed to send": lambda uow: uow.notifications.claim_due(NOW, limit=50),
     "duplicate plan purchases": lambda uow: uow.payments.duplicate_purchases(limit=50),
+    "payments paid for nothing": lambda uow: uow.payments.paid_for_nothing(limit=50),
     "a recipient's emails": lambda uow: uow.notifications.listing("ada@example.com", limit=100),
     "the outbox listed": lambda uow: uow.notifications.listing(None, limit=100),
     "webhook events claimed": lambda uow: uow.webhook_events.claim_due(NOW, limit=100),
@@ -118,6 +119,7 @@ ORDERED_BY = {
     "refunds claimed for recovery": "ix_refunds_pending",
     "emails claimed to send": "ix_notifications_due",
     "duplicate plan purchases": "ix_payments_duplicate_purchases",
+    "payments paid for nothing": "ix_payments_paid_for_nothing",
     "the outbox listed": "ix_notifications_created_at_id",
     # Due events: parked ones are not in the first index; an empty table's statistics cannot
     # tell the two apart (benchmarks/scale.py shows the first one chosen with parked events).
