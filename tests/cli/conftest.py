@@ -20,3 +20,32 @@ def run(database_url, monkeypatch):
         )
 
     return invoke
+
+
+@pytest.fixture
+def stripe_env(stripe_target):
+    """The PAYMENT_* variables that point the CLI at the suite's Stripe (emulator or test mode)."""
+    env = {
+        "PAYMENT_STRIPE_API_KEY": stripe_target.api_key,
+        "PAYMENT_STRIPE_RETRY_BACKOFF_SECONDS": "0.01",
+    }
+    if stripe_target.api_base:
+        env["PAYMENT_STRIPE_API_BASE"] = stripe_target.api_base
+    return env
+
+
+@pytest.fixture
+def stripe_cli(run, stripe_env):
+    """``run`` against the suite's Stripe: ``stripe_cli("pay", ...)``."""
+
+    def invoke(*args):
+        return run(*args, env=stripe_env)
+
+    return invoke
+
+
+@pytest.fixture
+def demo_cli(stripe_cli):
+    """``stripe_cli`` with the demo plans seeded."""
+    assert stripe_cli("plans", "seed-demo").exit_code == 0
+    return stripe_cli

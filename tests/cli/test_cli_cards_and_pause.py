@@ -8,17 +8,8 @@ import pytest
 
 
 @pytest.fixture
-def cli(run, stripe_target):
-    env = {"PAYMENT_STRIPE_API_KEY": stripe_target.api_key,
-           "PAYMENT_STRIPE_RETRY_BACKOFF_SECONDS": "0.01"}
-    if stripe_target.api_base:
-        env["PAYMENT_STRIPE_API_BASE"] = stripe_target.api_base
-
-    def invoke(*args):
-        return run(*args, env=env)
-
-    invoke("plans", "seed-demo")
-    return invoke
+def cli(demo_cli):
+    return demo_cli
 
 
 def subscribe(cli, user, method="pm_card_visa"):

@@ -20,14 +20,8 @@ SECRET = "whsec_ops_0123456789abcdef"
 
 
 @pytest.fixture
-def cli(run, stripe_target):
-    env = {
-        "PAYMENT_STRIPE_API_KEY": stripe_target.api_key,
-        "PAYMENT_STRIPE_RETRY_BACKOFF_SECONDS": "0.01",
-        "PAYMENT_WEBHOOK_SECRETS": SECRET,
-    }
-    if stripe_target.api_base:
-        env["PAYMENT_STRIPE_API_BASE"] = stripe_target.api_base
+def cli(run, stripe_env):
+    env = {**stripe_env, "PAYMENT_WEBHOOK_SECRETS": SECRET}
 
     def invoke(*args):
         return run(*args, env=env)

@@ -9,16 +9,8 @@ import pytest
 
 
 @pytest.fixture
-def cli(run, stripe_target):
-    env = {"PAYMENT_STRIPE_API_KEY": stripe_target.api_key,
-           "PAYMENT_STRIPE_RETRY_BACKOFF_SECONDS": "0.01"}
-    if stripe_target.api_base:
-        env["PAYMENT_STRIPE_API_BASE"] = stripe_target.api_base
-
-    def invoke(*args):
-        return run(*args, env=env)
-
-    return invoke
+def cli(stripe_cli):
+    return stripe_cli
 
 
 def add_plan(cli, *extra):
