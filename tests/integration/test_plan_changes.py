@@ -3,6 +3,7 @@ end, credit pays renewals first; refused changes change nothing; one email per c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import uuid
@@ -334,18 +335,27 @@ class Ticking(Clock):
         return self.now
 
 
-@pytest.mark.emulator_only
-def test_concurrent_upgrades_charge_once(settings, user_id, stripe_emulator):
+@contextlib.contextmanager
+def subscribed_half_way(settings, user_id, plan_ids):
+    """A shop on a Ticking clock with ``plan_ids``, and the user's basic-monthly subscription
+    half way through its period: for calls made at once from several threads."""
     clock = Ticking()
     database = Database(settings.database_url)
     with Payments(
         settings, database=database, metrics=Metrics(CollectorRegistry()), clock=clock
     ) as shop:
-        for plan_id in ("basic-monthly", "pro-monthly"):
+        for plan_id in plan_ids:
             amount = next(p[1] for p in PLANS if p[0] == plan_id)
             shop.add_plan(plan_id, name=plan_id, amount=amount, currency="usd", interval="month")
         subscription = subscribe(shop, user_id)
         half_way(clock, subscription)
+        yield shop, subscription
+
+
+@pytest.mark.emulator_only
+def test_concurrent_upgrades_charge_once(settings, user_id, stripe_emulator):
+    plan_ids = ("basic-monthly", "pro-monthly")
+    with subscribed_half_way(settings, user_id, plan_ids) as (shop, subscription):
 
         def attempt(_):
             try:
@@ -368,16 +378,8 @@ def test_concurrent_upgrades_to_different_plans_never_charge_for_a_change_not_ma
 ):
     """Basic to pro and basic to max at once: each upgrade charged is applied, from the plan
     the subscription then had (never two charges from basic, one of them paid for nothing)."""
-    clock = Ticking()
-    database = Database(settings.database_url)
-    with Payments(
-        settings, database=database, metrics=Metrics(CollectorRegistry()), clock=clock
-    ) as shop:
-        for plan_id in ("basic-monthly", "pro-monthly", "max-monthly"):
-            amount = next(p[1] for p in PLANS if p[0] == plan_id)
-            shop.add_plan(plan_id, name=plan_id, amount=amount, currency="usd", interval="month")
-        subscription = subscribe(shop, user_id)
-        half_way(clock, subscription)
+    plan_ids = ("basic-monthly", "pro-monthly", "max-monthly")
+    with subscribed_half_way(settings, user_id, plan_ids) as (shop, subscription):
 
         def attempt(target):
             try:
@@ -388,7 +390,7 @@ def test_concurrent_upgrades_to_different_plans_never_charge_for_a_change_not_ma
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(attempt, ["pro-monthly", "max-monthly"] * 2))
 
-        with database.unit_of_work() as uow:
+        with shop.database.unit_of_work() as uow:
             charged = [
                 p.details["plan_change"]
                 for p in uow.payments.session.query(Payment).filter_by(kind="proration")
