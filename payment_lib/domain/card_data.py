@@ -84,6 +84,21 @@ def _spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# What parsing a JSON text may turn into card-number candidates besides the candidates in the
+# text itself: an escape (``\u0034`` is a digit once parsed) and a number with an exponent
+# (``10000000004e5`` parses to 16 digits; not the "3e" inside an id).
+_JSON_CANDIDATE = re.compile(
+    rf"{_CANDIDATE.pattern}|\\|[:,\[]\s*-?[0-9]+(?:\.[0-9]+)?[eE]"
+)
+
+
+def json_may_hold_card_number(text: str) -> bool:
+    """False when the JSON document ``text`` holds no card number in any string, key or
+    number once parsed (no candidate, escape or exponent in it): the cheap test that lets a
+    document be kept as parsed, without walking it."""
+    return _JSON_CANDIDATE.search(text) is not None
+
+
 def contains_card_number(text: str) -> bool:
     """True when ``text`` holds a card number in any layout (see the module's rule)."""
     return bool(_spans(text))

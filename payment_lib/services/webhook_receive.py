@@ -11,13 +11,12 @@ is committed by then). One log line and one count per delivery.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from payment_lib.domain.card_data import MIN_DIGITS, redact_value
+from payment_lib.domain.card_data import json_may_hold_card_number, redact_value
 from payment_lib.domain.errors import InvalidRequest, InvalidSignature
 from payment_lib.observability import TRACE_ID, current_trace_id
 from payment_lib.services.ports import Clock
@@ -33,16 +32,6 @@ if TYPE_CHECKING:
     from payment_lib.metrics import Metrics
 
 log = structlog.get_logger(__name__)
-
-# What the card-number rule (domain/card_data.py) looks at first: a stretch of digits and
-# separators long enough to hold a card number. A body with none, no escape (``\u0034`` is a
-# digit once parsed) and no exponent (``10000000004e5`` parses to 16 digits) holds no card
-# number in any string, key or number: it is stored as parsed, without walking it.
-_MAY_HOLD_CARD = re.compile(
-    rf"[0-9][0-9\s./_\-]{{{MIN_DIGITS - 1},}}"  # digits, as in strings and numbers
-    r"|\\"  # an escape
-    r"|[:,\[]\s*-?[0-9]+(?:\.[0-9]+)?[eE]"  # a number with an exponent (not "3e" in an id)
-)
 
 # Stores an inbox row unless its event is stored already; True if it was added. Returns once
 # the row is committed.
@@ -100,6 +89,6 @@ def _checked(
         )
     verify(payload, signature, secrets, tolerance)
     event = parse_event(payload)
-    if _MAY_HOLD_CARD.search(payload.decode()):  # verify() checked it is UTF-8
+    if json_may_hold_card_number(payload.decode()):  # verify() checked it is UTF-8
         return redact_value(event)  # type: ignore[no-any-return]
     return event
