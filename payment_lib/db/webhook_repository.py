@@ -9,7 +9,6 @@ reads only the rows it takes, however many events are stored or parked.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -22,36 +21,11 @@ from sqlalchemy.orm import Session
 from payment_lib.db.tables import WebhookEvent
 
 
-@functools.cache
-def _adding_once(dialect: str) -> Any:
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    table = WebhookEvent.__table__
-    return (
-        insert(table)  # type: ignore[arg-type]
-        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
-        .returning(table.c.id)
-    )
-
-
 class WebhookEventRepository:
     """The webhook inbox: each Stripe event stored once, claimed by one worker at a time."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def commit_each_statement(self) -> None:
-        """On PostgreSQL, run this unit of work's statements in autocommit: for one INSERT, no
-        BEGIN and COMMIT round trips (call first, before any statement)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-    def add_once(self, values: dict[str, Any]) -> bool:
-        """Store an event unless its stripe_event_id is known; True if it was added.
-
-        One INSERT ... ON CONFLICT DO NOTHING built once per dialect, the row as its
-        parameters: building the statement anew for every delivery cost a quarter of it."""
-        statement = _adding_once(self.session.get_bind().dialect.name)
-        return self.session.execute(statement, values).first() is not None
 
     def add_many(self, rows: Sequence[dict[str, Any]]) -> set[str]:
         """Store the events whose stripe_event_id is not known yet, in one statement; the

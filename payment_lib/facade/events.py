@@ -105,6 +105,7 @@ class EventsApi(Wiring):
             clock=self.clock,
             metrics=self.metrics,
             retry_days=self.settings.renewal_retry_days,
+            store=self.database.webhook_inbox.add_once,
             # The gateway (and its API key) only when an event must be fetched.
             fetch=(lambda missing: self.gateway.retrieve_event(missing)) if from_stripe else None,
             disputes=self._dispute_settings(),

@@ -11,7 +11,7 @@ is committed by then). One log line and one count per delivery.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -24,6 +24,7 @@ from payment_lib.services.webhook_payloads import parse_event
 from payment_lib.services.webhooks import (
     MAX_PAYLOAD_BYTES,
     ReceivedEventInfo,
+    Store,
     Verifier,
     event_row,
 )
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# Stores an inbox row unless its event is stored already; True if it was added. Returns once
-# the row is committed.
-Store = Callable[[dict[str, Any]], bool]
 
 
 def receive_event(

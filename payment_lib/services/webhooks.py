@@ -102,6 +102,11 @@ class WebhookReport:
         return {"processed": self.processed, "retried": self.retried, "parked": self.parked}
 
 
+# Stores an inbox row unless its event is stored already; True if it was added. Returns once
+# the row is committed (the webhook inbox's writer, ``db/webhook_inbox.py``).
+Store = Callable[[dict[str, Any]], bool]
+
+
 def event_row(event: dict[str, Any], *, verified: bool, now: dt.datetime) -> dict[str, Any]:
     """The inbox row of a checked (``parse_event``) and scrubbed event: pending, due now."""
     return {
@@ -116,16 +121,6 @@ def event_row(event: dict[str, Any], *, verified: bool, now: dt.datetime) -> dic
         "next_attempt_at": now,
         "created_at": now,
     }
-
-
-def _store(
-    event: dict[str, Any], *, verified: bool, new_uow: NewUnitOfWork, now: dt.datetime
-) -> bool:
-    with new_uow() as uow:
-        uow.webhook_events.commit_each_statement()  # one statement: atomic on its own
-        added = uow.webhook_events.add_once(event_row(event, verified=verified, now=now))
-        uow.commit()
-        return added
 
 
 def process_events(
@@ -168,13 +163,14 @@ def replay_event(
     clock: Clock,
     metrics: Metrics,
     retry_days: tuple[int, ...],
+    store: Store,
     fetch: Fetcher | None = None,
     disputes: DisputeSettings,
 ) -> WebhookEventInfo:
     """Run a stored event through its handler again, processed or not (parked, say).
 
     With ``fetch``, an event that is not stored is fetched (from Stripe's events API) and
-    stored first, as not signature-verified.
+    stored first by ``store``, as not signature-verified.
 
     Raises:
         NotFound: the event is not stored (and not fetched).
@@ -185,7 +181,7 @@ def replay_event(
     if not known:
         if fetch is None:
             raise NotFound(f"No stored webhook event {stripe_event_id}.")
-        _store(fetch(stripe_event_id), verified=False, new_uow=new_uow, now=clock())
+        store(event_row(fetch(stripe_event_id), verified=False, now=clock()))
     how = _Applying(clock, metrics, retry_days, disputes)
     with new_uow() as uow:
         event = uow.webhook_events.get(stripe_event_id, for_update=True)
