@@ -201,12 +201,7 @@ def apply_refund_success(
     check_payment_transition(PaymentStatus(payment.status), target)
     payment.status = target
     payment.updated_at = now
-    if (
-        full
-        and payment.subscription_id is not None
-        and payment.kind != "proration"
-        and payment.paid_for_nothing_at is None  # it paid for nothing: refunding ends nothing
-    ):
+    if full and payment.subscription_id is not None and _paid_for_access(payment):
         subscription = uow.subscriptions.get(payment.subscription_id, for_update=True)
         if subscription is not None and subscription.status in LIVE_SUBSCRIPTIONS:
             move_subscription(
@@ -234,6 +229,13 @@ def apply_refund_success(
         payment_status=target.value,
         stripe_refund_id=refund.stripe_refund_id,
     )
+
+
+def _paid_for_access(payment: Payment) -> bool:
+    """Whether a subscription's ``payment`` paid for its access, so that refunding it in full
+    ends the subscription (seed T047): the purchase or a renewal that was applied. Not an
+    upgrade's prorated difference, nor a payment that paid for nothing."""
+    return payment.kind != "proration" and payment.paid_for_nothing_at is None
 
 
 def _payload(refund: Refund, payment: Payment) -> dict[str, object]:
