@@ -57,6 +57,21 @@ def scalars(payments, sql):
         return [row[0] for row in connection.execute(sa.text(sql))]
 
 
+def processed_counting_commits(payments):
+    """``process_webhooks(limit=100)``'s report, and how many transactions it committed."""
+    commits = []
+
+    def count(_connection):
+        commits.append(1)
+
+    sa.event.listen(payments.database.engine, "commit", count)
+    try:
+        report = payments.process_webhooks(limit=100)
+    finally:
+        sa.event.remove(payments.database.engine, "commit", count)
+    return report, len(commits)
+
+
 @pytest.fixture
 def writing(monkeypatch):
     monkeypatch.setitem(webhook_handlers.HANDLERS, WRITE, writing_handler)
@@ -81,19 +96,10 @@ def test_a_batch_of_events_is_claimed_and_applied_in_one_transaction(
 ):
     monkeypatch.setattr(webhooks, "BATCH_SECONDS", 600)  # however slow the machine is today
     receive(payments, *(f"evt_batch_{n}" for n in range(20)))
-    commits = []
-
-    def count(_connection):
-        commits.append(1)
-
-    sa.event.listen(payments.database.engine, "commit", count)
-    try:
-        report = payments.process_webhooks(limit=100)
-    finally:
-        sa.event.remove(payments.database.engine, "commit", count)
+    report, commits = processed_counting_commits(payments)
 
     assert report.processed == 20
-    assert len(commits) == 1  # not one transaction (and lease) per event
+    assert commits == 1  # not one transaction (and lease) per event
     assert scalars(payments, "SELECT count(*) FROM notifications") == [20]
 
 
@@ -102,19 +108,10 @@ def test_a_batch_that_runs_out_of_time_commits_and_the_next_one_goes_on(
 ):
     monkeypatch.setattr(webhooks, "BATCH_SECONDS", 0)  # one event per transaction
     receive(payments, *(f"evt_slow_{n}" for n in range(3)))
-    commits = []
-
-    def count(_connection):
-        commits.append(1)
-
-    sa.event.listen(payments.database.engine, "commit", count)
-    try:
-        report = payments.process_webhooks(limit=100)
-    finally:
-        sa.event.remove(payments.database.engine, "commit", count)
+    report, commits = processed_counting_commits(payments)
 
     assert report.processed == 3
-    assert len(commits) == 3
+    assert commits == 3
 
 
 @pytest.mark.postgresql_only  # SQLite's writers never wait on each other inside a batch
@@ -145,16 +142,7 @@ def test_a_transaction_holds_a_bounded_number_of_savepoints(payments, writing, m
     monkeypatch.setattr(webhooks, "EVENTS_PER_TRANSACTION", 2)
     monkeypatch.setattr(webhooks, "BATCH_SECONDS", 600)
     receive(payments, *(f"evt_many_{n}" for n in range(5)))
-    commits = []
-
-    def count(_connection):
-        commits.append(1)
-
-    sa.event.listen(payments.database.engine, "commit", count)
-    try:
-        report = payments.process_webhooks(limit=100)
-    finally:
-        sa.event.remove(payments.database.engine, "commit", count)
+    report, commits = processed_counting_commits(payments)
 
     assert report.processed == 5
-    assert len(commits) == 3
+    assert commits == 3
