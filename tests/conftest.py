@@ -135,10 +135,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _fresh_postgres(admin_url: str, template: str | None) -> Iterator[str]:
+def _empty_postgres(admin_url: str) -> Iterator[str]:
+    """A new empty database (no schema), dropped afterwards; clones of the migrated template
+    come from ``postgres_pool``."""
     name = f"test_{os.getpid()}_{next(_numbers)}"
-    source = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
-    _admin(admin_url, f"CREATE DATABASE {name}{source}")
+    _admin(admin_url, f"CREATE DATABASE {name}")
     try:
         yield _with_database(admin_url, name)
     finally:
@@ -195,7 +196,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    yield from _fresh_postgres(request.getfixturevalue("postgres_admin_url"), None)
+    yield from _empty_postgres(request.getfixturevalue("postgres_admin_url"))
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ READY = 2  # clones kept ready: enough to hide a clone's time behind one test
 
 
 class DatabasePool:
-    """Clones of ``template`` named ``test_<pid>_<n>``; ``take()`` one, ``give_back()`` it to
-    be dropped; ``close()`` drops every clone left."""
+    """Clones of ``template`` named ``clone_<pid>_<n>`` (never an empty test database's
+    ``test_<pid>_<n>``); ``take()`` one, ``give_back()`` it to be dropped; ``close()`` drops
+    every clone left."""
 
     def __init__(self, admin: Callable[..., None], template: str) -> None:
         self._admin = admin
@@ -35,7 +36,7 @@ class DatabasePool:
 
     def _make(self) -> None:
         while not self._closing.is_set():
-            name = f"test_{os.getpid()}_{next(self._numbers)}"
+            name = f"clone_{os.getpid()}_{next(self._numbers)}"
             try:
                 self._admin(f"CREATE DATABASE {name} TEMPLATE {self._template} STRATEGY FILE_COPY")
             except BaseException as error:
