@@ -8,12 +8,14 @@ then the card and the outcome. Statements are counted, not timed.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+import psycopg
 import sqlalchemy as sa
 
 from payment_lib import ProviderUnavailable, RateLimited
@@ -163,3 +165,48 @@ def test_connections_the_server_closed_are_replaced_at_checkout(payments, user_i
 
     assert pay(payments, user_id).status == "succeeded"
     assert pay(payments, user_id).status == "succeeded"
+
+
+@contextmanager
+def round_trips(payments) -> Iterator[list[str]]:
+    """What the library sends PostgreSQL, read from libpq's own trace of each connection the
+    pool lends out: one entry per message that waits for the server's answer (a simple
+    ``Query``, or the ``Sync`` that ends an extended-protocol exchange). BEGIN and COMMIT are
+    round trips too, which statement counts do not see."""
+    sent: list[str] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        pool = payments.database.engine.pool
+
+        def lent(dbapi_connection, _record, _proxy) -> None:
+            dbapi_connection.pgconn.trace(trace.fileno())
+            dbapi_connection.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+
+        def returned(dbapi_connection, _record) -> None:
+            dbapi_connection.pgconn.untrace()
+
+        sa.event.listen(pool, "checkout", lent)
+        sa.event.listen(pool, "checkin", returned)
+        try:
+            yield sent
+        finally:
+            sa.event.remove(pool, "checkout", lent)
+            sa.event.remove(pool, "checkin", returned)
+            trace.seek(0)
+            for line in trace.read().splitlines():
+                fields = line.split("\t")
+                if fields[0] == "F" and len(fields) > 2 and fields[2] in ("Query", "Sync"):
+                    sent.append(line[:160])
+
+
+def test_a_payment_costs_two_round_trips_to_postgresql(payments, user_id):
+    """Issue 17, P1: each round trip costs this process CPU (psycopg and the kernel's loopback)
+    whatever the statement. A payment needs two, one per transaction: the lock and the INSERT
+    as one message (the INSERT counts the attempts after the lock is held), and the outcome
+    with its card as another, each a transaction of its own without BEGIN or COMMIT."""
+    if dialect(payments) != "postgresql":
+        return  # SQLite has no round trips
+    with round_trips(payments) as sent:
+        result = pay(payments, user_id)
+
+    assert result.status == "succeeded"
+    assert len(sent) == 2, "\n".join(sent)
