@@ -7,6 +7,9 @@ and takes the idempotency key. Transaction 2: one UPDATE that locks the payment 
 still pending, adds the card (unless known) and writes the outcome with the card's id
 (PostgreSQL: data-modifying CTEs); SQLite, which has no INSERT inside WITH, adds the card
 first and links it in the UPDATE.
+
+On PostgreSQL each transaction is one message (``db.scripts``), run in autocommit: one round
+trip each, with no BEGIN or COMMIT of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnDefault,
     Connection,
     Executable,
@@ -33,11 +37,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from payment_lib.db.scripts import Script, run_script
 from payment_lib.db.tables import Payment, PaymentMethod
 
 PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 METHODS: Table = PaymentMethod.__table__  # type: ignore[assignment]
-_USER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_USER_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(
+    bindparam("key", type_=BigInteger())
+)
 
 
 def _insert(dialect: str) -> Any:
@@ -69,12 +76,18 @@ def _params(columns: tuple[tuple[str, str, Any], ...], values: Mapping[str, Any]
     return params
 
 
-def lock_user(connection: Connection, user_id: uuid.UUID) -> None:
-    """Hold the user's lock until the transaction ends (PostgreSQL; SQLite's writers hold the
-    database's lock already): ``Locks.user`` on a Core connection."""
-    if connection.dialect.name == "postgresql":
-        key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
-        connection.execute(_USER_LOCK, {"key": key})
+def _user_key(user_id: uuid.UUID) -> int:
+    """The advisory lock's key for a user (the one ``Locks.user`` takes)."""
+    return int.from_bytes(user_id.bytes[:8], "big", signed=True)
+
+
+@functools.cache
+def _script(dialect: Any, shape: str, *options: Any) -> Script:
+    """A script (``db.scripts``) of this module's statements, compiled once per dialect."""
+    if shape == "begin":
+        return Script.compile(dialect, (_USER_LOCK, _insert_new("postgresql", limited=options[0])))
+    names, with_card = options
+    return Script.compile(dialect, _record("postgresql", names, with_card))
 
 
 @functools.cache
@@ -112,15 +125,29 @@ def insert_pending(
     *,
     attempts_since: Any = None,
     limit: int | None = None,
+    lock: bool = False,
 ) -> bool:
     """Insert the payment whose columns are ``values`` in one statement; False, adding
     nothing, when its idempotency key is taken or, with ``limit``, when its user made
     ``limit`` attempts (kind ``payment``) since ``attempts_since``. Run it under the user's
-    lock, so that the count cannot change meanwhile."""
+    lock, so that the count cannot change meanwhile.
+
+    ``lock``: take the user's lock first, the request path's transaction 1. On PostgreSQL
+    the lock and the INSERT are then one script (``db.scripts``), a transaction of its own on
+    a connection in autocommit (``UnitOfWork.core(autocommit=True)``); the attempts are still
+    counted once the lock is held (a statement's snapshot is taken when it starts). SQLite's
+    BEGIN IMMEDIATE holds the database's write lock already."""
     params = _params(_PAYMENT_PARAMS, values)
-    if limit is not None:
+    limited = limit is not None
+    if limited:
         params.update(a_user=values["user_id"], a_since=attempts_since, a_limit=limit)
-    statement = _insert_new(connection.dialect.name, limited=limit is not None)
+    if lock and connection.dialect.name == "postgresql":
+        params["key"] = _user_key(values["user_id"])
+        _locked, inserted = run_script(
+            connection, _script(connection.dialect, "begin", limited), params
+        )
+        return inserted is not None
+    statement = _insert_new(connection.dialect.name, limited=limited)
     return connection.execute(statement, params).first() is not None
 
 
@@ -172,7 +199,22 @@ def _record(dialect: str, names: tuple[str, ...], with_card: bool) -> tuple[Exec
             .values({**values, "payment_method_id": card})
             .returning(PAYMENTS.c.payment_method_id)
         )
-        return (statement,)
+        # When another transaction added the same card after this statement's snapshot, the
+        # card is not linked: the next statement (a new snapshot, same transaction, the row
+        # still locked) links it, if this outcome is the one the payment now holds.
+        updated = bindparam("v_updated_at", type_=PAYMENTS.c.updated_at.type)
+        relink = (
+            update(PAYMENTS)
+            .where(
+                PAYMENTS.c.id == bindparam("w_id"),
+                PAYMENTS.c.payment_method_id.is_(None),
+                PAYMENTS.c.status == bindparam("v_status"),
+                PAYMENTS.c.updated_at == updated,
+            )
+            .values(payment_method_id=_known_card(), updated_at=updated)
+            .returning(PAYMENTS.c.payment_method_id)
+        )
+        return statement, relink
     still_pending = exists(select(PAYMENTS.c.id).where(_pending_row()))
     add = (
         sqlite_insert(METHODS)
@@ -194,33 +236,32 @@ def record_pending(
     changes: Mapping[str, Any],
     card: Mapping[str, Any] | None,
 ) -> uuid.UUID | bool:
-    """Write ``changes`` to the payment if it is still pending, with ``card`` (a
-    payment_methods row's columns, but its id) added unless known and linked; False, changing
-    nothing, when it is not pending. Returns the card's id (True without a card)."""
-    statements = _record(connection.dialect.name, tuple(sorted(changes)), card is not None)
+    """Write ``changes`` (``status`` and ``updated_at`` among them) to the payment if it is
+    still pending, with ``card`` (a payment_methods row's columns, but its id) added unless
+    known and linked; False, changing nothing, when it is not pending. Returns the card's id
+    (True without a card).
+
+    PostgreSQL: one script (``db.scripts``), its own transaction on a connection in
+    autocommit, else part of the connection's transaction."""
+    names = tuple(sorted(changes))
     params: dict[str, Any] = {f"v_{name}": value for name, value in changes.items()}
     params.update(w_id=payment_id, w_status="pending")
     if card is not None:
         row = {**card, "id": uuid.uuid4()}
         params.update(_params(_CARD_PARAMS, row))
-    *first, last = statements
-    for statement in first:
-        connection.execute(statement, params)
-    row_found = connection.execute(last, params).first()
-    if row_found is None:
+    if connection.dialect.name == "postgresql":
+        script = _script(connection.dialect, "record", names, card is not None)
+        recorded, *relinked = run_script(connection, script, params)
+    else:
+        *first, last = _record(connection.dialect.name, names, card is not None)
+        for statement in first:
+            connection.execute(statement, params)
+        recorded, relinked = connection.execute(last, params).first(), []
+    if recorded is None:
         return False
     if card is None:
         return True
-    method_id: uuid.UUID | None = row_found[0]
-    if method_id is None:
-        # PostgreSQL only: another transaction added the same card while this statement ran,
-        # after its snapshot; a new statement sees it.
-        method_id = connection.execute(
-            select(METHODS.c.id).where(
-                METHODS.c.stripe_payment_method_id == card["stripe_payment_method_id"]
-            )
-        ).scalar_one()
-        connection.execute(
-            update(PAYMENTS).where(PAYMENTS.c.id == payment_id).values(payment_method_id=method_id)
-        )
+    late = relinked[0] if relinked else None  # linked by the second statement
+    method_id: uuid.UUID | None = recorded[0] or (late[0] if late else None)
+    assert method_id is not None, "a recorded card is linked"
     return method_id

@@ -93,12 +93,21 @@ class UnitOfWork:
         self.session.commit()
 
     @contextmanager
-    def core(self) -> Iterator[Connection]:
+    def core(self, *, autocommit: bool = False) -> Iterator[Connection]:
         """Instead of ``with uow``: a Core connection in a transaction of its own, no ORM
         session (whose transaction costs more than a short statement). Committed when the
-        block ends, rolled back when it raises; DatabaseUnavailable as in ``with uow``."""
+        block ends, rolled back when it raises; DatabaseUnavailable as in ``with uow``.
+
+        ``autocommit``: on PostgreSQL, no transaction around the block: each statement or
+        script (``db.scripts``) is a transaction of its own, without the round trips of BEGIN
+        and COMMIT. SQLite, whose scripts are several statements, keeps the transaction."""
+        engine = self._sessions.kw["bind"]
         try:
-            with self._sessions.kw["bind"].begin() as connection:
+            if autocommit and engine.dialect.name == "postgresql":
+                with engine.connect() as connection:
+                    yield connection.execution_options(isolation_level="AUTOCOMMIT")
+                return
+            with engine.begin() as connection:
                 yield connection
         except Exception as error:
             if is_unavailable(error) and not isinstance(error, DatabaseUnavailable):

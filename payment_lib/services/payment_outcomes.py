@@ -106,7 +106,7 @@ def _record_sent(
     card = card_row(sent, outcome) if outcome.card is not None else None
     email = _plain_email(target) if sent.customer_email else None
     if email is None:
-        with new_uow().core() as connection:
+        with new_uow().core(autocommit=True) as connection:
             method_id = record_pending(connection, sent.id, changes, card)
     else:
         with new_uow() as uow:

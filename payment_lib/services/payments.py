@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 import structlog
 
-from payment_lib.db.payment_writes import insert_pending, lock_user
+from payment_lib.db.payment_writes import insert_pending
 from payment_lib.db.tables import Payment
 from payment_lib.db.unit_of_work import UnitOfWork
 from payment_lib.domain.errors import (
@@ -184,7 +184,7 @@ def _begin(
     """Transaction 1: the payment to work on, and what to do with it: send it (``new``),
     settle an earlier attempt whose outcome is not known (``resume``), or ``replay`` it.
 
-    A new key within the rate limit (not a plan purchase) costs two statements on a Core
+    A new key within the rate limit (not a plan purchase) costs one round trip on a Core
     connection, the user's lock and one INSERT that counts the attempts and takes the key; only
     when it inserts nothing are the key and the count looked at, under the lock again, to tell
     a replay from a conflict or the limit.
@@ -194,10 +194,9 @@ def _begin(
     payment = Payment(**values)
     purchase = request.plan_id is not None and renewal is None
     if not purchase:
-        with new_uow().core() as connection:
-            lock_user(connection, request.user_id)
+        with new_uow().core(autocommit=True) as connection:
             if insert_pending(
-                connection, values, attempts_since=now - RATE_WINDOW, limit=rate_limit
+                connection, values, attempts_since=now - RATE_WINDOW, limit=rate_limit, lock=True
             ):
                 return payment, "new"
     with new_uow() as uow:

@@ -63,6 +63,10 @@ def succeeded() -> dict[str, object]:
     return {"status": "succeeded", "updated_at": NOW, "stripe_transaction_id": "pi_1"}
 
 
+def failed() -> dict[str, object]:
+    return {"status": "failed", "updated_at": NOW}
+
+
 def stored(database: Database, payment_id: uuid.UUID) -> tuple[str, uuid.UUID | None]:
     query = sa.select(Payment.status, Payment.payment_method_id).where(Payment.id == payment_id)
     with database.engine.connect() as connection:
@@ -104,7 +108,7 @@ def test_a_payment_no_longer_pending_is_left_alone_and_no_card_added(database):
         assert record_pending(connection, payment_id, succeeded(), None) is True
 
     with database.unit_of_work().core() as connection:
-        assert record_pending(connection, payment_id, {"status": "failed"}, card("pm_x")) is False
+        assert record_pending(connection, payment_id, failed(), card("pm_x")) is False
 
     assert stored(database, payment_id) == ("succeeded", None)
     with database.engine.connect() as connection:
