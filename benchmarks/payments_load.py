@@ -315,31 +315,78 @@ def unique_keys(prefix: str, count: int) -> list[str]:
     return [f"{prefix}-{run}-{index}" for index in range(count)]
 
 
-def measure(target: Target, emulator: Emulator, options: argparse.Namespace, latency: int) -> Run:
-    """Pay ``options.payments`` times at ``latency`` ms of added Stripe latency."""
-    keys = unique_keys(f"load-{target.name}-{latency}ms", options.payments)
+@dataclass
+class Sample:
+    """One round of one target: what ``measure`` gathers before it is summed into a Run."""
+
+    latencies: list[float]
+    errors: int
+    elapsed: float
+    cpu: float
+    intents: int
+    stored: int
+    peak: int
+
+
+def sample(
+    target: Target, emulator: Emulator, count: int, concurrency: int, latency: int
+) -> Sample:
+    """Pay ``count`` times at ``latency`` ms of added Stripe latency."""
+    keys = unique_keys(f"load-{target.name}-{latency}ms", count)
     emulator.prepare(latency / 1000)
     stored_before = target.succeeded()
     target.peak_connections()
     cpu_started, started = time.process_time(), time.perf_counter()
-    outcomes = pay_all(target, keys, options.concurrency)
+    outcomes = pay_all(target, keys, concurrency)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    latencies = sorted(seconds for seconds in outcomes if seconds is not None)
+    latencies = [seconds for seconds in outcomes if seconds is not None]
+    return Sample(
+        latencies=latencies,
+        errors=count - len(latencies),
+        elapsed=elapsed,
+        cpu=cpu,
+        intents=emulator.intents(),
+        stored=target.succeeded() - stored_before,
+        peak=target.peak_connections(),
+    )
+
+
+def summed(name: str, latency: int, samples: list[Sample]) -> Run:
+    """The rounds of one target at one latency, as one run."""
+    latencies = sorted(seconds for part in samples for seconds in part.latencies)
     ms = [seconds * 1000 for seconds in latencies] or [float("nan")]
+    payments = len(latencies) + sum(part.errors for part in samples)
+    elapsed = sum(part.elapsed for part in samples)
     return Run(
-        target=target.name,
+        target=name,
         latency_ms=latency,
-        payments=options.payments,
-        errors=options.payments - len(latencies),
+        payments=payments,
+        errors=sum(part.errors for part in samples),
         p50_ms=round(percentile(ms, 0.50), 1),
         p95_ms=round(percentile(ms, 0.95), 1),
         p99_ms=round(percentile(ms, 0.99), 1),
         per_second=round(len(latencies) / elapsed, 1),
-        cpu_ms_per_payment=round(cpu * 1000 / options.payments, 2),
-        intents_at_emulator=emulator.intents(),
-        payments_stored=target.succeeded() - stored_before,
-        peak_connections=target.peak_connections(),
+        cpu_ms_per_payment=round(sum(part.cpu for part in samples) * 1000 / payments, 2),
+        intents_at_emulator=sum(part.intents for part in samples),
+        payments_stored=sum(part.stored for part in samples),
+        peak_connections=max(part.peak for part in samples),
     )
+
+
+def measure(
+    targets: tuple[Target, Target], emulator: Emulator, options: argparse.Namespace, latency: int
+) -> list[Run]:
+    """``options.payments`` payments per target at ``latency`` ms, in ``options.rounds``
+    rounds that alternate the targets, so that a change in the machine's load between rounds
+    weighs on both alike."""
+    count = max(1, options.payments // options.rounds)
+    samples: dict[str, list[Sample]] = {target.name: [] for target in targets}
+    for _round in range(options.rounds):
+        for target in targets:
+            samples[target.name].append(
+                sample(target, emulator, count, options.concurrency, latency)
+            )
+    return [summed(target.name, latency, samples[target.name]) for target in targets]
 
 
 def warm_up(target: Target, emulator: Emulator, concurrency: int) -> None:
@@ -439,14 +486,22 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument(
         "--max-overflow", type=int, help="the library's database_max_overflow (default: Settings')"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="split each run into this many rounds, alternating library and baseline (1)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--profile", action="store_true", help="then profile 100 sequential library payments"
     )
     options = parser.parse_args()
     options.latencies = [int(part) for part in options.latency_ms.split(",") if part.strip()]
-    if options.payments < 1 or options.concurrency < 1 or not options.latencies:
-        parser.error("--payments and --concurrency must be positive; give at least one latency")
+    if options.payments < 1 or options.concurrency < 1 or options.rounds < 1:
+        parser.error("--payments, --concurrency and --rounds must be positive")
+    if not options.latencies:
+        parser.error("give at least one latency")
     return options
 
 
@@ -465,9 +520,9 @@ def run_all(database_url: str, emulator: Emulator, options: argparse.Namespace) 
         for target in (library, baseline):
             warm_up(target, emulator, options.concurrency)
         runs = [
-            measure(target, emulator, options, latency)
+            run
             for latency in options.latencies
-            for target in (library, baseline)
+            for run in measure((library, baseline), emulator, options, latency)
         ]
         if options.profile:
             profile(library, emulator, 100)

@@ -1,17 +1,20 @@
-"""Several statements sent to PostgreSQL as one message: one round trip, one transaction.
+"""Several statements sent to PostgreSQL in one round trip, as one transaction.
 
 A round trip costs this process CPU whatever it carries (psycopg, the kernel's loopback), and
-BEGIN and COMMIT are round trips of their own. PostgreSQL runs the statements of one simple
-``Query`` message as one implicit transaction, committed when the last succeeds and rolled
-back entirely when one fails; each statement still takes its own snapshot, so a statement
-sees what was committed while an earlier one waited for a lock.
+BEGIN and COMMIT are round trips of their own. In libpq's pipeline mode the statements go out
+together and one Sync ends them: outside a transaction block, PostgreSQL runs the statements
+before a Sync as one implicit transaction, committed when the last succeeds and rolled back
+entirely when one fails. Each statement still takes its own snapshot when it runs, so a
+statement sees what was committed while an earlier one waited for a lock.
 
-The simple protocol takes no parameters, so the statements are sent through psycopg's
-``ClientCursor``, which quotes each value into the text with the server's own rules (psycopg's
-adapters, the same ones that dump values for the extended protocol). The statements are
-SQLAlchemy Core statements compiled once per dialect; their values go through their columns'
-bind processors, and the text through ``Connection.exec_driver_sql``, so SQLAlchemy's events
-and error translation (``DatabaseUnavailable``) apply as for any statement.
+A script is SQLAlchemy Core statements compiled once per dialect; their values go through
+their columns' bind processors, as SQLAlchemy would send them. It runs on the psycopg
+connection of a pooled SQLAlchemy ``Connection``, without SQLAlchemy's execution of each
+statement (an execution context, events and a result: more CPU than the round trip itself on
+the request path). What SQLAlchemy would do with an error is done here: it is raised as
+SQLAlchemy's ``DBAPIError`` subclass for it, and a connection lost meanwhile is invalidated
+(``UnitOfWork.core`` turns that into ``DatabaseUnavailable``). NUL characters in text values
+are replaced as the engine's hook does for every other statement.
 
 PostgreSQL only: SQLite runs one statement per call.
 """
@@ -23,23 +26,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import ClauseElement, Connection, Executable
+from sqlalchemy import ClauseElement, Connection, Executable, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from payment_lib.db.text_values import replace_nul
+
+# libpq 14 or later (psycopg's binary package brings its own); else a transaction block.
+_PIPELINE = psycopg.Pipeline.is_supported()
 
 
 @dataclass(frozen=True)
 class Script:
-    """Compiled statements, joined; each bound value's processor, and literal values."""
+    """Compiled statements; each bound value's processor, and literal values."""
 
-    sql: str
+    statements: tuple[str, ...]
     processors: Mapping[str, Callable[[Any], Any]]
     literals: Mapping[str, Any]
 
     @classmethod
     def compile(cls, dialect: Dialect, statements: tuple[Executable, ...]) -> Script:
-        """The statements as one text for ``dialect``. Their bound parameters share one
-        namespace: a name bound in two statements must mean the same value."""
+        """The statements for ``dialect``. Their bound parameters share one namespace: a name
+        bound in two statements must mean the same value."""
         texts: list[str] = []
         processors: dict[str, Callable[[Any], Any]] = {}
         literals: dict[str, Any] = {}
@@ -59,7 +67,7 @@ class Script:
                     if name in literals and literals[name] != bind.effective_value:
                         raise ValueError(f"{name}: bound to two values in one script")
                     literals[name] = bind.effective_value
-        return cls("; ".join(texts), processors, literals)
+        return cls(tuple(texts), processors, literals)
 
     def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What the driver gets for ``values``: every value through its bind processor."""
@@ -73,27 +81,43 @@ class Script:
 def run_script(
     connection: Connection, script: Script, values: Mapping[str, Any]
 ) -> list[Any | None]:
-    """Run ``script`` in one round trip; the first row each statement returned (None for a
-    statement that returned no row). Its first statement must return rows (a SELECT, or
-    RETURNING): SQLAlchemy closes the cursor of a first result without them.
+    """Run ``script`` in one round trip; the first row each statement returned (None when it
+    returned none).
 
     On a connection in autocommit the statements are one transaction of their own; inside a
     transaction, they are part of it.
     """
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
-    factory = driver.cursor_factory
-    driver.cursor_factory = psycopg.ClientCursor
+    parameters = replace_nul(script.parameters(values))
+    cursors = [driver.cursor() for _ in script.statements]
     try:
-        result = connection.exec_driver_sql(script.sql, script.parameters(values))
+        with driver.pipeline() if _PIPELINE else driver.transaction():
+            for cursor, statement in zip(cursors, script.statements, strict=True):
+                cursor.execute(statement, parameters)
+        return [cursor.fetchone() if cursor.description else None for cursor in cursors]
+    except psycopg.Error as error:
+        raise _as_sqlalchemy(connection, script, parameters, error) from error
     finally:
-        driver.cursor_factory = factory
-    try:
-        cursor = result.cursor
-        rows: list[Any | None] = []
-        while True:
-            rows.append(cursor.fetchone() if cursor.description is not None else None)
-            if not cursor.nextset():
-                return rows
-    finally:
-        result.close()
+        for cursor in cursors:
+            cursor.close()
+
+
+def _as_sqlalchemy(
+    connection: Connection, script: Script, parameters: Mapping[str, Any], error: psycopg.Error
+) -> exc.StatementError:
+    """``error`` as SQLAlchemy raises it; the connection invalidated if it is lost."""
+    dialect = connection.dialect
+    driver: Any = connection.connection.driver_connection
+    lost = dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
+    translated = exc.DBAPIError.instance(
+        "; ".join(script.statements),
+        dict(parameters),
+        error,
+        psycopg.Error,
+        dialect=dialect,
+        connection_invalidated=lost,
+    )
+    if lost:
+        connection.invalidate(error)
+    return translated
