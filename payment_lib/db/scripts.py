@@ -84,14 +84,18 @@ def run_script(
     """Run ``script`` in one round trip; the first row each statement returned (None when it
     returned none).
 
-    On a connection in autocommit the statements are one transaction of their own; inside a
-    transaction, they are part of it.
+    On a connection not in a transaction the statements are one transaction of their own
+    (the driver is in autocommit while they run: no BEGIN); inside a transaction, they are
+    part of it.
     """
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     parameters = replace_nul(script.parameters(values))
+    own = not connection.in_transaction() and not driver.autocommit
     cursors = [driver.cursor() for _ in script.statements]
     try:
+        if own:
+            driver.autocommit = True
         with driver.pipeline() if _PIPELINE else driver.transaction():
             for cursor, statement in zip(cursors, script.statements, strict=True):
                 cursor.execute(statement, parameters)
@@ -101,6 +105,17 @@ def run_script(
     finally:
         for cursor in cursors:
             cursor.close()
+        if own:
+            _end_autocommit(connection, driver)
+
+
+def _end_autocommit(connection: Connection, driver: psycopg.Connection[Any]) -> None:
+    """Take the driver out of autocommit before the pool lends it again; a connection that
+    cannot be is not lent again."""
+    try:
+        driver.autocommit = False
+    except psycopg.Error as error:
+        connection.invalidate(error)
 
 
 def _as_sqlalchemy(

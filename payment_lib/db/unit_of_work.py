@@ -98,14 +98,17 @@ class UnitOfWork:
         session (whose transaction costs more than a short statement). Committed when the
         block ends, rolled back when it raises; DatabaseUnavailable as in ``with uow``.
 
-        ``autocommit``: on PostgreSQL, no transaction around the block: each statement or
-        script (``db.scripts``) is a transaction of its own, without the round trips of BEGIN
-        and COMMIT. SQLite, whose scripts are several statements, keeps the transaction."""
+        ``autocommit``: on PostgreSQL, no transaction around the block: each script
+        (``db.scripts``) is a transaction of its own, without the round trips of BEGIN and
+        COMMIT (any other statement begins one, committed when the block ends). SQLite, whose
+        scripts are several statements, keeps the transaction."""
         engine = self._sessions.kw["bind"]
         try:
             if autocommit and engine.dialect.name == "postgresql":
                 with engine.connect() as connection:
-                    yield connection.execution_options(isolation_level="AUTOCOMMIT")
+                    yield connection
+                    if connection.in_transaction():
+                        connection.commit()
                 return
             with engine.begin() as connection:
                 yield connection

@@ -74,6 +74,9 @@ def test_a_failing_statement_undoes_the_earlier_ones(database):
         run_script(connection, both, {"a": uuid.uuid4(), "b": taken, "body": "second"})
 
     assert notes(database) == ["first"]
+    # The connection went back to the pool out of autocommit: a transaction still is one.
+    with database.engine.connect() as connection:
+        assert connection.connection.driver_connection.autocommit is False
 
 
 def test_a_later_statement_sees_what_committed_while_an_earlier_one_waited(database):
