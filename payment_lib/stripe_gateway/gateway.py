@@ -22,8 +22,9 @@ from payment_lib.config import Settings
 from payment_lib.domain.errors import ConfigurationError, NotFound
 from payment_lib.metrics import Metrics
 from payment_lib.stripe_gateway.card_calls import CardCalls
-from payment_lib.stripe_gateway.errors import transient, translate
+from payment_lib.stripe_gateway.errors import STRIPE_HOST, transient, translate
 from payment_lib.stripe_gateway.setup_intents import SetupIntentCalls
+from payment_lib.stripe_gateway.transport import http_client
 from payment_lib.stripe_objects import IntentOutcome, Listable, RefundOutcome
 from payment_lib.stripe_objects import intent_outcome as _outcome
 
@@ -70,7 +71,10 @@ class StripeGateway(SetupIntentCalls, CardCalls):
             settings.stripe_api_key.get_secret_value(),
             base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else {},
             max_network_retries=0,
-            http_client=stripe.RequestsClient(timeout=settings.stripe_timeout_seconds),
+            http_client=http_client(
+                settings.stripe_api_base or f"https://{STRIPE_HOST}",
+                settings.stripe_timeout_seconds,
+            ),
         )
         return cls(client, backoff_seconds=settings.stripe_retry_backoff_seconds, metrics=metrics)
 
