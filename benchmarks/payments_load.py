@@ -226,14 +226,22 @@ class BaselineTarget:
 
     name = "baseline"
 
-    def __init__(self, database_url: str, emulator_url: str) -> None:
+    def __init__(self, database_url: str, emulator_url: str, transport: str = "library") -> None:
         self.engine = create_engine(database_url)
         BASELINE.metadata.create_all(self.engine)
+        # The library's HTTP client (sessions that read the environment once), or the SDK's
+        # stock one, which reads the proxy variables and ~/.netrc on every request.
+        if transport == "library":
+            from payment_lib.stripe_gateway.transport import http_client
+
+            http = http_client(emulator_url, 30)
+        else:
+            http = stripe.RequestsClient(timeout=30)
         self.client = stripe.StripeClient(
             DEFAULT_API_KEY,
             base_addresses={"api": emulator_url},
             max_network_retries=0,
-            http_client=stripe.RequestsClient(timeout=30),
+            http_client=http,
         )
 
     def pay(self, key: str) -> None:
@@ -492,6 +500,12 @@ def parse_options() -> argparse.Namespace:
         default=1,
         help="split each run into this many rounds, alternating library and baseline (1)",
     )
+    parser.add_argument(
+        "--baseline-transport",
+        choices=["library", "stock"],
+        default="library",
+        help="the baseline's HTTP client: the library's (default), or the SDK's stock one",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--profile", action="store_true", help="then profile 100 sequential library payments"
@@ -515,7 +529,7 @@ def run_all(database_url: str, emulator: Emulator, options: argparse.Namespace) 
         if value is not None
     }
     library = LibraryTarget(database_url, emulator.url, pool)
-    baseline = BaselineTarget(database_url, emulator.url)
+    baseline = BaselineTarget(database_url, emulator.url, options.baseline_transport)
     try:
         for target in (library, baseline):
             warm_up(target, emulator, options.concurrency)
