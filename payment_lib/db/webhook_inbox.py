@@ -70,14 +70,17 @@ class _Waiting:
 
     __slots__ = ("added", "done", "error", "row", "turn")
 
-    def __init__(self, row: dict[str, Any], lock: threading.Lock) -> None:
+    def __init__(self, row: dict[str, Any]) -> None:
         self.row = row
         self.added = False
         self.done = False
         self.error: BaseException | None = None
-        # Woken alone: when its group is stored, or when it is first in the queue and the
-        # statement in flight is done (then it stores the queue).
-        self.turn = threading.Condition(lock)
+        # Held until its thread may go on: released once, when its group is stored or when it
+        # is first in the queue and the statement in flight is done (then it stores the
+        # queue). A lock of its own, not a condition of the shared lock: the thread woken
+        # needs no lock held by the waker (one wake-up, not two).
+        self.turn = threading.Lock()
+        self.turn.acquire()
 
 
 class WebhookInbox:
@@ -99,9 +102,9 @@ class WebhookInbox:
             column.name: column.type._cached_bind_processor(engine.dialect)
             for column in _TABLE.c
         }
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the queue and ``_storing``, never held long
         self._queue: list[_Waiting] = []
-        self._storing = False
+        self._storing = False  # a thread stores a group (or is woken to store the next)
         self._kept: Connection | None = None  # PostgreSQL: used by one group at a time
 
     @property
@@ -113,29 +116,33 @@ class WebhookInbox:
         """Store an event (an inbox row) unless its stripe_event_id is stored; True if it was
         added. Returns once it is committed.
 
+        The first caller to find no statement in flight stores its event itself; those that
+        come meanwhile queue, and the first of them, woken when the statement is done, stores
+        the queue in one statement, then wakes the others.
+
         Raises:
             DatabaseUnavailable: the database could not be reached; maybe not stored.
         """
-        mine = _Waiting(row, self._lock)
+        mine = _Waiting(row)
         with self._lock:
             self._queue.append(mine)
-        while True:
+            waits, self._storing = self._storing, True
+        if waits:
+            mine.turn.acquire()  # until stored, or first in the queue with nothing in flight
+        if not mine.done:  # first in the queue: this thread stores the queue
             with self._lock:
-                while self._storing and not mine.done:
-                    mine.turn.wait()
-                if mine.done:
-                    break
-                self._storing = True  # this thread stores the queue, its own event included
                 group, self._queue = self._queue[:GROUP], self._queue[GROUP:]
             try:
                 self._store(group)
             finally:
                 with self._lock:
-                    self._storing = False
-                    for waiting in group:
-                        waiting.turn.notify()
-                    if self._queue:
-                        self._queue[0].turn.notify()
+                    following = self._queue[0] if self._queue else None
+                    self._storing = following is not None
+                if following is not None:  # the next statement first, then the answers
+                    following.turn.release()
+                for waiting in group:
+                    if waiting is not mine:
+                        waiting.turn.release()
         if mine.error is not None:
             raise mine.error
         return mine.added
