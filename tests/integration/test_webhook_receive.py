@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -246,3 +247,73 @@ def test_a_delivery_after_the_writers_connection_was_lost_is_stored(payments):
 
     assert received.status == "stored"
     assert stored_ids(payments) == ["evt_receive_0", "evt_receive_1"]
+
+
+def test_a_number_beyond_floating_point_range_is_stored(payments):
+    """Valid JSON Stripe signed: stored as written (parsed, 1e400 is a float infinity, which
+    JSON cannot write back)."""
+    payload = (
+        b'{"id": "evt_huge_1", "object": "event", "type": "charge.succeeded", '
+        b'"data": {"object": {"id": "ch_huge", "object": "charge", "ratio": 1e400}}}'
+    )
+
+    received = receive(payments, payload)
+
+    assert received.status == "stored"
+    with payments.database.unit_of_work() as uow:
+        event = uow.webhook_events.get("evt_huge_1")
+        assert event is not None
+        assert math.isinf(event.payload["data"]["object"]["ratio"])
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ('"a\\u0000b"', "a\x00b"),
+        ('"\\uD800 upper"', "\ud800 upper"),
+        ('"\\ue000json:x"', "\ue000json:x"),
+        ('"\ue000json:y"', "\ue000json:y"),
+        ('"\\uD83D\\uDE00"', "\U0001f600"),
+    ],
+)
+def test_text_jsonb_cannot_hold_as_written_is_stored_losslessly(payments, written, kept):
+    payload = (
+        '{"id": "evt_written_1", "object": "event", "type": "charge.succeeded", '
+        f'"data": {{"object": {{"id": "ch_w", "object": "charge", "note": {written}}}}}}}'
+    ).encode()
+
+    receive(payments, payload)
+
+    with payments.database.unit_of_work() as uow:
+        event = uow.webhook_events.get("evt_written_1")
+        assert event is not None
+        assert event.payload["data"]["object"]["note"] == kept
+
+
+def test_a_backfill_stores_many_events_per_statement_without_an_orm_session(payments):
+    lines = [charge_event(n).decode() for n in range(450)] + [charge_event(3).decode()]
+    statements: list[str] = []
+    sessions: list[object] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+        statements.append(" ".join(statement.split())[:200])
+
+    def opened(session, _transaction) -> None:
+        sessions.append(session)
+
+    engine = payments.database.engine
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    sa.event.listen(Session, "after_transaction_create", opened)
+    try:
+        report = payments.receive_webhooks(lines, trusted=True)
+    finally:
+        sa.event.remove(Session, "after_transaction_create", opened)
+        sa.event.remove(engine, "before_cursor_execute", capture)
+
+    assert report.to_dict() == {"received": 451, "stored": 450, "duplicates": 1}
+    assert sessions == []
+    inserts = [s for s in statements if s.startswith(INSERT)]
+    assert len(inserts) <= 3, "\n".join(inserts)
+    if engine.dialect.name == "postgresql":  # one statement text for any number of rows
+        assert all("jsonb_populate_recordset" in s for s in inserts), "\n".join(inserts)
+    assert len(stored_ids(payments)) == 450
