@@ -30,7 +30,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from payment_lib.db.engine import is_unavailable
-from payment_lib.db.json_document import storable_as_written, to_storable
+from payment_lib.db.json_document import (
+    storable_as_received,
+    storable_as_written,
+    to_storable,
+)
 from payment_lib.db.tables import WebhookEvent
 from payment_lib.domain.errors import DatabaseUnavailable
 
@@ -68,10 +72,11 @@ def _from_json(columns: tuple[str, ...]) -> str:
 class _Waiting:
     """One delivery's event, waiting for the statement that stores it."""
 
-    __slots__ = ("added", "done", "error", "row", "turn")
+    __slots__ = ("added", "done", "error", "row", "turn", "written")
 
-    def __init__(self, row: dict[str, Any]) -> None:
+    def __init__(self, row: dict[str, Any], written: str | None) -> None:
         self.row = row
+        self.written = written
         self.added = False
         self.done = False
         self.error: BaseException | None = None
@@ -112,9 +117,11 @@ class WebhookInbox:
         """Events waiting for the statement in flight to finish."""
         return len(self._queue)
 
-    def add_once(self, row: dict[str, Any]) -> bool:
+    def add_once(self, row: dict[str, Any], written: str | None = None) -> bool:
         """Store an event (an inbox row) unless its stripe_event_id is stored; True if it was
-        added. Returns once it is committed.
+        added. Returns once it is committed. ``written``: the payload's JSON text as received,
+        when it is the document to store (not scrubbed): PostgreSQL is sent that text rather
+        than the document written again, unless JSONB cannot hold it as it is.
 
         The first caller to find no statement in flight stores its event itself; those that
         come meanwhile queue, and the first of them, woken when the statement is done, stores
@@ -123,7 +130,7 @@ class WebhookInbox:
         Raises:
             DatabaseUnavailable: the database could not be reached; maybe not stored.
         """
-        mine = _Waiting(row)
+        mine = _Waiting(row, written)
         with self._lock:
             self._queue.append(mine)
             waits, self._storing = self._storing, True
@@ -157,7 +164,7 @@ class WebhookInbox:
     def _store(self, group: list[_Waiting]) -> None:
         """Store a group; every one of them is done afterwards, added or with its error."""
         try:
-            added = self._run([waiting.row for waiting in group])
+            added = self._run(group)
         except Exception as error:
             if len(group) > 1 and not is_unavailable(error):
                 for waiting in group:  # a bad event fails alone
@@ -178,12 +185,12 @@ class WebhookInbox:
             added.discard(event_id)  # the same event again in this group: a duplicate
             waiting.done = True
 
-    def _run(self, rows: Sequence[dict[str, Any]]) -> set[str]:
+    def _run(self, group: Sequence[_Waiting]) -> set[str]:
         """INSERT and commit on the kept connection; if it was lost, once more on a new one."""
         kept, self._kept = self._kept, None
         if kept is not None:
             try:
-                added = self._insert(kept, rows)
+                added = self._insert(kept, group)
             except Exception as error:
                 _close(kept)
                 if not is_unavailable(error):
@@ -195,7 +202,7 @@ class WebhookInbox:
         try:
             if self._postgresql:
                 connection.execution_options(isolation_level="AUTOCOMMIT")
-            added = self._insert(connection, rows)
+            added = self._insert(connection, group)
         except BaseException:
             _close(connection)
             raise
@@ -205,38 +212,38 @@ class WebhookInbox:
             _close(connection)
         return added
 
-    def _insert(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    def _insert(self, connection: Connection, group: Sequence[_Waiting]) -> set[str]:
         """INSERT the rows (each stripe_event_id once), commit; the ids added."""
-        unique: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            unique.setdefault(row["stripe_event_id"], row)
-        if self._postgresql:
-            found = connection.exec_driver_sql(*self._as_json(list(unique.values())))
-        else:
-            parameters = rows[0] if len(unique) == 1 else list(unique.values())
-            found = connection.execute(self._statement, parameters)
+        unique: dict[str, _Waiting] = {}
+        for waiting in group:
+            unique.setdefault(waiting.row["stripe_event_id"], waiting)
+        if self._postgresql:  # in autocommit: committed once the statement returns
+            texts = [self._as_json(waiting.row, waiting.written) for waiting in unique.values()]
+            found = connection.exec_driver_sql(
+                _from_json(tuple(group[0].row)), {"rows": "[" + ", ".join(texts) + "]"}
+            )
+            return {row[0] for row in found}
+        rows = [waiting.row for waiting in unique.values()]
+        found = connection.execute(self._statement, rows[0] if len(rows) == 1 else rows)
         added = {row[0] for row in found}
         connection.commit()
         return added
 
-    def _as_json(self, rows: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
-        """The INSERT of ``rows`` and its parameter: the rows as one JSON text, each value as
-        its column stores it (times in UTC; ids and times as text; the documents NUL-safe:
-        written once, and again through ``to_storable`` only if that text needs it)."""
-        columns = tuple(rows[0])
-        processors = [  # the payload as it is: its processor would wrap it for the driver
-            (name, None if name == "payload" else self._processors[name]) for name in columns
-        ]
-        documents = [
-            {name: row[name] if p is None else p(row[name]) for name, p in processors}
-            for row in rows
-        ]
-        written = json.dumps(documents, default=str)
-        if not storable_as_written(written):
-            for document in documents:
-                document["payload"] = to_storable(document["payload"])
-            written = json.dumps(documents, default=str)
-        return _from_json(columns), {"rows": written}
+    def _as_json(self, row: dict[str, Any], written: str | None) -> str:
+        """One row as a JSON object for ``jsonb_populate_recordset``: each value as its column
+        stores it (times in UTC; ids and times as text), the payload as ``written`` when JSONB
+        can hold that text as it is, else the document written, NUL-safe (``to_storable``)."""
+        values = {
+            name: value if processor is None else processor(value)
+            for name, value in row.items()
+            if name != "payload"
+            for processor in (self._processors[name],)
+        }
+        if written is None or not storable_as_received(written):
+            written = json.dumps(row["payload"])
+            if not storable_as_written(written):
+                written = json.dumps(to_storable(row["payload"]))
+        return json.dumps(values, default=str)[:-1] + ', "payload": ' + written + "}"
 
     def _translated(self, error: Exception) -> Exception:
         if is_unavailable(error) and not isinstance(error, DatabaseUnavailable):
