@@ -138,7 +138,9 @@ def test_concurrent_deliveries_share_one_insert_and_each_returns_once_committed(
 
     assert len([s for s in statements if s.startswith(INSERT)]) == 2, "\n".join(statements)
     assert [r.stripe_event_id for r in results] == [
-        *(f"evt_receive_{n}" for n in range(1, 9)), "evt_receive_1", "evt_receive_5"
+        *(f"evt_receive_{n}" for n in range(1, 9)),
+        "evt_receive_1",
+        "evt_receive_5",
     ]
     assert [r.duplicate for r in results] == [False] * 8 + [True, True]
     assert stored_ids(payments) == [f"evt_receive_{n}" for n in range(9)]
@@ -299,3 +301,24 @@ def test_a_backfill_stores_many_events_per_statement_without_an_orm_session(paym
     if engine.dialect.name == "postgresql":  # one statement text for any number of rows
         assert all("jsonb_populate_recordset" in s for s in inserts), "\n".join(inserts)
     assert len(stored_ids(payments)) == 450
+
+
+def test_a_card_number_in_a_body_json_reads_as_utf_16_is_scrubbed(payments):
+    """UTF-16 text of ASCII is valid UTF-8 too (with NULs): the pre-check must not read that
+    text and miss the card number the parser finds."""
+    payload = (
+        event_payload(
+            "charge.succeeded",
+            {"id": "ch_16", "object": "charge", "note": "4242424242424242"},
+            "evt_utf16_1",
+        )
+        .decode()
+        .encode("utf-16-le")
+    )
+
+    receive(payments, payload)
+
+    with payments.database.unit_of_work() as uow:
+        event = uow.webhook_events.get("evt_utf16_1")
+        assert event is not None
+        assert event.payload["data"]["object"]["note"] == "[REDACTED]"
