@@ -39,6 +39,7 @@ from payment_lib.db.tables import WebhookEvent
 from payment_lib.domain.errors import DatabaseUnavailable
 
 GROUP = 200  # events in one statement at most (a few kB each)
+BULK = 1000  # a backfill's events in one statement
 _TABLE: Table = WebhookEvent.__table__  # type: ignore[assignment]
 
 
@@ -95,17 +96,21 @@ class WebhookInbox:
     SQLite the library's (its one writer at a time needs no more)."""
 
     def __init__(
-        self, engine: Engine, unavailable: Callable[[BaseException], DatabaseUnavailable]
+        self,
+        engine: Engine,
+        unavailable: Callable[[BaseException], DatabaseUnavailable],
+        *,
+        bulk: Engine | None = None,
     ) -> None:
         self.engine = engine
+        self._bulk = bulk or engine  # backfills: the library's engine (not the kept connection)
         self._unavailable = unavailable
         self._statement = _adding(engine.dialect.name)
         self._postgresql = engine.dialect.name == "postgresql"
         # Each column's bind processing (UTC times), as SQLAlchemy applies it to a statement's
         # parameters; applied here to the JSON rows.
         self._processors = {
-            column.name: column.type._cached_bind_processor(engine.dialect)
-            for column in _TABLE.c
+            column.name: column.type._cached_bind_processor(engine.dialect) for column in _TABLE.c
         }
         self._lock = threading.Lock()  # guards the queue and ``_storing``, never held long
         self._queue: list[_Waiting] = []
@@ -212,22 +217,50 @@ class WebhookInbox:
             _close(connection)
         return added
 
+    def add_all(self, rows: Sequence[dict[str, Any]], written: Sequence[str | None]) -> int:
+        """Store many events in one transaction (a backfill), ``BULK`` to a statement, each
+        stripe_event_id once; the number added. ``written`` as in ``add_once``, one per row.
+
+        Raises:
+            DatabaseUnavailable: the database could not be reached; nothing stored.
+        """
+        unique: dict[str, tuple[dict[str, Any], str | None]] = {}
+        for row, text in zip(rows, written, strict=True):
+            unique.setdefault(row["stripe_event_id"], (row, text))
+        pairs = list(unique.values())
+        added = 0
+        try:
+            with self._bulk.begin() as connection:
+                for start in range(0, len(pairs), BULK):
+                    added += len(self._execute(connection, pairs[start : start + BULK]))
+        except Exception as error:
+            raise self._translated(error) from error
+        return added
+
     def _insert(self, connection: Connection, group: Sequence[_Waiting]) -> set[str]:
         """INSERT the rows (each stripe_event_id once), commit; the ids added."""
-        unique: dict[str, _Waiting] = {}
+        unique: dict[str, tuple[dict[str, Any], str | None]] = {}
         for waiting in group:
-            unique.setdefault(waiting.row["stripe_event_id"], waiting)
-        if self._postgresql:  # in autocommit: committed once the statement returns
-            texts = [self._as_json(waiting.row, waiting.written) for waiting in unique.values()]
-            found = connection.exec_driver_sql(
-                _from_json(tuple(group[0].row)), {"rows": "[" + ", ".join(texts) + "]"}
-            )
-            return {row[0] for row in found}
-        rows = [waiting.row for waiting in unique.values()]
-        found = connection.execute(self._statement, rows[0] if len(rows) == 1 else rows)
-        added = {row[0] for row in found}
-        connection.commit()
+            unique.setdefault(waiting.row["stripe_event_id"], (waiting.row, waiting.written))
+        added = self._execute(connection, list(unique.values()))
+        if not self._postgresql:  # PostgreSQL: in autocommit, committed once it returns
+            connection.commit()
         return added
+
+    def _execute(
+        self, connection: Connection, pairs: Sequence[tuple[dict[str, Any], str | None]]
+    ) -> set[str]:
+        """The INSERT of rows with distinct stripe_event_ids (each with its text as received,
+        or None); the ids added."""
+        if self._postgresql:
+            texts = ", ".join(self._as_json(row, written) for row, written in pairs)
+            found = connection.exec_driver_sql(
+                _from_json(tuple(pairs[0][0])), {"rows": f"[{texts}]"}
+            )
+        else:
+            rows = [row for row, _ in pairs]
+            found = connection.execute(self._statement, rows[0] if len(rows) == 1 else rows)
+        return {row[0] for row in found}
 
     def _as_json(self, row: dict[str, Any], written: str | None) -> str:
         """One row as a JSON object for ``jsonb_populate_recordset``: each value as its column

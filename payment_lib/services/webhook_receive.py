@@ -99,8 +99,15 @@ def _checked(
             param="payload",
         )
     verify(payload, signature, secrets, tolerance)
-    event = parse_event(payload)
-    text = payload.decode()  # verify() checked it is UTF-8
-    if json_may_hold_card_number(text):
+    return scrubbed(parse_event(payload), payload.decode())  # verify() checked it is UTF-8
+
+
+def scrubbed(event: dict[str, Any], text: str | None) -> tuple[dict[str, Any], str | None]:
+    """A parsed event without card numbers, and ``text``, the JSON it was parsed from as UTF-8,
+    when that is the same document (nothing to scrub: the store may send the text as it is).
+
+    A NUL in the text means the parser read the bytes as UTF-16 or UTF-32 (JSON text has no
+    NUL): the UTF-8 text is not what was parsed, so it decides nothing."""
+    if text is None or "\x00" in text or json_may_hold_card_number(text):
         return redact_value(event), None
     return event, text

@@ -280,7 +280,7 @@ def test_a_backfill_stores_many_events_per_statement_without_an_orm_session(paym
     sessions: list[object] = []
 
     def capture(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
-        statements.append(" ".join(statement.split())[:200])
+        statements.append(" ".join(statement.split()))
 
     def opened(session, _transaction) -> None:
         sessions.append(session)
