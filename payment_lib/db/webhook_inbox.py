@@ -254,12 +254,9 @@ class WebhookInbox:
         or None); the ids added."""
         if self._postgresql:
             texts = ", ".join(self._as_json(row, written) for row, written in pairs)
-            found = connection.exec_driver_sql(
-                _from_json(tuple(pairs[0][0])), {"rows": f"[{texts}]"}
-            )
-        else:
-            rows = [row for row, _ in pairs]
-            found = connection.execute(self._statement, rows[0] if len(rows) == 1 else rows)
+            return _executed(connection, _from_json(tuple(pairs[0][0])), {"rows": f"[{texts}]"})
+        rows = [row for row, _ in pairs]
+        found = connection.execute(self._statement, rows[0] if len(rows) == 1 else rows)
         return {row[0] for row in found}
 
     def _as_json(self, row: dict[str, Any], written: str | None) -> str:
@@ -282,6 +279,21 @@ class WebhookInbox:
         if is_unavailable(error) and not isinstance(error, DatabaseUnavailable):
             return self._unavailable(error)
         return error
+
+
+def _executed(connection: Connection, statement: str, parameters: dict[str, str]) -> set[str]:
+    """Run a statement returning one column on a DB-API cursor of ``connection``, through
+    SQLAlchemy's cursor-level execution (``Connection._cursor_execute``, what dialects use for
+    their own statements): its before/after_cursor_execute events and its error handling
+    (``handle_error``: ``DatabaseUnavailable``, a lost connection invalidated) without its
+    execution context and result objects (0.1 ms a statement, a third of it here); the
+    values returned."""
+    cursor = connection.connection.cursor()
+    try:
+        connection._cursor_execute(cursor, statement, parameters)
+        return {row[0] for row in cursor.fetchall()}
+    finally:
+        cursor.close()
 
 
 def _close(connection: Connection) -> None:

@@ -322,3 +322,39 @@ def test_a_card_number_in_a_body_json_reads_as_utf_16_is_scrubbed(payments):
         event = uow.webhook_events.get("evt_utf16_1")
         assert event is not None
         assert event.payload["data"]["object"]["note"] == "[REDACTED]"
+
+
+POISON_TRIGGER = {
+    "postgresql": [
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.stripe_event_id = 'evt_receive_5' THEN RAISE EXCEPTION 'refused'; END IF; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_events FOR EACH ROW "
+        "EXECUTE FUNCTION refuse_poison()",
+    ],
+    "sqlite": [
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_events "
+        "WHEN NEW.stripe_event_id = 'evt_receive_5' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    ],
+}
+
+
+def test_an_event_the_database_refuses_fails_alone_in_its_group(payments):
+    receive(payments, charge_event(0))
+    engine = payments.database.engine
+    with engine.begin() as connection:
+        for statement in POISON_TRIGGER[engine.dialect.name]:
+            connection.exec_driver_sql(statement)
+    payloads = [charge_event(n) for n in range(1, 9)]
+    inbox = payments.database.webhook_inbox
+
+    with ThreadPoolExecutor(len(payloads)) as pool, first_insert_held(payments) as release:
+        first: Future = pool.submit(receive, payments, payloads[0])
+        rest = [pool.submit(receive, payments, p) for p in payloads[1:]]
+        wait_until(lambda: inbox.queued == len(rest))
+        release.set()
+        results = {f: f.exception(10) for f in [first, *rest]}
+
+    failed = [n for n, f in enumerate([first, *rest], start=1) if results[f] is not None]
+    assert failed == [5]
+    assert stored_ids(payments) == [f"evt_receive_{n}" for n in range(9) if n != 5]
