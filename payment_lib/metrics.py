@@ -38,6 +38,11 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        # Its series, labelled once: a delivery counts itself without labels()'s lock and checks.
+        self.webhooks_received = {
+            outcome: self.webhooks_received_total.labels(outcome=outcome)
+            for outcome in ("stored", "duplicate", "refused")
+        }
         self.webhooks_processed_total = Counter(
             "webhooks_processed_total", "Webhook events processed", ["event_type"], registry=r
         )

@@ -42,7 +42,7 @@ class Database:
                 availability=self.availability,
                 transaction_pooler=transaction_pooler,
             )
-        self.webhook_inbox = WebhookInbox(inbox_engine, self.availability.failed)
+        self.webhook_inbox = WebhookInbox(inbox_engine, self.availability.failed, bulk=self.engine)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions, self.availability.failed)

@@ -22,6 +22,10 @@ MARK = "\ue000json:"  # a private-use character: Stripe never sends it
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # The same, as json.dumps (ASCII) writes it: a quick test on the whole document.
 _UNSTORABLE_TEXT = re.compile(r"\\u0000|\\ud[89a-f]|\\ue000json:")
+# The same in any JSON text: the characters themselves (a NUL only in a text that is not UTF-8
+# JSON) and a byte-order mark; escapes in either case (looked for only if there is a \u).
+_UNSTORABLE_RECEIVED = re.compile("[\x00\ue000\ufeff]")
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F]|[eE]000)")
 
 
 def _escape(node: Any) -> Any:
@@ -71,6 +75,17 @@ def storable_as_written(text: str) -> bool:
     when ``to_storable`` would change none of the documents in it (a quick test; False may
     still need nothing)."""
     return not _UNSTORABLE_TEXT.search(text)
+
+
+def storable_as_received(text: str) -> bool:
+    """Whether a JSON object's text, as it was received (any valid JSON writing), can be stored
+    as it is: nothing ``to_storable`` would change, no byte-order mark (a quick test; False may
+    still need nothing)."""
+    return (
+        text[:1] == "{"
+        and not _UNSTORABLE_RECEIVED.search(text)
+        and ("\\u" not in text or not _UNSTORABLE_ESCAPE.search(text))
+    )
 
 
 def from_stored(stored: Any) -> Any:

@@ -11,11 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import false, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from payment_lib.db.tables import WebhookEvent
@@ -26,22 +23,6 @@ class WebhookEventRepository:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def add_many(self, rows: Sequence[dict[str, Any]]) -> set[str]:
-        """Store the events whose stripe_event_id is not known yet, in one statement; the
-        stripe_event_ids added (a duplicate, stored or repeated in ``rows``, is not)."""
-        if not rows:
-            return set()
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        table = WebhookEvent.__table__
-        statement = (
-            insert(table)  # type: ignore[arg-type]
-            .values(list(rows))
-            .on_conflict_do_nothing(index_elements=["stripe_event_id"])
-            .returning(table.c.stripe_event_id)
-        )
-        return {row[0] for row in self.session.execute(statement)}
 
     def get(self, stripe_event_id: str, *, for_update: bool = False) -> WebhookEvent | None:
         query = select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id)

@@ -71,7 +71,7 @@ class EventsApi(Wiring):
         return _backfill.receive_events(
             lines,
             trusted=trusted,
-            new_uow=self.database.unit_of_work,
+            store_all=self.database.webhook_inbox.add_all,
             verify=verify_webhook,
             secrets=[s.get_secret_value() for s in self.settings.webhook_secrets],
             tolerance=self.settings.webhook_tolerance_seconds,

@@ -9,30 +9,32 @@ secrets and tolerance: a capture older than the tolerance is refused as a replay
 secret key, which is what makes them Stripe's. Without ``trusted`` such a line is refused.
 
 Every line is checked before anything is stored; the first bad one raises (its line number in
-the message) and nothing is stored. Then every event is stored in one transaction, in
-multi-row ``INSERT ... ON CONFLICT DO NOTHING`` statements of ``CHUNK`` events: a duplicate
-(stored before, or repeated in the input) is counted and changes nothing, so running the same
-file again is safe.
+the message) and nothing is stored. Then every event is stored in one transaction by the
+inbox's writer (``WebhookInbox.add_all``: its ``INSERT ... ON CONFLICT DO NOTHING``, many
+events to a statement, no ORM session): a duplicate (stored before, or repeated in the input)
+is counted and changes nothing, so running the same file again is safe.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from payment_lib.domain.card_data import redact_value
 from payment_lib.domain.errors import InvalidRequest, InvalidSignature
-from payment_lib.services.ports import Clock, NewUnitOfWork
+from payment_lib.services.ports import Clock
 from payment_lib.services.webhook_payloads import parse_event
+from payment_lib.services.webhook_receive import scrubbed
 from payment_lib.services.webhooks import MAX_PAYLOAD_BYTES, Verifier, event_row
 
 log = structlog.get_logger(__name__)
 
-CHUNK = 500
+# Stores many inbox rows in one transaction, each with its payload's text as received (or
+# None); the number added (``WebhookInbox.add_all``).
+StoreAll = Callable[[Sequence[dict[str, Any]], Sequence["str | None"]], int]
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def receive_events(
     lines: Iterable[bytes | str],
     *,
     trusted: bool,
-    new_uow: NewUnitOfWork,
+    store_all: StoreAll,
     verify: Verifier,
     secrets: list[str],
     tolerance: int,
@@ -66,22 +68,21 @@ def receive_events(
     """
     now = clock()
     rows: list[dict[str, Any]] = []
+    texts: list[str | None] = []
     for number, line in enumerate(lines, start=1):
         text = line.encode() if isinstance(line, str) else line
         if not text.strip():
             continue
         try:
-            event, verified = _event_of(text, trusted, verify, secrets, tolerance)
+            event, verified, written = _event_of(text, trusted, verify, secrets, tolerance)
         except InvalidSignature as error:
             raise InvalidSignature(f"Line {number}: {error.message}") from None
         except InvalidRequest as error:
             raise InvalidRequest(f"Line {number}: {error.message}", param="lines") from None
-        rows.append(event_row(redact_value(event), verified=verified, now=now))
-    stored = 0
-    with new_uow() as uow:
-        for start in range(0, len(rows), CHUNK):
-            stored += len(uow.webhook_events.add_many(rows[start : start + CHUNK]))
-        uow.commit()
+        event, kept = scrubbed(event, written)
+        rows.append(event_row(event, verified=verified, now=now))
+        texts.append(kept)
+    stored = store_all(rows, texts)
     report = BackfillReport(received=len(rows), stored=stored, duplicates=len(rows) - stored)
     log.info("webhook events backfilled", trusted=trusted, **report.to_dict())
     return report
@@ -89,8 +90,9 @@ def receive_events(
 
 def _event_of(
     line: bytes, trusted: bool, verify: Verifier, secrets: list[str], tolerance: int
-) -> tuple[dict[str, Any], bool]:
-    """The event on one line, and whether its signature was verified."""
+) -> tuple[dict[str, Any], bool, str | None]:
+    """The event on one line, whether its signature was verified, and its JSON text (None if
+    the line is not UTF-8: the parser reads UTF-16 and UTF-32 too)."""
     if len(line) > MAX_PAYLOAD_BYTES:
         raise InvalidRequest(f"The line is too large (at most {MAX_PAYLOAD_BYTES} bytes).")
     try:
@@ -103,14 +105,21 @@ def _event_of(
             raise InvalidRequest("A delivery's payload and signature are JSON strings.")
         body = payload.encode()
         verify(body, signature, secrets, tolerance)
-        return parse_event(body), True
+        return parse_event(body), True, payload
     if isinstance(item, dict) and item.get("object") == "event":
         if not trusted:
             raise InvalidRequest(
                 "An unsigned Stripe event; only events read from Stripe's API with the secret "
                 "key may be stored unsigned (trusted)."
             )
-        return parse_event(line), False
+        return parse_event(line), False, _utf_8(line)
     raise InvalidRequest(
         'The line is neither a delivery ({"payload": ..., "signature": ...}) nor a Stripe event.'
     )
+
+
+def _utf_8(line: bytes) -> str | None:
+    try:
+        return line.decode()
+    except UnicodeDecodeError:
+        return None

@@ -14,7 +14,7 @@ from typing import Any
 from payment_lib.domain.errors import InvalidRequest
 
 MAX_DEPTH = 64
-_FORBIDDEN_IN_IDS = ("\x00",)
+_FORBIDDEN_IN_ID = "\x00"
 
 
 def _too_deep() -> InvalidRequest:
@@ -66,5 +66,5 @@ def _identifier(value: object, longest: int) -> bool:
     return (
         isinstance(value, str)
         and 0 < len(value) <= longest
-        and not any(c in value for c in _FORBIDDEN_IN_IDS)
+        and _FORBIDDEN_IN_ID not in value
     )

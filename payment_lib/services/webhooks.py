@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
@@ -102,9 +102,12 @@ class WebhookReport:
         return {"processed": self.processed, "retried": self.retried, "parked": self.parked}
 
 
-# Stores an inbox row unless its event is stored already; True if it was added. Returns once
-# the row is committed (the webhook inbox's writer, ``db/webhook_inbox.py``).
-Store = Callable[[dict[str, Any]], bool]
+class Store(Protocol):
+    """Stores an inbox row unless its event is stored already; True if it was added. Returns
+    once the row is committed (the webhook inbox's writer, ``db/webhook_inbox.py``).
+    ``written``: the payload's JSON text as received, when it is the document stored."""
+
+    def __call__(self, row: dict[str, Any], written: str | None = None) -> bool: ...
 
 
 def event_row(event: dict[str, Any], *, verified: bool, now: dt.datetime) -> dict[str, Any]:

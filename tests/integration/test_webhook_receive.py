@@ -138,7 +138,9 @@ def test_concurrent_deliveries_share_one_insert_and_each_returns_once_committed(
 
     assert len([s for s in statements if s.startswith(INSERT)]) == 2, "\n".join(statements)
     assert [r.stripe_event_id for r in results] == [
-        *(f"evt_receive_{n}" for n in range(1, 9)), "evt_receive_1", "evt_receive_5"
+        *(f"evt_receive_{n}" for n in range(1, 9)),
+        "evt_receive_1",
+        "evt_receive_5",
     ]
     assert [r.duplicate for r in results] == [False] * 8 + [True, True]
     assert stored_ids(payments) == [f"evt_receive_{n}" for n in range(9)]
@@ -246,3 +248,113 @@ def test_a_delivery_after_the_writers_connection_was_lost_is_stored(payments):
 
     assert received.status == "stored"
     assert stored_ids(payments) == ["evt_receive_0", "evt_receive_1"]
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ('"a\\u0000b"', "a\x00b"),
+        ('"\\uD800 upper"', "\ud800 upper"),
+        ('"\\ue000json:x"', "\ue000json:x"),
+        ('"\ue000json:y"', "\ue000json:y"),
+        ('"\\uD83D\\uDE00"', "\U0001f600"),
+    ],
+)
+def test_text_jsonb_cannot_hold_as_written_is_stored_losslessly(payments, written, kept):
+    payload = (
+        '{"id": "evt_written_1", "object": "event", "type": "charge.succeeded", '
+        f'"data": {{"object": {{"id": "ch_w", "object": "charge", "note": {written}}}}}}}'
+    ).encode()
+
+    receive(payments, payload)
+
+    with payments.database.unit_of_work() as uow:
+        event = uow.webhook_events.get("evt_written_1")
+        assert event is not None
+        assert event.payload["data"]["object"]["note"] == kept
+
+
+def test_a_backfill_stores_many_events_per_statement_without_an_orm_session(payments):
+    lines = [charge_event(n).decode() for n in range(450)] + [charge_event(3).decode()]
+    statements: list[str] = []
+    sessions: list[object] = []
+
+    def capture(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+        statements.append(" ".join(statement.split()))
+
+    def opened(session, _transaction) -> None:
+        sessions.append(session)
+
+    engine = payments.database.engine
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    sa.event.listen(Session, "after_transaction_create", opened)
+    try:
+        report = payments.receive_webhooks(lines, trusted=True)
+    finally:
+        sa.event.remove(Session, "after_transaction_create", opened)
+        sa.event.remove(engine, "before_cursor_execute", capture)
+
+    assert report.to_dict() == {"received": 451, "stored": 450, "duplicates": 1}
+    assert sessions == []
+    inserts = [s for s in statements if s.startswith(INSERT)]
+    assert len(inserts) <= 3, "\n".join(inserts)
+    if engine.dialect.name == "postgresql":  # one statement text for any number of rows
+        assert all("jsonb_populate_recordset" in s for s in inserts), "\n".join(inserts)
+    assert len(stored_ids(payments)) == 450
+
+
+def test_a_card_number_in_a_body_json_reads_as_utf_16_is_scrubbed(payments):
+    """UTF-16 text of ASCII is valid UTF-8 too (with NULs): the pre-check must not read that
+    text and miss the card number the parser finds."""
+    payload = (
+        event_payload(
+            "charge.succeeded",
+            {"id": "ch_16", "object": "charge", "note": "4242424242424242"},
+            "evt_utf16_1",
+        )
+        .decode()
+        .encode("utf-16-le")
+    )
+
+    receive(payments, payload)
+
+    with payments.database.unit_of_work() as uow:
+        event = uow.webhook_events.get("evt_utf16_1")
+        assert event is not None
+        assert event.payload["data"]["object"]["note"] == "[REDACTED]"
+
+
+POISON_TRIGGER = {
+    "postgresql": [
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.stripe_event_id = 'evt_receive_5' THEN RAISE EXCEPTION 'refused'; END IF; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_events FOR EACH ROW "
+        "EXECUTE FUNCTION refuse_poison()",
+    ],
+    "sqlite": [
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_events "
+        "WHEN NEW.stripe_event_id = 'evt_receive_5' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    ],
+}
+
+
+def test_an_event_the_database_refuses_fails_alone_in_its_group(payments):
+    receive(payments, charge_event(0))
+    engine = payments.database.engine
+    with engine.begin() as connection:
+        for statement in POISON_TRIGGER[engine.dialect.name]:
+            connection.exec_driver_sql(statement)
+    payloads = [charge_event(n) for n in range(1, 9)]
+    inbox = payments.database.webhook_inbox
+
+    with ThreadPoolExecutor(len(payloads)) as pool, first_insert_held(payments) as release:
+        first: Future = pool.submit(receive, payments, payloads[0])
+        rest = [pool.submit(receive, payments, p) for p in payloads[1:]]
+        wait_until(lambda: inbox.queued == len(rest))
+        release.set()
+        results = {f: f.exception(10) for f in [first, *rest]}
+
+    failed = [n for n, f in enumerate([first, *rest], start=1) if results[f] is not None]
+    assert failed == [5]
+    assert stored_ids(payments) == [f"evt_receive_{n}" for n in range(9) if n != 5]
