@@ -12,7 +12,12 @@ from card_numbers import card_layouts, cards_in_text, embedded_cards
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from payment_lib.domain.card_data import REDACTED, holds_card_number
+from payment_lib.domain.card_data import (
+    REDACTED,
+    holds_card_number,
+    json_may_hold_card_number,
+    written_json_may_hold_card_number,
+)
 from payment_lib.observability import configure_logging, trace
 
 CARD = "4242 4242 4242 4242"
@@ -148,3 +153,18 @@ def test_a_line_without_a_card_number_is_what_structlogs_json_renderer_writes(te
         return
     _, (line,) = _json_lines(lambda log: log.info("paid", note=text, n=42))
     assert line["note"] == text
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+    | st.sampled_from(["4242 4242 4242 4242", "\\u0034", "1e+16", "x5e-1"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)
+
+
+@given(value=JSON_VALUES)
+def test_the_written_json_test_agrees_with_the_json_test_on_what_python_writes(value):
+    text = json.dumps(value)
+    assert written_json_may_hold_card_number(text) == json_may_hold_card_number(text), text

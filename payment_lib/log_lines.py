@@ -1,0 +1,67 @@
+"""A log line rendered once, and written as it is only when its text proves it holds no card
+number.
+
+The last processor ``configure_logging`` installs: it renders the event (JSON or console), then
+looks at the line once with the card rule's cheapest test (``written_json_may_hold_card_number``: no
+run of 12 digits and separators, no escape, no exponent, so neither the text written nor the
+JSON a reader decodes can hold one). Almost every line passes and is written as rendered: no
+walk of the event's values. A line that fails the test goes the careful way: every key and
+value redacted (``redact_value``), rendered again; for JSON the decoded line checked and
+redacted again (an object's repr, which JSON lines show, may hold a number its text does not);
+and last the text itself redacted (a console line renders an exception after every processor).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+from structlog.processors import _json_fallback_handler
+
+from payment_lib.domain.card_data import (
+    holds_card_number,
+    redact_card_numbers,
+    redact_value,
+    written_json_may_hold_card_number,
+)
+
+Renderer = Callable[[Any, str, MutableMapping[str, Any]], str]
+
+# What structlog's JSONRenderer() writes, with the encoder built once (json.dumps with a
+# ``default`` builds a new one for every line).
+_ENCODER = json.JSONEncoder(default=_json_fallback_handler)
+
+
+def render_json(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> str:
+    """structlog processor: the event as one JSON object, exactly as JSONRenderer() renders
+    it (objects JSON does not know: their ``__structlog__()`` or repr)."""
+    return _ENCODER.encode(event)
+
+
+class ScrubbedRenderer:
+    """structlog's last processor: ``renderer``'s line, proven free of card numbers.
+
+    ``json_lines``: the renderer writes JSON (``render_json``), so the careful way also reads
+    the line back as a reader would. Other renderers may change the event they are given
+    (structlog's ConsoleRenderer pops keys): they get a copy.
+    """
+
+    def __init__(self, renderer: Renderer, *, json_lines: bool) -> None:
+        self._render = renderer
+        self._json_lines = json_lines
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
+        line = self._render(logger, method, event if self._json_lines else dict(event))
+        if not written_json_may_hold_card_number(line):
+            return line
+        return self._scrubbed(logger, method, event)
+
+    def _scrubbed(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
+        redacted = {redact_value(key): redact_value(value) for key, value in event.items()}
+        line = self._render(logger, method, redacted)
+        if self._json_lines:
+            document = json.loads(line)
+            if holds_card_number(document):
+                line = _ENCODER.encode(redact_value(document))
+        return redact_card_numbers(line)
