@@ -8,14 +8,15 @@ every POST carries an explicit idempotency key, so a retry can never charge twic
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import stripe
 import structlog
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from payment_lib.circuit_breaker import CircuitBreaker, CircuitOpen
 from payment_lib.config import Settings
@@ -23,6 +24,7 @@ from payment_lib.domain.errors import ConfigurationError, NotFound
 from payment_lib.metrics import Metrics
 from payment_lib.stripe_gateway.card_calls import CardCalls
 from payment_lib.stripe_gateway.errors import transient, translate
+from payment_lib.stripe_gateway.retries import wait_seconds
 from payment_lib.stripe_gateway.setup_intents import SetupIntentCalls
 from payment_lib.stripe_objects import IntentOutcome, Listable, RefundOutcome
 from payment_lib.stripe_objects import intent_outcome as _outcome
@@ -75,32 +77,27 @@ class StripeGateway(SetupIntentCalls, CardCalls):
         return cls(client, backoff_seconds=settings.stripe_retry_backoff_seconds, metrics=metrics)
 
     def _call(self, operation: str, function: Callable[[], T]) -> T:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.backoff_seconds, max=8),
-            retry=retry_if_exception(transient),
-            reraise=True,
-        )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    number = attempt.retry_state.attempt_number
-                    log.info("stripe call", operation=operation, attempt=number)
-                    try:
-                        return self.breaker.call(function, is_failure=transient)
-                    except stripe.StripeError as error:
-                        log.error(
-                            "stripe call failed",
-                            operation=operation,
-                            attempt=number,
-                            http_status=error.http_status,
-                            stripe_code=error.code,
-                            stripe_request_id=error.request_id,
-                        )
-                        raise
-        except (stripe.StripeError, CircuitOpen) as error:
-            raise translate(error) from error
-        raise AssertionError("unreachable: tenacity either returns or raises")
+        """``function`` through the breaker; a transient failure tried again, ``attempts`` in
+        all, waiting ``wait_seconds`` between; Stripe's errors translated into ours."""
+        for number in itertools.count(1):
+            log.info("stripe call", operation=operation, attempt=number)
+            try:
+                return self.breaker.call(function, is_failure=transient)
+            except stripe.StripeError as error:
+                log.error(
+                    "stripe call failed",
+                    operation=operation,
+                    attempt=number,
+                    http_status=error.http_status,
+                    stripe_code=error.code,
+                    stripe_request_id=error.request_id,
+                )
+                if number >= self.attempts or not transient(error):
+                    raise translate(error) from error
+            except CircuitOpen as error:
+                raise translate(error) from error
+            time.sleep(wait_seconds(number, self.backoff_seconds))
+        raise AssertionError("unreachable: the loop returns or raises")
 
     def confirm_payment(
         self,
