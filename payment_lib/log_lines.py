@@ -1,14 +1,14 @@
-"""A log line rendered once, and written as it is only when its text proves it holds no card
-number.
+"""A log line rendered once, and written as it is when its text proves it holds no card number.
 
 The last processor ``configure_logging`` installs: it renders the event (JSON or console), then
-looks at the line once with the card rule's cheapest test (``written_json_may_hold_card_number``: no
-run of 12 digits and separators, no escape, no exponent, so neither the text written nor the
-JSON a reader decodes can hold one). Almost every line passes and is written as rendered: no
-walk of the event's values. A line that fails the test goes the careful way: every key and
-value redacted (``redact_value``), rendered again; for JSON the decoded line checked and
-redacted again (an object's repr, which JSON lines show, may hold a number its text does not);
-and last the text itself redacted (a console line renders an exception after every processor).
+looks at the line once (``written_json_holds_no_card_number``: no escape, no exponent, so the
+text a reader decodes is the text written, and the card rule finds nothing in it; most lines
+are settled by the rule's cheap candidate test). Almost every line passes and is written as
+rendered: no walk of the event's values. A line that fails the test goes the careful way:
+every key and value redacted (``redact_value``), rendered again; for JSON the decoded line
+checked and redacted again (an object's repr, which JSON lines show, may hold a number its text
+does not); and last the text itself redacted (a console line renders an exception after every
+processor).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from payment_lib.domain.card_data import (
     holds_card_number,
     redact_card_numbers,
     redact_value,
-    written_json_may_hold_card_number,
+    written_json_holds_no_card_number,
 )
 
 Renderer = Callable[[Any, str, MutableMapping[str, Any]], str]
@@ -53,7 +53,7 @@ class ScrubbedRenderer:
 
     def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
         line = self._render(logger, method, event if self._json_lines else dict(event))
-        if not written_json_may_hold_card_number(line):
+        if written_json_holds_no_card_number(line):
             return line
         return self._scrubbed(logger, method, event)
 
