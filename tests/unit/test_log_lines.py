@@ -2,6 +2,7 @@
 depth, layout or object holds it, in the text written and in the JSON a reader decodes; and
 every line keeps its trace id, level, time and fields, as structlog's own JSON renders them."""
 
+import datetime as dt
 import io
 import json
 import uuid
@@ -19,6 +20,7 @@ from payment_lib.domain.card_data import (
     json_may_hold_card_number,
     written_json_holds_no_card_number,
 )
+from payment_lib.log_lines import utc_iso
 from payment_lib.observability import configure_logging, trace
 
 CARD = "4242 4242 4242 4242"
@@ -185,3 +187,22 @@ def test_what_the_written_json_test_passes_holds_no_card_number_written_or_parse
 def test_ids_with_runs_of_digits_are_not_card_numbers(line):
     assert json_may_hold_card_number(line)  # a candidate for the cheap test
     assert written_json_holds_no_card_number(line)  # not a card number by the rule
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@given(ns=st.integers(0, 253_402_300_799_999_999_999) | st.integers(0, 2_000_000_000).map(
+    lambda seconds: seconds * 1_000_000_000))
+def test_a_lines_time_is_what_structlogs_iso_utc_timestamper_writes(ns):
+    """TimeStamper(fmt="iso", utc=True): datetime.now(UTC), microseconds floored, isoformat
+    (no fraction when it is zero), "Z" for "+00:00"."""
+    moment = EPOCH + dt.timedelta(microseconds=ns // 1000)
+    assert utc_iso(ns) == moment.isoformat().replace("+00:00", "Z")
+
+
+def test_a_lines_time_is_now():
+    before = dt.datetime.now(dt.UTC)
+    _, (line,) = _json_lines(lambda log: log.info("paid"))
+    stamped = dt.datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
+    assert before <= stamped <= dt.datetime.now(dt.UTC)
