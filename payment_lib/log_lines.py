@@ -14,6 +14,7 @@ processor).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -37,6 +38,32 @@ def render_json(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> 
     """structlog processor: the event as one JSON object, exactly as JSONRenderer() renders
     it (objects JSON does not know: their ``__structlog__()`` or repr)."""
     return _ENCODER.encode(event)
+
+
+# The date and time of the current second, formatted once: (epoch second, "YYYY-MM-DDTHH:MM:SS").
+_second: tuple[int, str] = (-1, "")
+
+
+def utc_iso(ns: int) -> str:
+    """Nanoseconds since the epoch as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes
+    them: ``2026-12-01T04:01:20.132249Z`` (microseconds floored, as ``datetime.now`` does; no
+    fraction when they are zero, as ``isoformat`` does)."""
+    global _second
+    seconds, rest = divmod(ns, 1_000_000_000)
+    cached = _second
+    if cached[0] != seconds:
+        cached = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    micro = rest // 1000
+    return f"{cached[1]}.{micro:06d}Z" if micro else f"{cached[1]}Z"
+
+
+def add_timestamp(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: ``timestamp``, now, as ``TimeStamper(fmt="iso", utc=True)`` sets
+    it, at a third of its cost (the date and time formatted once a second)."""
+    event["timestamp"] = utc_iso(time.time_ns())
+    return event
 
 
 class ScrubbedRenderer:

@@ -17,7 +17,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from payment_lib.domain.card_data import holds_card_number, redact_value
-from payment_lib.log_lines import ScrubbedRenderer, render_json
+from payment_lib.log_lines import ScrubbedRenderer, add_timestamp, render_json
 
 TRACE_ID = "trace_id"
 
@@ -79,7 +79,7 @@ def configure_logging(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            add_timestamp,
             *([] if console else [structlog.processors.format_exc_info]),
             ScrubbedRenderer(renderer, json_lines=not console),
         ],
