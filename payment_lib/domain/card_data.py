@@ -161,6 +161,10 @@ def _texts(value: object, out: list[str]) -> None:
     """Append to ``out`` every text in ``value`` that could hold a card number."""
     if isinstance(value, str):
         out.append(value)
+    elif type(value) is dict:  # before the checks against ABCs, which cost more
+        for key, item in value.items():
+            _texts(key, out)
+            _texts(item, out)
     elif value is None or isinstance(value, bool):
         return
     elif isinstance(value, int):
@@ -181,7 +185,9 @@ def _texts(value: object, out: list[str]) -> None:
 
 def holds_card_number(value: object) -> bool:
     """True when ``value`` holds a card number anywhere: text, keys, items, numbers, or the
-    text of any other object. One search over all of it: the fast path of every log line."""
+    text of any other object. One search over all of it: the fast path of every input check."""
+    if isinstance(value, str):
+        return bool(_spans(value))
     out: list[str] = []
     _texts(value, out)
     # NUL parts the pieces: it is no separator, so no number spans two of them.
