@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from structlog.processors import _json_fallback_handler
+from structlog.processors import _json_fallback_handler, add_log_level, format_exc_info
 
 from payment_lib.domain.card_data import (
     holds_card_number,
@@ -92,3 +92,20 @@ class ScrubbedRenderer:
             if holds_card_number(document):
                 line = _ENCODER.encode(redact_value(document))
         return redact_card_numbers(line)
+
+
+class JsonLine:
+    """structlog's processors after ``merge_contextvars`` for JSON lines, in one: the level
+    (``add_log_level``), the time (``add_timestamp``), an exception's traceback
+    (``format_exc_info``, asked only when the event has ``exc_info``), then the line rendered
+    and proven (``ScrubbedRenderer``). The same line as those four in a row, with fewer calls."""
+
+    def __init__(self) -> None:
+        self._finish = ScrubbedRenderer(render_json, json_lines=True)
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
+        add_log_level(logger, method, event)
+        event["timestamp"] = utc_iso(time.time_ns())
+        if "exc_info" in event:
+            event = format_exc_info(logger, method, event)
+        return self._finish(logger, method, event)

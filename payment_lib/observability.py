@@ -17,7 +17,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from payment_lib.domain.card_data import holds_card_number, redact_value
-from payment_lib.log_lines import ScrubbedRenderer, add_timestamp, render_json
+from payment_lib.log_lines import JsonLine, ScrubbedRenderer, add_timestamp
 
 TRACE_ID = "trace_id"
 
@@ -67,24 +67,27 @@ def configure_logging(
     out = stream or sys.stderr
     terminal = _is_terminal(out)
     console = log_format == "console" or (log_format == "auto" and terminal)
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=terminal, exception_formatter=_one_line_exception)
-        if console
-        else render_json
-    )
     # One logger for every line (the factory is asked for one at each call: loggers are not
-    # cached, so that configuring again takes effect everywhere).
-    printer: Any = _LineAboveBar(out) if console and terminal else structlog.PrintLogger(out)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
+    # cached, so that configuring again, or structlog's capture_logs, takes effect everywhere).
+    writer: Any = _LineAboveBar(out) if console and terminal else structlog.WriteLogger(out)
+    finish: list[Any] = (
+        [
             structlog.processors.add_log_level,
             add_timestamp,
-            *([] if console else [structlog.processors.format_exc_info]),
-            ScrubbedRenderer(renderer, json_lines=not console),
-        ],
+            ScrubbedRenderer(
+                structlog.dev.ConsoleRenderer(
+                    colors=terminal, exception_formatter=_one_line_exception
+                ),
+                json_lines=False,
+            ),
+        ]
+        if console
+        else [JsonLine()]  # level, time, traceback, the line: at once
+    )
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, *finish],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=lambda *_args: printer,
+        logger_factory=lambda *_args: writer,
         cache_logger_on_first_use=False,
     )
 
