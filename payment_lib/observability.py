@@ -17,6 +17,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from payment_lib.domain.card_data import holds_card_number, redact_value
+from payment_lib.log_lines import JsonLine, ScrubbedRenderer, add_timestamp
 
 TRACE_ID = "trace_id"
 
@@ -26,7 +27,8 @@ def scrub_card_numbers(
 ) -> MutableMapping[str, Any]:
     """structlog processor: replace anything that looks like a card number, at any depth: in
     the message, keys, values, numbers and the text of any other object (exceptions, ids) it
-    would render. Put it last before the renderer when configuring structlog yourself."""
+    would render. Put it last before the renderer when configuring structlog yourself
+    (``configure_logging`` checks the rendered line instead: ``log_lines.ScrubbedRenderer``)."""
     if not holds_card_number(event):
         return event
     return {redact_value(key): redact_value(value) for key, value in event.items()}
@@ -65,26 +67,27 @@ def configure_logging(
     out = stream or sys.stderr
     terminal = _is_terminal(out)
     console = log_format == "console" or (log_format == "auto" and terminal)
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=terminal, exception_formatter=_one_line_exception)
+    # One logger for every line (the factory is asked for one at each call: loggers are not
+    # cached, so that configuring again, or structlog's capture_logs, takes effect everywhere).
+    writer: Any = _LineAboveBar(out) if console and terminal else structlog.WriteLogger(out)
+    finish: list[Any] = (
+        [
+            structlog.processors.add_log_level,
+            add_timestamp,
+            ScrubbedRenderer(
+                structlog.dev.ConsoleRenderer(
+                    colors=terminal, exception_formatter=_one_line_exception
+                ),
+                json_lines=False,
+            ),
+        ]
         if console
-        else structlog.processors.JSONRenderer()
+        else [JsonLine()]  # level, time, traceback, the line: at once
     )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            *([] if console else [structlog.processors.format_exc_info]),
-            scrub_card_numbers,
-            renderer,
-        ],
+        processors=[structlog.contextvars.merge_contextvars, *finish],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=(
-            (lambda *_args: _LineAboveBar(out))
-            if console and terminal
-            else structlog.PrintLoggerFactory(out)
-        ),
+        logger_factory=lambda *_args: writer,
         cache_logger_on_first_use=False,
     )
 

@@ -87,9 +87,8 @@ def _spans(text: str) -> list[tuple[int, int]]:
 # What parsing a JSON text may turn into card-number candidates besides the candidates in the
 # text itself: an escape (``\u0034`` is a digit once parsed) and a number with an exponent
 # (``10000000004e5`` parses to 16 digits; not the "3e" inside an id).
-_JSON_CANDIDATE = re.compile(
-    rf"{_CANDIDATE.pattern}|\\|[:,\[]\s*-?[0-9]+(?:\.[0-9]+)?[eE]"
-)
+_EXPONENT = re.compile(r"[:,\[]\s*-?[0-9]+(?:\.[0-9]+)?[eE]")
+_JSON_CANDIDATE = re.compile(rf"{_CANDIDATE.pattern}|\\|{_EXPONENT.pattern}")
 
 
 def json_may_hold_card_number(text: str) -> bool:
@@ -97,6 +96,19 @@ def json_may_hold_card_number(text: str) -> bool:
     number once parsed (no candidate, escape or exponent in it): the cheap test that lets a
     document be kept as parsed, without walking it."""
     return _JSON_CANDIDATE.search(text) is not None
+
+
+def written_json_holds_no_card_number(text: str) -> bool:
+    """True when the JSON text ``text``, as Python's json module wrote it (a log line), holds
+    no card number, neither as written nor once parsed: it has no escape and no exponent (every
+    exponent Python writes is signed, ``1e+16``: the exponent's test runs only when the text
+    has ``e+`` or ``e-``), so a reader parses what is written; and the rule finds no card
+    number in the text (almost always settled by the cheap candidate test; a UUID or a hex id
+    with a run of digits goes through the whole rule). JSON's quotes, colons and commas part
+    its values, so no number spans two of them."""
+    if "\\" in text or (("e+" in text or "e-" in text) and _EXPONENT.search(text)):
+        return False
+    return not _spans(text)
 
 
 def contains_card_number(text: str) -> bool:
@@ -149,6 +161,10 @@ def _texts(value: object, out: list[str]) -> None:
     """Append to ``out`` every text in ``value`` that could hold a card number."""
     if isinstance(value, str):
         out.append(value)
+    elif type(value) is dict:  # before the checks against ABCs, which cost more
+        for key, item in value.items():
+            _texts(key, out)
+            _texts(item, out)
     elif value is None or isinstance(value, bool):
         return
     elif isinstance(value, int):
@@ -169,7 +185,9 @@ def _texts(value: object, out: list[str]) -> None:
 
 def holds_card_number(value: object) -> bool:
     """True when ``value`` holds a card number anywhere: text, keys, items, numbers, or the
-    text of any other object. One search over all of it: the fast path of every log line."""
+    text of any other object. One search over all of it: the fast path of every input check."""
+    if isinstance(value, str):
+        return bool(_spans(value))
     out: list[str] = []
     _texts(value, out)
     # NUL parts the pieces: it is no separator, so no number spans two of them.

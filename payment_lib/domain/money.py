@@ -65,6 +65,8 @@ _AMOUNT_SHAPE = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
 
 def normalize_currency(currency: object) -> str:
     """Return the lowercase ISO 4217 code Stripe uses, or raise InvalidRequest."""
+    if type(currency) is str and currency in SUPPORTED:  # already as Stripe spells it
+        return currency
     if not isinstance(currency, str) or not _CURRENCY_SHAPE.fullmatch(currency.strip().lower()):
         raise InvalidRequest(
             f"Currency must be a three-letter ISO 4217 code such as 'usd', got {currency!r}.",

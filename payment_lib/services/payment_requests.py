@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Unpack
 
+from payment_lib.domain.card_data import holds_card_number
 from payment_lib.domain.card_input import refuse_card_numbers
 from payment_lib.domain.errors import InvalidRequest
 from payment_lib.domain.money import Money, parse_money
@@ -22,6 +23,8 @@ MAX_METADATA_KEY = 40
 MAX_METADATA_VALUE = 500
 _PAYMENT_METHOD = re.compile(r"pm_[A-Za-z0-9_]{1,250}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}")
+# What json.dumps(..., sort_keys=True) writes, with the encoder built once.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class PaymentRequest:
             "metadata": dict(sorted(self.metadata.items())),
             "off_session": self.off_session,
         }
-        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(_FINGERPRINT_JSON.encode(content).encode()).hexdigest()
 
     @classmethod
     def build(cls, **fields: Unpack[PayFields]) -> PaymentRequest:
@@ -147,22 +150,23 @@ def validate_payment_request(
 ) -> PaymentRequest:
     """Check every field; raise InvalidRequest (naming the field) on the first problem.
 
-    A card number anywhere is refused before anything else, and never echoed back.
+    A card number anywhere is refused before anything else, and never echoed back: one
+    search over every field, then, only when it finds one, the field that holds it.
     """
-    refuse_card_numbers(
-        {
-            "user_id": user_id,
-            "amount": amount,
-            "currency": currency,
-            "payment_method": payment_method,
-            "idempotency_key": idempotency_key,
-            "plan_id": plan_id,
-            "customer_email": customer_email,
-            "return_url": return_url,
-            "description": description,
-            "metadata": metadata,
-        }
-    )
+    fields = {
+        "user_id": user_id,
+        "amount": amount,
+        "currency": currency,
+        "payment_method": payment_method,
+        "idempotency_key": idempotency_key,
+        "plan_id": plan_id,
+        "customer_email": customer_email,
+        "return_url": return_url,
+        "description": description,
+        "metadata": metadata,
+    }
+    if holds_card_number(fields):
+        refuse_card_numbers(fields)
     key = check_idempotency_key(idempotency_key)
     user = parse_uuid(user_id, "user_id")
     money = parse_money(amount, currency)

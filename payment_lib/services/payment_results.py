@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from payment_lib.db.tables import Payment
 from payment_lib.domain.errors import NotFound
@@ -44,25 +45,33 @@ class PaymentInfo:
 
     @classmethod
     def of(cls, payment: Payment, *, replayed: bool = False) -> PaymentInfo:
+        # The row's loaded values straight from its __dict__ (the ORM's attribute access
+        # costs ~0.7 µs each); through the ORM those that are not there (it loads them).
+        loaded = payment.__dict__
+
+        def get(name: str) -> Any:
+            return loaded[name] if name in loaded else getattr(payment, name)
+
+        currency = get("currency")
         error = None
-        if payment.failure_code:
-            retry = bool((payment.details or {}).get("retry_helps", False))
-            error = FailureInfo(payment.failure_code, payment.failure_message or "", retry)
+        if get("failure_code"):
+            retry = bool((get("details") or {}).get("retry_helps", False))
+            error = FailureInfo(get("failure_code"), get("failure_message") or "", retry)
         return cls(
-            id=payment.id,
-            user_id=payment.user_id,
-            status=payment.status,
-            amount=Money(payment.amount, payment.currency),
-            amount_refunded=Money(payment.amount_refunded, payment.currency),
-            stripe_transaction_id=payment.stripe_transaction_id,
-            redirect_url=payment.redirect_url,
-            subscription_id=payment.subscription_id,
-            plan_id=payment.plan_id,
+            id=get("id"),
+            user_id=get("user_id"),
+            status=get("status"),
+            amount=Money(get("amount"), currency),
+            amount_refunded=Money(get("amount_refunded"), currency),
+            stripe_transaction_id=get("stripe_transaction_id"),
+            redirect_url=get("redirect_url"),
+            subscription_id=get("subscription_id"),
+            plan_id=get("plan_id"),
             error=error,
-            created_at=payment.created_at,
+            created_at=get("created_at"),
             replayed=replayed,
-            dispute_status=payment.dispute_status,
-            amount_lost=Money(payment.amount_lost or 0, payment.currency),
+            dispute_status=get("dispute_status"),
+            amount_lost=Money(get("amount_lost") or 0, currency),
         )
 
     def to_dict(self) -> dict[str, object]:

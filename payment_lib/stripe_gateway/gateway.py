@@ -30,6 +30,7 @@ from payment_lib.stripe_objects import intent_outcome as _outcome
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+MAX_WAIT_SECONDS = 8  # between two attempts of a Stripe call
 
 
 BREAKER_FAILURES = 5
@@ -51,6 +52,12 @@ class StripeGateway(SetupIntentCalls, CardCalls):
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
         self.metrics = metrics
+        self._retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=backoff_seconds, max=MAX_WAIT_SECONDS),
+            retry=retry_if_exception(transient),
+            reraise=True,
+        )
         self.breaker = CircuitBreaker(
             failures=BREAKER_FAILURES,
             reset_seconds=BREAKER_RESET_SECONDS,
@@ -79,14 +86,13 @@ class StripeGateway(SetupIntentCalls, CardCalls):
         return cls(client, backoff_seconds=settings.stripe_retry_backoff_seconds, metrics=metrics)
 
     def _call(self, operation: str, function: Callable[[], T]) -> T:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.backoff_seconds, max=8),
-            retry=retry_if_exception(transient),
-            reraise=True,
-        )
+        """``function`` through the breaker; a transient failure tried again, ``attempts`` in
+        all, with tenacity's exponential waits between; Stripe's errors translated into ours.
+
+        One ``Retrying`` serves every call: tenacity keeps a call's state per thread, and
+        building one per call cost more than the rest of the call's Python."""
         try:
-            for attempt in retrying:
+            for attempt in self._retrying:
                 with attempt:
                     number = attempt.retry_state.attempt_number
                     log.info("stripe call", operation=operation, attempt=number)
