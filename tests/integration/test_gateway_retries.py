@@ -3,9 +3,12 @@ three attempts at most, waiting backoff, then twice that (exponential, at most 8
 and each failure logged with its number; anything else (a decline, a bad request, an error no
 SDK class names, NotFound) ends the call at its first attempt. Against the emulator, no mocks."""
 
+import threading
 import time
+from collections.abc import Callable
 
 import pytest
+import stripe
 from structlog.testing import capture_logs
 
 from payment_lib.config import Settings
@@ -96,3 +99,34 @@ def test_not_found_is_raised_at_once(gateway, stripe_emulator):
     with capture_logs() as logs, pytest.raises(NotFound):
         gateway.retrieve_payment("pi_missing")
     assert calls(logs) == [("stripe call", 1, None)]
+
+
+def test_calls_retried_at_once_in_many_threads_keep_their_own_attempts(gateway):
+    """One ``Retrying`` serves every call: each thread's call counts its own attempts and
+    waits, whatever the others do meanwhile."""
+    threads = 8
+    barrier = threading.Barrier(threads)
+    outcomes: dict[int, object] = {}
+
+    def flaky(index: int) -> Callable[[], str]:
+        made = []
+
+        def call() -> str:
+            made.append(1)
+            barrier.wait(timeout=10) if len(made) == 1 else None
+            if len(made) < 1 + index % 3:  # 0, 1 or 2 failures before an answer
+                raise stripe.APIConnectionError("connection reset")
+            return f"answer {index} after {len(made)} attempts"
+
+        return call
+
+    def run(index: int) -> None:
+        outcomes[index] = gateway._call("customers.create", flaky(index))
+
+    workers = [threading.Thread(target=run, args=(index,)) for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+
+    assert outcomes == {i: f"answer {i} after {1 + i % 3} attempts" for i in range(threads)}
