@@ -88,14 +88,18 @@ def _spans(text: str) -> list[tuple[int, int]]:
 # text itself: an escape (``\u0034`` is a digit once parsed) and a number with an exponent
 # (``10000000004e5`` parses to 16 digits; not the "3e" inside an id).
 _EXPONENT = re.compile(r"[:,\[]\s*-?[0-9]+(?:\.[0-9]+)?[eE]")
-_JSON_CANDIDATE = re.compile(rf"{_CANDIDATE.pattern}|\\|{_EXPONENT.pattern}")
 
 
 def json_may_hold_card_number(text: str) -> bool:
     """False when the JSON document ``text`` holds no card number in any string, key or
     number once parsed (no candidate, escape or exponent in it): the cheap test that lets a
-    document be kept as parsed, without walking it."""
-    return _JSON_CANDIDATE.search(text) is not None
+    document be kept as parsed, without walking it. Three searches, cheapest first (one
+    search of the three patterns joined cost half as much again)."""
+    return (
+        "\\" in text
+        or _CANDIDATE.search(text) is not None
+        or _EXPONENT.search(text) is not None
+    )
 
 
 def written_json_holds_no_card_number(text: str) -> bool:
