@@ -127,3 +127,25 @@ def test_a_connection_lost_is_invalidated_and_reported_unavailable(database):
         assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != connection_id[0]
         run_script(connection, script(database, add("a")), {"a": uuid.uuid4(), "body": "y"})
     assert notes(database) == ["y"]
+
+
+def test_sqlalchemys_cursor_events_see_each_statement(database):
+    """A host app's SQL instrumentation (OpenTelemetry's, say, or statement counters) listens
+    to SQLAlchemy's cursor events: a script's statements are seen as any others are."""
+    seen: list[tuple[str, str]] = []
+
+    def before(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        seen.append(("before", statement.split()[0]))
+
+    def after(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        seen.append(("after", statement.split()[0]))
+
+    sa.event.listen(database.engine, "before_cursor_execute", before)
+    sa.event.listen(database.engine, "after_cursor_execute", after)
+    count = sa.select(sa.func.count()).select_from(NOTES)
+    with database.unit_of_work().core(autocommit=True) as connection:
+        run_script(connection, script(database, add("a"), count), {"a": uuid.uuid4(), "body": "x"})
+
+    assert sorted(seen) == sorted(
+        [("before", "INSERT"), ("before", "SELECT"), ("after", "INSERT"), ("after", "SELECT")]
+    )
