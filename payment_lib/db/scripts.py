@@ -9,12 +9,14 @@ statement sees what was committed while an earlier one waited for a lock.
 
 A script is SQLAlchemy Core statements compiled once per dialect; their values go through
 their columns' bind processors, as SQLAlchemy would send them. It runs on the psycopg
-connection of a pooled SQLAlchemy ``Connection``, without SQLAlchemy's execution of each
-statement (an execution context, events and a result: more CPU than the round trip itself on
-the request path). What SQLAlchemy would do with an error is done here: it is raised as
-SQLAlchemy's ``DBAPIError`` subclass for it, and a connection lost meanwhile is invalidated
-(``UnitOfWork.core`` turns that into ``DatabaseUnavailable``). NUL characters in text values
-are replaced as the engine's hook does for every other statement.
+connection of a pooled SQLAlchemy ``Connection`` through SQLAlchemy's cursor-level execution
+(``Connection._cursor_execute``, as dialects run their own statements and as the webhook
+inbox runs its INSERT): each statement passes its cursor events (the engine's NUL
+replacement; a host app's instrumentation) and echo, without an execution context and result
+objects (more CPU than the round trip itself on the request path). An error the server answers
+at the pipeline's end goes through SQLAlchemy's error handling too (its exception classes, the
+engine's ``handle_error``: ``DatabaseUnavailable``; a lost connection invalidated). Both are
+private methods of SQLAlchemy 2: ``tests/integration/test_scripts.py`` pins what they do.
 
 PostgreSQL only: SQLite runs one statement per call.
 """
@@ -26,11 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import ClauseElement, Connection, Executable, exc
+from sqlalchemy import ClauseElement, Connection, Executable
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
-
-from payment_lib.db.text_values import replace_nul
 
 # libpq 14 or later (psycopg's binary package brings its own); else a transaction block.
 _PIPELINE = psycopg.Pipeline.is_supported()
@@ -90,18 +90,25 @@ def run_script(
     """
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
-    parameters = replace_nul(script.parameters(values))
+    parameters = script.parameters(values)
     own = not connection.in_transaction() and not driver.autocommit
-    cursors = [driver.cursor() for _ in script.statements]
+    cursors: list[Any] = [driver.cursor() for _ in script.statements]
     try:
         if own:
             driver.autocommit = True
-        with driver.pipeline() if _PIPELINE else driver.transaction():
-            for cursor, statement in zip(cursors, script.statements, strict=True):
-                cursor.execute(statement, parameters)
+        try:
+            with driver.pipeline() if _PIPELINE else driver.transaction():
+                for cursor, statement in zip(cursors, script.statements, strict=True):
+                    # SQLAlchemy's cursor-level execution: its events (the engine's NUL
+                    # replacement, a host's instrumentation), echo, and its error handling for
+                    # an error raised while sending; the pipeline answers at its end.
+                    connection._cursor_execute(cursor, statement, parameters)
+        except psycopg.Error as error:
+            # What the server answered at the Sync, as SQLAlchemy raises an error: its class,
+            # the engine's handle_error (DatabaseUnavailable), a lost connection invalidated.
+            statements = "; ".join(script.statements)
+            connection._handle_dbapi_exception(error, statements, parameters, cursors[-1], None)
         return [cursor.fetchone() if cursor.description else None for cursor in cursors]
-    except psycopg.Error as error:
-        raise _as_sqlalchemy(connection, script, parameters, error) from error
     finally:
         for cursor in cursors:
             cursor.close()
@@ -116,23 +123,3 @@ def _end_autocommit(connection: Connection, driver: psycopg.Connection[Any]) -> 
         driver.autocommit = False
     except psycopg.Error as error:
         connection.invalidate(error)
-
-
-def _as_sqlalchemy(
-    connection: Connection, script: Script, parameters: Mapping[str, Any], error: psycopg.Error
-) -> exc.StatementError:
-    """``error`` as SQLAlchemy raises it; the connection invalidated if it is lost."""
-    dialect = connection.dialect
-    driver: Any = connection.connection.driver_connection
-    lost = dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
-    translated = exc.DBAPIError.instance(
-        "; ".join(script.statements),
-        dict(parameters),
-        error,
-        psycopg.Error,
-        dialect=dialect,
-        connection_invalidated=lost,
-    )
-    if lost:
-        connection.invalidate(error)
-    return translated
