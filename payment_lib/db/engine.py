@@ -20,7 +20,6 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import StaticPool
 
 from payment_lib.db import faults
-from payment_lib.db.text_values import replace_nul
 from payment_lib.domain.errors import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
@@ -163,7 +162,26 @@ def _text_without_nul(
     """PostgreSQL's text types cannot hold NUL characters, which valid JSON from Stripe may
     carry into a field we copy (a dispute's reason, say): each becomes U+FFFD there, rather
     than the statement failing. JSON documents keep theirs (``json_document``)."""
-    return statement, replace_nul(parameters)
+    return statement, _replace_nul(parameters)
+
+
+def _replace_nul(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        if not any(isinstance(value, str) and "\x00" in value for value in parameters.values()):
+            return parameters
+        return {
+            key: value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+            for key, value in parameters.items()
+        }
+    if isinstance(parameters, list | tuple) and parameters:
+        if isinstance(parameters[0], dict | list | tuple):  # executemany
+            return type(parameters)(_replace_nul(row) for row in parameters)
+        if any(isinstance(value, str) and "\x00" in value for value in parameters):
+            return type(parameters)(
+                value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+                for value in parameters
+            )
+    return parameters
 
 
 def _translate_unavailability(engine: Engine, availability: Availability) -> None:
