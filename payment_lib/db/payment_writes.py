@@ -42,7 +42,7 @@ from payment_lib.db.tables import Payment, PaymentMethod
 
 PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
 METHODS: Table = PaymentMethod.__table__  # type: ignore[assignment]
-_USER_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(
+USER_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(
     bindparam("key", type_=BigInteger())
 )
 
@@ -76,17 +76,20 @@ def _params(columns: tuple[tuple[str, str, Any], ...], values: Mapping[str, Any]
     return params
 
 
-def _user_key(user_id: uuid.UUID) -> int:
-    """The advisory lock's key for a user (the one ``Locks.user`` takes)."""
+def user_key(user_id: uuid.UUID) -> int:
+    """The key of a user's advisory lock (``USER_LOCK``; ``Locks.user`` takes the same)."""
     return int.from_bytes(user_id.bytes[:8], "big", signed=True)
 
 
 @functools.cache
-def _script(dialect: Any, shape: str, *options: Any) -> Script:
-    """A script (``db.scripts``) of this module's statements, compiled once per dialect."""
-    if shape == "begin":
-        return Script.compile(dialect, (_USER_LOCK, _insert_new("postgresql", limited=options[0])))
-    names, with_card = options
+def _begin_script(dialect: Any, limited: bool) -> Script:
+    """Transaction 1 as a script (``db.scripts``): the user's lock, then the INSERT."""
+    return Script.compile(dialect, (USER_LOCK, _insert_new("postgresql", limited=limited)))
+
+
+@functools.cache
+def _record_script(dialect: Any, names: tuple[str, ...], with_card: bool) -> Script:
+    """Transaction 2 as a script: the outcome with its card, then the relink."""
     return Script.compile(dialect, _record("postgresql", names, with_card))
 
 
@@ -142,9 +145,9 @@ def insert_pending(
     if limited:
         params.update(a_user=values["user_id"], a_since=attempts_since, a_limit=limit)
     if lock and connection.dialect.name == "postgresql":
-        params["key"] = _user_key(values["user_id"])
+        params["key"] = user_key(values["user_id"])
         _locked, inserted = run_script(
-            connection, _script(connection.dialect, "begin", limited), params
+            connection, _begin_script(connection.dialect, limited), params
         )
         return inserted is not None
     statement = _insert_new(connection.dialect.name, limited=limited)
@@ -250,7 +253,7 @@ def record_pending(
         row = {**card, "id": uuid.uuid4()}
         params.update(_params(_CARD_PARAMS, row))
     if connection.dialect.name == "postgresql":
-        script = _script(connection.dialect, "record", names, card is not None)
+        script = _record_script(connection.dialect, names, card is not None)
         recorded, *relinked = run_script(connection, script, params)
     else:
         *first, last = _record(connection.dialect.name, names, card is not None)

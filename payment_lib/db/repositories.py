@@ -6,12 +6,13 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from payment_lib.db.payment_writes import USER_LOCK, user_key
 from payment_lib.db.tables import (
     Base,
     Notification,
@@ -107,8 +108,7 @@ class Locks:
         """Hold the user's lock until the transaction ends."""
         if self.session.get_bind().dialect.name != "postgresql":
             return
-        key = int.from_bytes(user_id.bytes[:8], "big", signed=True)
-        self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        self.session.execute(USER_LOCK, {"key": user_key(user_id)})
 
 
 def insert_once(session: Session, model: type[Base], values: dict[str, Any], unique: str) -> bool:
