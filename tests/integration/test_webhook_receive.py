@@ -217,17 +217,7 @@ def test_a_json_document_holding_nul_characters_is_stored_losslessly(payments):
     ],
 )
 def test_a_card_number_that_only_parsing_reveals_is_scrubbed_too(payments, written, card):
-    payload = (
-        '{"id": "evt_hidden_1", "object": "event", "type": "charge.succeeded", '
-        f'"data": {{"object": {{"id": "ch_1", "note": {written}}}}}}}'
-    ).encode()
-
-    receive(payments, payload)
-
-    with payments.database.unit_of_work() as uow:
-        event = uow.webhook_events.get("evt_hidden_1")
-        assert event is not None, card
-        assert event.payload["data"]["object"]["note"] == "[REDACTED]", card
+    assert stored_note(payments, written) == "[REDACTED]", card
 
 
 @pytest.mark.postgresql_only
@@ -261,17 +251,22 @@ def test_a_delivery_after_the_writers_connection_was_lost_is_stored(payments):
     ],
 )
 def test_text_jsonb_cannot_hold_as_written_is_stored_losslessly(payments, written, kept):
+    assert stored_note(payments, written) == kept
+
+
+def stored_note(payments, written: str) -> object:
+    """Receive a charge event whose ``note`` is the JSON text ``written``; the note stored."""
     payload = (
-        '{"id": "evt_written_1", "object": "event", "type": "charge.succeeded", '
-        f'"data": {{"object": {{"id": "ch_w", "object": "charge", "note": {written}}}}}}}'
+        '{"id": "evt_note_1", "object": "event", "type": "charge.succeeded", '
+        f'"data": {{"object": {{"id": "ch_1", "object": "charge", "note": {written}}}}}}}'
     ).encode()
 
     receive(payments, payload)
 
     with payments.database.unit_of_work() as uow:
-        event = uow.webhook_events.get("evt_written_1")
+        event = uow.webhook_events.get("evt_note_1")
         assert event is not None
-        assert event.payload["data"]["object"]["note"] == kept
+        return event.payload["data"]["object"]["note"]
 
 
 def test_a_backfill_stores_many_events_per_statement_without_an_orm_session(payments):
