@@ -407,6 +407,14 @@ def test_concurrent_upgrades_to_different_plans_never_charge_for_a_change_not_ma
         assert emails(shop, "plan_changed") == len(chain) + (scheduled is not None)
 
 
+def upgrade_with_its_answer_lost(shop, subscription, stripe_emulator) -> None:
+    """Upgrade to pro; Stripe charges, but its answer never arrives."""
+    stripe_emulator.faults.set(drop_response=True, path_prefix="/v1/payment_intents")
+    with pytest.raises(ProviderUnavailable):
+        shop.change_plan(subscription.id, "pro-monthly")
+    stripe_emulator.faults.clear()
+
+
 @pytest.mark.emulator_only
 def test_an_upgrade_paid_after_the_subscription_ended_is_refunded_automatically(
     shop, clock, user_id, stripe_emulator
@@ -415,10 +423,7 @@ def test_an_upgrade_paid_after_the_subscription_ended_is_refunded_automatically(
     charge succeeded: it paid for nothing. The worker's refund pass gives it back, once."""
     subscription = subscribe(shop, user_id)
     half_way(clock, subscription)
-    stripe_emulator.faults.set(drop_response=True, path_prefix="/v1/payment_intents")
-    with pytest.raises(ProviderUnavailable):
-        shop.change_plan(subscription.id, "pro-monthly")
-    stripe_emulator.faults.clear()
+    upgrade_with_its_answer_lost(shop, subscription, stripe_emulator)
     shop.cancel_subscription(subscription.id)
     clock.now += dt.timedelta(seconds=1)
     [settled] = shop.recover_stale_payments(older_than_seconds=0)
@@ -440,10 +445,7 @@ def test_an_upgrade_whose_answer_was_lost_switches_the_plan_when_recovery_settle
 ):
     subscription = subscribe(shop, user_id)
     half_way(clock, subscription)
-    stripe_emulator.faults.set(drop_response=True, path_prefix="/v1/payment_intents")
-    with pytest.raises(ProviderUnavailable):
-        shop.change_plan(subscription.id, "pro-monthly")
-    stripe_emulator.faults.clear()
+    upgrade_with_its_answer_lost(shop, subscription, stripe_emulator)
     assert row(shop, subscription.id)[0] == "basic-monthly"
     clock.now += dt.timedelta(seconds=1)
 
