@@ -11,6 +11,7 @@ gives up on a server that does not answer within the timeout.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import ssl
 import subprocess
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from payment_lib import Settings
-from payment_lib.domain.errors import PaymentError, ProviderUnavailable
+from payment_lib.domain.errors import ConfigurationError, PaymentError, ProviderUnavailable
 from payment_lib.stripe_gateway import StripeGateway
 
 
@@ -56,6 +57,7 @@ class Proxy(ThreadingHTTPServer):
 
     daemon_threads = True
     forwarded: list[str]
+    credentials: list[str | None]
 
 
 class _Forward(BaseHTTPRequestHandler):
@@ -64,6 +66,7 @@ class _Forward(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server.forwarded.append(self.path)
+        self.server.credentials.append(self.headers.get("Proxy-Authorization"))
         target = urlsplit(self.path)  # a proxy is sent the absolute URL
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
@@ -88,6 +91,7 @@ class _Forward(BaseHTTPRequestHandler):
 def proxy() -> Iterator[Proxy]:
     server = Proxy(("127.0.0.1", 0), _Forward)
     server.forwarded = []
+    server.credentials = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -124,6 +128,28 @@ def test_the_proxy_set_when_the_gateway_is_made_is_used(on_the_emulator, proxy, 
 
     assert a_customer(made).startswith("cus_")
     assert [urlsplit(url).path for url in proxy.forwarded] == ["/v1/customers"]
+
+
+def test_credentials_in_the_proxy_url_are_sent_to_the_proxy(on_the_emulator, proxy, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://ops:p%40ss@127.0.0.1:{proxy.server_port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    assert a_customer(gateway(on_the_emulator)).startswith("cus_")
+    assert proxy.credentials == ["Basic " + base64.b64encode(b"ops:p@ss").decode()]
+
+
+def test_a_proxy_that_is_not_http_is_refused_when_the_gateway_is_made(stripe_target, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://ops:secret@127.0.0.1:1080")
+    monkeypatch.setenv("HTTP_PROXY", "socks5://ops:secret@127.0.0.1:1080")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    with pytest.raises(
+        ConfigurationError, match=r"\(socks5://\.\.\.\) is not supported"
+    ) as refused:
+        gateway(stripe_target)
+    assert "secret" not in str(refused.value)
 
 
 def test_no_proxy_for_the_api_host_is_honoured(on_the_emulator, proxy, monkeypatch):
