@@ -223,7 +223,7 @@ def test_a_server_that_does_not_answer_in_time_is_given_up():
     attempts, the same key), then ProviderUnavailable."""
 
     def silent(handler: BaseHTTPRequestHandler) -> None:
-        time.sleep(3)
+        time.sleep(10)  # without the timeout, three attempts would take 30 s
 
     server = serving(silent)
     try:
@@ -231,7 +231,7 @@ def test_a_server_that_does_not_answer_in_time_is_given_up():
         started = time.monotonic()
         with pytest.raises(ProviderUnavailable):
             a_customer(made)
-        assert time.monotonic() - started < 2.5
+        assert time.monotonic() - started < 8  # 3 x 0.3 s, with room for a loaded machine
         assert server.seen == ["/v1/customers"] * 3
     finally:
         stop(server)
