@@ -281,12 +281,18 @@ class WebhookInbox:
         stores it (times in UTC; ids and times as text), the payload as ``written`` when JSONB
         can hold that text as it is, else the document written, NUL-safe (``to_storable``)."""
         values = {}
+        last: tuple[Any, str] = (None, "")  # a value written as text: a row's times are one
         for name, value in row.items():
-            if name != "payload":
+            if name == "payload":
+                continue
+            if value is not None and not isinstance(value, _JSON):
+                if value is not last[0]:  # as json.dumps(default=str) writes ids and times
+                    processor = self._processors[name]
+                    last = (value, str(value if processor is None else processor(value)))
+                values[name] = last[1]
+            else:
                 processor = self._processors[name]
-                value = value if processor is None else processor(value)
-                # as json.dumps(default=str) writes them (ids, times), without its callback
-                values[name] = value if value is None or isinstance(value, _JSON) else str(value)
+                values[name] = value if processor is None else processor(value)
         if written is None or not storable_as_received(written):
             written = json.dumps(row["payload"])
             if not storable_as_written(written):
