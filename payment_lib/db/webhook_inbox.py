@@ -280,7 +280,7 @@ class WebhookInbox:
         """One row as a JSON object for ``jsonb_populate_recordset``: each value as its column
         stores it (times in UTC; ids and times as text), the payload as ``written`` when JSONB
         can hold that text as it is, else the document written, NUL-safe (``to_storable``)."""
-        values = {}
+        values: dict[str, Any] = {}
         last: tuple[Any, str] = (None, "")  # a value written as text: a row's times are one
         for name, value in row.items():
             if name == "payload":
