@@ -387,3 +387,25 @@ def test_each_inbox_row_keeps_its_own_values_when_written_as_json(payments):
         (rows[1]["id"], now, later, False),
         (rows[2]["id"], later, later, True),
     ]
+
+
+def test_every_delivery_of_a_large_group_is_answered_with_its_own_outcome(payments):
+    """A group's waiters are woken one after another (each wakes the next): all of a large
+    group return, each with its own event and outcome, and each event is stored once."""
+    receive(payments, charge_event(0))
+    payloads = [charge_event(n) for n in range(1, 41)] + [charge_event(n) for n in (3, 17, 40)]
+    inbox = payments.database.webhook_inbox
+
+    with ThreadPoolExecutor(len(payloads)) as pool, first_insert_held(payments) as release:
+        first: Future = pool.submit(receive, payments, payloads[0])
+        rest = [pool.submit(receive, payments, p) for p in payloads[1:]]
+        wait_until(lambda: inbox.queued == len(rest))
+        release.set()
+        results = [f.result(10) for f in [first, *rest]]
+
+    assert [r.stripe_event_id for r in results] == [
+        *(f"evt_receive_{n}" for n in range(1, 41)),
+        *(f"evt_receive_{n}" for n in (3, 17, 40)),
+    ]
+    assert [r.duplicate for r in results] == [False] * 40 + [True] * 3
+    assert stored_ids(payments) == sorted(f"evt_receive_{n}" for n in range(41))
