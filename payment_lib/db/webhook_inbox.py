@@ -20,7 +20,6 @@ database that cannot be reached fails every call of the group with ``DatabaseUna
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -76,20 +75,18 @@ def _from_json(columns: tuple[str, ...]) -> str:
 class _Waiting:
     """One delivery's event, waiting for the statement that stores it."""
 
-    __slots__ = ("added", "done", "error", "json", "next", "row", "turn")
+    __slots__ = ("added", "done", "error", "json", "row", "turn")
 
     def __init__(self, row: dict[str, Any], json_row: str | None) -> None:
         self.row = row
         self.json = json_row  # PostgreSQL: the row as the statement's JSON takes it
-        self.next: _Waiting | None = None  # the next of its group to wake, once it is awake
         self.added = False
         self.done = False
         self.error: BaseException | None = None
-        # Held until its thread may go on: released once, when its group is stored (by the
-        # waiter before it in the group, the first by the thread that stored it) or when it is
-        # first in the queue and the statement in flight is done (then it stores the queue).
-        # A lock of its own, not a condition of the shared lock: the thread woken needs no
-        # lock held by the waker (one wake-up, not two).
+        # Held until its thread may go on: released once, when its group is stored or when it
+        # is first in the queue and the statement in flight is done (then it stores the
+        # queue). A lock of its own, not a condition of the shared lock: the thread woken
+        # needs no lock held by the waker (one wake-up, not two).
         self.turn = threading.Lock()
         self.turn.acquire()
 
@@ -150,8 +147,6 @@ class WebhookInbox:
             waits, self._storing = self._storing, True
         if waits:
             mine.turn.acquire()  # until stored, or first in the queue with nothing in flight
-            if mine.next is not None:
-                mine.next.turn.release()
         if not mine.done:  # first in the queue: this thread stores the queue
             with self._lock:
                 group, self._queue = self._queue[:GROUP], self._queue[GROUP:]
@@ -163,7 +158,9 @@ class WebhookInbox:
                     self._storing = following is not None
                 if following is not None:  # the next statement first, then the answers
                     following.turn.release()
-                _wake([waiting for waiting in group if waiting is not mine])
+                for waiting in group:
+                    if waiting is not mine:
+                        waiting.turn.release()
         if mine.error is not None:
             raise mine.error
         return mine.added
@@ -302,17 +299,6 @@ class WebhookInbox:
         if is_unavailable(error) and not isinstance(error, DatabaseUnavailable):
             return self._unavailable(error)
         return error
-
-
-def _wake(group: list[_Waiting]) -> None:
-    """Wake a stored group's waiters one after another: each, once awake, wakes the next
-    (``add_once``). Woken all at once, they contend for the GIL together: with 16 threads
-    5-6 voluntary and 2-3 forced context switches per delivery, against 3-3.5 and 1.2-1.5
-    woken in turn (a bare receiver: 2.5-3 and 0.8)."""
-    for waiting, after in itertools.pairwise(group):
-        waiting.next = after
-    if group:
-        group[0].turn.release()
 
 
 def _executed(
