@@ -390,8 +390,8 @@ def test_each_inbox_row_keeps_its_own_values_when_written_as_json(payments):
 
 
 def test_every_delivery_of_a_large_group_is_answered_with_its_own_outcome(payments):
-    """A group's waiters are woken one after another (each wakes the next): all of a large
-    group return, each with its own event and outcome, and each event is stored once."""
+    """Every waiter of a large group is woken and returns, each with its own event and
+    outcome, and each event is stored once."""
     receive(payments, charge_event(0))
     payloads = [charge_event(n) for n in range(1, 41)] + [charge_event(n) for n in (3, 17, 40)]
     inbox = payments.database.webhook_inbox
