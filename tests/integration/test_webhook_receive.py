@@ -353,3 +353,59 @@ def test_an_event_the_database_refuses_fails_alone_in_its_group(payments):
     failed = [n for n, f in enumerate([first, *rest], start=1) if results[f] is not None]
     assert failed == [5]
     assert stored_ids(payments) == [f"evt_receive_{n}" for n in range(9) if n != 5]
+
+
+def test_each_inbox_row_keeps_its_own_values_when_written_as_json(payments):
+    """The rows' JSON (PostgreSQL) writes a value recurring in a row once: one datetime for two
+    times; distinct ones, or the same in another row, each as its own."""
+    import datetime as dt
+
+    from payment_lib.db.tables import WebhookEvent
+    from payment_lib.services.webhooks import event_row
+
+    now = dt.datetime(2026, 12, 1, 7, 0, 1, 250, tzinfo=dt.UTC)
+    later = dt.datetime(2026, 12, 2, 8, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    rows = []
+    for number in range(3):
+        event = json.loads(charge_event(number))
+        rows.append(event_row(event, verified=number != 1, now=now))
+    rows[1]["next_attempt_at"] = later  # a time of its own, in another zone
+    rows[2]["created_at"] = rows[2]["next_attempt_at"] = later
+
+    assert payments.database.webhook_inbox.add_all(rows, [None] * len(rows)) == 3
+
+    table = WebhookEvent.__table__
+    with payments.database.engine.connect() as connection:
+        stored = connection.execute(
+            sa.select(
+                table.c.id, table.c.created_at, table.c.next_attempt_at,
+                table.c.signature_verified,
+            ).order_by(table.c.stripe_event_id)
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        (rows[0]["id"], now, now, True),
+        (rows[1]["id"], now, later, False),
+        (rows[2]["id"], later, later, True),
+    ]
+
+
+def test_every_delivery_of_a_large_group_is_answered_with_its_own_outcome(payments):
+    """Every waiter of a large group is woken and returns, each with its own event and
+    outcome, and each event is stored once."""
+    receive(payments, charge_event(0))
+    payloads = [charge_event(n) for n in range(1, 41)] + [charge_event(n) for n in (3, 17, 40)]
+    inbox = payments.database.webhook_inbox
+
+    with ThreadPoolExecutor(len(payloads)) as pool, first_insert_held(payments) as release:
+        first: Future = pool.submit(receive, payments, payloads[0])
+        rest = [pool.submit(receive, payments, p) for p in payloads[1:]]
+        wait_until(lambda: inbox.queued == len(rest))
+        release.set()
+        results = [f.result(10) for f in [first, *rest]]
+
+    assert [r.stripe_event_id for r in results] == [
+        *(f"evt_receive_{n}" for n in range(1, 41)),
+        *(f"evt_receive_{n}" for n in (3, 17, 40)),
+    ]
+    assert [r.duplicate for r in results] == [False] * 40 + [True] * 3
+    assert stored_ids(payments) == sorted(f"evt_receive_{n}" for n in range(41))
