@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -378,7 +379,9 @@ def test_each_inbox_row_keeps_its_own_values_when_written_as_json(payments):
     with payments.database.engine.connect() as connection:
         stored = connection.execute(
             sa.select(
-                table.c.id, table.c.created_at, table.c.next_attempt_at,
+                table.c.id,
+                table.c.created_at,
+                table.c.next_attempt_at,
                 table.c.signature_verified,
             ).order_by(table.c.stripe_event_id)
         ).all()
@@ -409,3 +412,46 @@ def test_every_delivery_of_a_large_group_is_answered_with_its_own_outcome(paymen
     ]
     assert [r.duplicate for r in results] == [False] * 40 + [True] * 3
     assert stored_ids(payments) == sorted(f"evt_receive_{n}" for n in range(41))
+
+
+class Interrupted(BaseException):
+    """What a signal handler raises in the main thread (as Ctrl-C raises KeyboardInterrupt)."""
+
+
+def test_a_delivery_interrupted_while_it_waits_does_not_stall_the_deliveries_after_it(payments):
+    """A signal in the main thread (Ctrl-C, a timeout alarm) can interrupt a delivery waiting for
+    its turn. It leaves the queue: the deliveries after it are still stored and answered (they
+    used to wait for ever for it to store them)."""
+    receive(payments, charge_event(0))
+    answered: list[object] = []
+
+    def deliver(number: int) -> threading.Thread:
+        thread = threading.Thread(
+            target=lambda: answered.append(receive(payments, charge_event(number))), daemon=True
+        )
+        thread.start()
+        return thread
+
+    def interrupt(_signal: int, _frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with counted(payments) as statements, first_insert_held(payments) as release:
+            first = deliver(1)
+            wait_until(lambda: any(s.startswith(INSERT) for s in statements))
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            with pytest.raises(Interrupted):
+                receive(payments, charge_event(2))  # queued behind the held INSERT
+            third = deliver(3)
+            wait_until(lambda: payments.database.webhook_inbox.queued >= 1)
+            release.set()
+            first.join(10)
+            third.join(10)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    assert not first.is_alive() and not third.is_alive(), "a delivery never returned"
+    assert len(answered) == 2
+    assert {"evt_receive_0", "evt_receive_1", "evt_receive_3"} <= set(stored_ids(payments))
