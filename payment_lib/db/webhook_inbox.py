@@ -117,6 +117,7 @@ class WebhookInbox:
         self._lock = threading.Lock()  # guards the queue and ``_storing``, never held long
         self._queue: list[_Waiting] = []
         self._storing = False  # a thread stores a group (or is woken to store the next)
+        self._next: _Waiting | None = None  # the waiter last woken to store the queue
         # PostgreSQL: the connection kept, used by one group at a time, and its DB-API cursor
         # (one statement at a time: a cursor for each cost 10-30 µs)
         self._kept: tuple[Connection, Any] | None = None
@@ -146,7 +147,11 @@ class WebhookInbox:
             self._queue.append(mine)
             waits, self._storing = self._storing, True
         if waits:
-            mine.turn.acquire()  # until stored, or first in the queue with nothing in flight
+            try:
+                mine.turn.acquire()  # until stored, or first in the queue with nothing in flight
+            except BaseException:  # a signal in this (main) thread: Ctrl-C, an alarm
+                self._leave(mine)
+                raise
         if not mine.done:  # first in the queue: this thread stores the queue
             with self._lock:
                 group, self._queue = self._queue[:GROUP], self._queue[GROUP:]
@@ -155,7 +160,7 @@ class WebhookInbox:
             finally:
                 with self._lock:
                     following = self._queue[0] if self._queue else None
-                    self._storing = following is not None
+                    self._storing, self._next = following is not None, following
                 if following is not None:  # the next statement first, then the answers
                     following.turn.release()
                 for waiting in group:
@@ -164,6 +169,19 @@ class WebhookInbox:
         if mine.error is not None:
             raise mine.error
         return mine.added
+
+    def _leave(self, mine: _Waiting) -> None:
+        """A waiter interrupted leaves the queue (its event is stored only if its group was
+        already taken); if it was chosen to store the queue next, the next in line is."""
+        with self._lock:
+            if mine in self._queue:
+                self._queue.remove(mine)
+            if self._next is not mine:
+                return
+            following = self._queue[0] if self._queue else None
+            self._storing, self._next = following is not None, following
+        if following is not None:
+            following.turn.release()
 
     def close(self) -> None:
         """Close the kept connection (the next delivery opens one)."""
