@@ -159,8 +159,7 @@ class WebhookInbox:
                 self._store(group)
             finally:
                 with self._lock:
-                    following = self._queue[0] if self._queue else None
-                    self._storing, self._next = following is not None, following
+                    following = self._chosen_next()
                 if following is not None:  # the next statement first, then the answers
                     following.turn.release()
                 for waiting in group:
@@ -178,10 +177,16 @@ class WebhookInbox:
                 self._queue.remove(mine)
             if self._next is not mine:
                 return
-            following = self._queue[0] if self._queue else None
-            self._storing, self._next = following is not None, following
+            following = self._chosen_next()
         if following is not None:
             following.turn.release()
+
+    def _chosen_next(self) -> _Waiting | None:
+        """(Under the lock.) The first waiter in the queue, chosen to store it next; None when
+        the queue is empty (then no one stores)."""
+        following = self._queue[0] if self._queue else None
+        self._storing, self._next = following is not None, following
+        return following
 
     def close(self) -> None:
         """Close the kept connection (the next delivery opens one)."""
