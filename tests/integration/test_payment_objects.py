@@ -7,6 +7,7 @@ instrumentation per payment. What the caller gets back must be what is stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,3 +93,22 @@ def test_a_replay_still_reads_the_stored_row(payments, user_id):
 
     assert "loaded" in made
     assert again.replayed and again.id == first.id and again.status == "succeeded"
+
+
+
+def test_an_inserted_payment_has_every_column_of_the_orm_row(user_id):
+    from payment_lib.services.payment_requests import PaymentRequest
+    from payment_lib.services.payment_rows import InsertedPayment
+    from payment_lib.services.payments import _pending
+
+    request = PaymentRequest.build(
+        user_id=user_id,
+        amount="20.00",
+        currency="usd",
+        payment_method="pm_card_visa",
+        idempotency_key="k-1",
+    )
+    row = InsertedPayment(_pending(request, {}, dt.datetime.now(dt.UTC), None))
+
+    missing = [c.key for c in Payment.__table__.columns if not hasattr(row, c.key)]
+    assert missing == []
