@@ -105,12 +105,7 @@ def process_payment(
             with the same key: it asks Stripe and never charges twice (so does recovery).
         ProviderError: Stripe answered with an error we cannot classify; ``unknown`` too.
     """
-    with (
-        trace(),
-        structlog.contextvars.bound_contextvars(
-            user_id=str(request.user_id), idempotency_key=request.idempotency_key
-        ),
-    ):
+    with trace(user_id=str(request.user_id), idempotency_key=request.idempotency_key):
         started = time.perf_counter()
         # A plan purchase's customer is made once the request passed its checks (below).
         customer = renewal.customer if renewal else None
