@@ -2,7 +2,8 @@
 
 For each added Stripe latency, N payments (``pm_card_visa``, one user each) go through
 ``Payments.pay`` from C worker threads, then the same N through a bare baseline: the stripe SDK's
-``payment_intents.create(confirm=True)`` plus one INSERT with SQLAlchemy Core. Printed per run:
+``payment_intents.create(confirm=True)`` plus one INSERT with SQLAlchemy Core, on the SDK's stock
+HTTP client ("baseline") and on the library's ("base-lib"). Printed per run:
 wall latency per payment (p50/p95/p99), throughput, this process's CPU time per payment, and the
 PaymentIntents the emulator holds against the succeeded payments stored (they must be equal),
 and the most pooled connections the library had checked out at once.
@@ -14,7 +15,8 @@ Exits 1 when a payment raised or the counts differ.
 
 Usage: .venv/bin/python benchmarks/payments_load.py [--payments 100] [--concurrency 20]
        [--latency-ms 0,300] [--database-url postgresql+psycopg://...] [--pool-size N]
-       [--max-overflow N] [--json] [--profile]
+       [--max-overflow N] [--rounds 3] [--baseline-transport both|stock|library] [--json]
+       [--profile]
 """
 
 from __future__ import annotations
@@ -222,15 +224,16 @@ BASELINE = Table(
 
 
 class BaselineTarget:
-    """The SDK call the library makes, with the same transport, plus one INSERT."""
-
-    name = "baseline"
+    """The bare path: the SDK's typed call plus one INSERT; on the SDK's stock HTTP client
+    ("baseline", what a bare application would write) or on the library's ("base-lib", so that
+    the difference is the library's own cost and nothing of the transport)."""
 
     def __init__(self, database_url: str, emulator_url: str, transport: str = "library") -> None:
         self.engine = create_engine(database_url)
         BASELINE.metadata.create_all(self.engine)
-        # The library's HTTP client (sessions that read the environment once), or the SDK's
-        # stock one, which reads the proxy variables and ~/.netrc on every request.
+        # The library's HTTP client (urllib3, the environment read once), or the SDK's stock
+        # one (requests, which reads the proxy variables and ~/.netrc on every request).
+        self.name = "baseline" if transport == "stock" else "base-lib"
         if transport == "library":
             from payment_lib.stripe_gateway.transport import http_client
 
@@ -382,7 +385,7 @@ def summed(name: str, latency: int, samples: list[Sample]) -> Run:
 
 
 def measure(
-    targets: tuple[Target, Target], emulator: Emulator, options: argparse.Namespace, latency: int
+    targets: tuple[Target, ...], emulator: Emulator, options: argparse.Namespace, latency: int
 ) -> list[Run]:
     """``options.payments`` payments per target at ``latency`` ms, in ``options.rounds``
     rounds that alternate the targets, so that a change in the machine's load between rounds
@@ -446,11 +449,16 @@ def comparison(library: Run, baseline: Run) -> dict[str, float]:
 
 
 def report(runs: list[Run], options: argparse.Namespace) -> None:
-    pairs = [(runs[i], runs[i + 1]) for i in range(0, len(runs), 2)]
+    width = len(options.baseline_transports) + 1
+    groups = [runs[i : i + width] for i in range(0, len(runs), width)]
     if options.json:
         document = [
-            {"library": asdict(lib), "baseline": asdict(base), **comparison(lib, base)}
-            for lib, base in pairs
+            {
+                "library": asdict(library),
+                **{base.target: asdict(base) for base in bases},
+                **{f"against_{base.target}": comparison(library, base) for base in bases},
+            }
+            for library, *bases in groups
         ]
         print(json.dumps(document, indent=2))
         return
@@ -461,16 +469,17 @@ def report(runs: list[Run], options: argparse.Namespace) -> None:
         f"+{options.max_overflow or Settings.model_fields['database_max_overflow'].default}"
     )
     print(HEADER)
-    for library, baseline in pairs:
-        print(row(library))
-        print(row(baseline))
-        ratios = comparison(library, baseline)
-        print(
-            f"{'':>8}  library/baseline: p50 x{ratios['p50_ratio']:.2f}, "
-            f"throughput x{ratios['throughput_ratio']:.2f}, "
-            f"CPU {ratios['cpu_ms_overhead_per_payment']:+.2f} ms/payment, "
-            f"library connections in use at most {library.peak_connections}"
-        )
+    for library, *bases in groups:
+        for run in (library, *bases):
+            print(row(run))
+        for base in bases:
+            ratios = comparison(library, base)
+            print(
+                f"{'':>8}  library/{base.target}: p50 x{ratios['p50_ratio']:.2f}, "
+                f"throughput x{ratios['throughput_ratio']:.2f}, "
+                f"CPU {ratios['cpu_ms_overhead_per_payment']:+.2f} ms/payment"
+            )
+        print(f"{'':>8}  library connections in use at most {library.peak_connections}")
 
 
 # Main -----------------------------------------------------------------------------------------
@@ -507,9 +516,10 @@ def parse_options() -> argparse.Namespace:
     )
     parser.add_argument(
         "--baseline-transport",
-        choices=["library", "stock"],
-        default="library",
-        help="the baseline's HTTP client: the library's (default), or the SDK's stock one",
+        choices=["both", "library", "stock"],
+        default="both",
+        help="the bare path's HTTP client: the SDK's stock one ('baseline'), the library's "
+        "('base-lib'), or both, each a target of its own in the same run (default)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
@@ -517,6 +527,8 @@ def parse_options() -> argparse.Namespace:
     )
     options = parser.parse_args()
     options.latencies = [int(part) for part in options.latency_ms.split(",") if part.strip()]
+    choice = options.baseline_transport
+    options.baseline_transports = ["stock", "library"] if choice == "both" else [choice]
     if options.payments < 1 or options.concurrency < 1 or options.rounds < 1:
         parser.error("--payments, --concurrency and --rounds must be positive")
     if not options.latencies:
@@ -534,21 +546,22 @@ def run_all(database_url: str, emulator: Emulator, options: argparse.Namespace) 
         if value is not None
     }
     library = LibraryTarget(database_url, emulator.url, pool)
-    baseline = BaselineTarget(database_url, emulator.url, options.baseline_transport)
+    bases = [BaselineTarget(database_url, emulator.url, how) for how in options.baseline_transports]
+    targets: tuple[Target, ...] = (library, *bases)
     try:
-        for target in (library, baseline):
+        for target in targets:
             warm_up(target, emulator, options.concurrency)
         runs = [
             run
             for latency in options.latencies
-            for run in measure((library, baseline), emulator, options, latency)
+            for run in measure(targets, emulator, options, latency)
         ]
         if options.profile:
             profile(library, emulator, 100)
         return runs
     finally:
-        library.close()
-        baseline.close()
+        for target in targets:
+            target.close()
 
 
 def main() -> int:
