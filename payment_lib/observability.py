@@ -10,8 +10,7 @@ import datetime as dt
 import logging
 import sys
 import uuid
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -114,13 +113,38 @@ def current_trace_id() -> str | None:
     return str(value) if value is not None else None
 
 
-@contextmanager
-def trace(trace_id: str | None = None) -> Iterator[str]:
-    """Bind a trace id for the operation inside; an enclosing one is kept, not replaced."""
-    existing = current_trace_id()
-    if existing is not None:
-        yield existing
-        return
-    new_id = trace_id or uuid.uuid4().hex
-    with structlog.contextvars.bound_contextvars(**{TRACE_ID: new_id}):
-        yield new_id
+def trace(trace_id: str | None = None, **fields: object) -> Traced:
+    """Bind a trace id for the operation inside, with ``fields`` (the use case's own: its
+    user, its key); an enclosing trace id is kept, not replaced. ``with trace(...) as
+    trace_id``. Afterwards the context is as it was (fields bound outside get their values
+    back)."""
+    return Traced(trace_id, fields)
+
+
+class Traced:
+    """``trace()``'s context manager: one ``bind_contextvars`` for the trace id and the fields,
+    undone by their tokens (structlog's ``bound_contextvars`` reads the whole context to undo,
+    and a payment used to nest two of them: ~15 µs)."""
+
+    __slots__ = ("_fields", "_tokens", "_trace_id")
+
+    def __init__(self, trace_id: str | None, fields: dict[str, object]) -> None:
+        self._trace_id = trace_id
+        self._fields = fields
+        self._tokens: Mapping[str, Any] = {}
+
+    def __enter__(self) -> str:
+        existing = current_trace_id()
+        if existing is not None:
+            bound = self._fields
+        else:
+            existing = self._trace_id or uuid.uuid4().hex
+            bound = {**self._fields, TRACE_ID: existing}
+        if bound:
+            self._tokens = structlog.contextvars.bind_contextvars(**bound)
+        return existing
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._tokens:
+            structlog.contextvars.reset_contextvars(**self._tokens)
+            self._tokens = {}

@@ -167,12 +167,15 @@ def _text_without_nul(
 
 def _replace_nul(parameters: Any) -> Any:
     if isinstance(parameters, dict):
-        if not any(isinstance(value, str) and "\x00" in value for value in parameters.values()):
-            return parameters
-        return {
-            key: value.replace("\x00", "\ufffd") if isinstance(value, str) else value
-            for key, value in parameters.items()
-        }
+        # A plain loop: a script's statements each pass this with ~25 parameters (a generator
+        # in any() cost three times as much).
+        for value in parameters.values():
+            if isinstance(value, str) and "\x00" in value:
+                return {
+                    key: value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+                    for key, value in parameters.items()
+                }
+        return parameters
     if isinstance(parameters, list | tuple) and parameters:
         if isinstance(parameters[0], dict | list | tuple):  # executemany
             return type(parameters)(_replace_nul(row) for row in parameters)

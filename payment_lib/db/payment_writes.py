@@ -4,8 +4,8 @@ connection (``UnitOfWork.core``), without an ORM session.
 
 Transaction 1: the user's lock (PostgreSQL), then one INSERT that counts the user's attempts
 and takes the idempotency key. Transaction 2: one UPDATE that locks the payment row if it is
-still pending, adds the card (unless known) and writes the outcome with the card's id
-(PostgreSQL: data-modifying CTEs); SQLite, which has no INSERT inside WITH, adds the card
+still pending, adds the card (or locks the known one) and writes the outcome with the card's
+id (PostgreSQL: data-modifying CTEs); SQLite, which has no INSERT inside WITH, adds the card
 first and links it in the UPDATE.
 
 On PostgreSQL each transaction is one message (``db.scripts``), run in autocommit: one round
@@ -89,7 +89,7 @@ def _begin_script(dialect: Any, limited: bool) -> Script:
 
 @functools.cache
 def _record_script(dialect: Any, names: tuple[str, ...], with_card: bool) -> Script:
-    """Transaction 2 as a script: the outcome with its card, then the relink."""
+    """Transaction 2 as a script: one statement, the outcome with its card."""
     return Script.compile(dialect, _record("postgresql", names, with_card))
 
 
@@ -186,38 +186,30 @@ def _record(dialect: str, names: tuple[str, ...], with_card: bool) -> tuple[Exec
         return (update(PAYMENTS).where(_pending_row()).values(values).returning(PAYMENTS.c.id),)
     if dialect == "postgresql":
         # The payment row is locked first, then the card added: the order every path takes
-        # them in (a resumed attempt holds the row while it records the same card).
+        # them in (a resumed attempt holds the row while it records the same card). A known
+        # card is locked by ON CONFLICT DO UPDATE (a no-op: the row is left as it was), whose
+        # RETURNING gives its id even when another transaction added it after this
+        # statement's snapshot (DO NOTHING returns nothing then, and a second statement had
+        # to look the card up again).
         locked = select(PAYMENTS.c.id).where(_pending_row()).with_for_update().cte("locked")
+        adding = postgresql_insert(METHODS).from_select(
+            columns, _card_select(exists(select(locked.c.id)))
+        )
         added = (
-            postgresql_insert(METHODS)
-            .from_select(columns, _card_select(exists(select(locked.c.id))))
-            .on_conflict_do_nothing(index_elements=conflict)
+            adding.on_conflict_do_update(
+                index_elements=conflict,
+                set_={"stripe_payment_method_id": adding.excluded.stripe_payment_method_id},
+            )
             .returning(METHODS.c.id)
             .cte("added")
         )
-        card = func.coalesce(select(added.c.id).scalar_subquery(), _known_card())
         statement = (
             update(PAYMENTS)
             .where(PAYMENTS.c.id == locked.c.id, _pending_row())
-            .values({**values, "payment_method_id": card})
+            .values({**values, "payment_method_id": select(added.c.id).scalar_subquery()})
             .returning(PAYMENTS.c.payment_method_id)
         )
-        # When another transaction added the same card after this statement's snapshot, the
-        # card is not linked: the next statement (a new snapshot, same transaction, the row
-        # still locked) links it, if this outcome is the one the payment now holds.
-        updated = bindparam("v_updated_at", type_=PAYMENTS.c.updated_at.type)
-        relink = (
-            update(PAYMENTS)
-            .where(
-                PAYMENTS.c.id == bindparam("w_id"),
-                PAYMENTS.c.payment_method_id.is_(None),
-                PAYMENTS.c.status == bindparam("v_status"),
-                PAYMENTS.c.updated_at == updated,
-            )
-            .values(payment_method_id=_known_card(), updated_at=updated)
-            .returning(PAYMENTS.c.payment_method_id)
-        )
-        return statement, relink
+        return (statement,)
     still_pending = exists(select(PAYMENTS.c.id).where(_pending_row()))
     add = (
         sqlite_insert(METHODS)
@@ -254,17 +246,16 @@ def record_pending(
         params.update(_params(_CARD_PARAMS, row))
     if connection.dialect.name == "postgresql":
         script = _record_script(connection.dialect, names, card is not None)
-        recorded, *relinked = run_script(connection, script, params)
+        (recorded,) = run_script(connection, script, params)
     else:
         *first, last = _record(connection.dialect.name, names, card is not None)
         for statement in first:
             connection.execute(statement, params)
-        recorded, relinked = connection.execute(last, params).first(), []
+        recorded = connection.execute(last, params).first()
     if recorded is None:
         return False
     if card is None:
         return True
-    late = relinked[0] if relinked else None  # linked by the second statement
-    method_id: uuid.UUID | None = recorded[0] or (late[0] if late else None)
+    method_id: uuid.UUID | None = recorded[0]
     assert method_id is not None, "a recorded card is linked"
     return method_id

@@ -18,12 +18,14 @@ at the pipeline's end goes through SQLAlchemy's error handling too (its exceptio
 engine's ``handle_error``: ``DatabaseUnavailable``; a lost connection invalidated). Both are
 private methods of SQLAlchemy 2: ``tests/integration/test_scripts.py`` pins what they do.
 
-PostgreSQL only: SQLite runs one statement per call.
+A script of one statement goes without a pipeline (in autocommit it is a transaction of its
+own already). PostgreSQL only: SQLite runs one statement per call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +99,7 @@ def run_script(
         if own:
             driver.autocommit = True
         try:
-            with driver.pipeline() if _PIPELINE else driver.transaction():
+            with _together(driver, len(cursors)):
                 for cursor, statement in zip(cursors, script.statements, strict=True):
                     # SQLAlchemy's cursor-level execution: its events (the engine's NUL
                     # replacement, a host's instrumentation), echo, and its error handling for
@@ -114,6 +116,14 @@ def run_script(
             cursor.close()
         if own:
             _end_autocommit(connection, driver)
+
+
+def _together(driver: psycopg.Connection[Any], statements: int) -> AbstractContextManager[Any]:
+    """How the statements go: one as it is (one round trip, its own transaction in autocommit:
+    a pipeline would only add psycopg's work); several in a pipeline, else a transaction."""
+    if statements == 1:
+        return nullcontext()
+    return driver.pipeline() if _PIPELINE else driver.transaction()
 
 
 def _end_autocommit(connection: Connection, driver: psycopg.Connection[Any]) -> None:

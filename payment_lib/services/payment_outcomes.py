@@ -21,6 +21,7 @@ from payment_lib.domain.money import format_amount
 from payment_lib.domain.states import LEDGER_CORRECTIONS, PAYMENT_TRANSITIONS, PaymentStatus
 from payment_lib.services.notify import notify
 from payment_lib.services.payment_results import PaymentInfo
+from payment_lib.services.payment_rows import PaymentRow
 from payment_lib.services.plan_credit import plan_change_paid, renewal_paid
 from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.services.subscriptions import (
@@ -66,7 +67,7 @@ def record_outcome(
     *,
     new_uow: NewUnitOfWork,
     policy: OutcomePolicy,
-    sent: Payment | None = None,
+    sent: PaymentRow | None = None,
 ) -> PaymentInfo:
     """Transaction 2: write what Stripe decided, once; a late or repeated outcome is ignored.
 
@@ -90,7 +91,7 @@ def record_outcome(
 
 
 def _record_sent(
-    sent: Payment, outcome: IntentOutcome, *, new_uow: NewUnitOfWork, policy: OutcomePolicy
+    sent: PaymentRow, outcome: IntentOutcome, *, new_uow: NewUnitOfWork, policy: OutcomePolicy
 ) -> PaymentInfo | None:
     """``record_outcome`` for a plain payment still ``pending``; None when it is not (plain,
     still pending, or a decided outcome), having changed nothing.
@@ -122,7 +123,7 @@ def _record_sent(
     return PaymentInfo.of(sent)
 
 
-def _apply(payment: Payment, changes: dict[str, object], method_id: uuid.UUID | bool) -> None:
+def _apply(payment: PaymentRow, changes: dict[str, object], method_id: uuid.UUID | bool) -> None:
     if isinstance(method_id, uuid.UUID):
         changes["payment_method_id"] = method_id
     for name, value in changes.items():
@@ -203,7 +204,7 @@ def apply_outcome(
 
 
 def outcome_changes(
-    payment: Payment, target: PaymentStatus, outcome: IntentOutcome, policy: OutcomePolicy
+    payment: PaymentRow, target: PaymentStatus, outcome: IntentOutcome, policy: OutcomePolicy
 ) -> tuple[dict[str, object], Decline | None]:
     """The columns an outcome sets on the payment (but its card), and the decline if failed."""
     changes: dict[str, object] = {
@@ -226,7 +227,7 @@ def outcome_changes(
 
 
 def _log_outcome(
-    payment: Payment, target: PaymentStatus, decline: Decline | None, outcome: IntentOutcome
+    payment: PaymentRow, target: PaymentStatus, decline: Decline | None, outcome: IntentOutcome
 ) -> None:
     if decline is not None:
         log.info(  # a decline is a result for the caller, not a fault of the system
@@ -246,7 +247,7 @@ def _log_outcome(
         )
 
 
-def _notify(uow: UnitOfWork, payment: Payment, kind: str | None, policy: OutcomePolicy) -> None:
+def _notify(uow: UnitOfWork, payment: PaymentRow, kind: str | None, policy: OutcomePolicy) -> None:
     if kind:
         notify(
             uow,
@@ -332,7 +333,7 @@ def _paid_for_nothing(payment: Payment, subscription_status: str, policy: Outcom
         policy.metrics.ledger_corrections_total.labels(kind="renewal_not_applied").inc()
 
 
-def notification_payload(payment: Payment) -> dict[str, object]:
+def notification_payload(payment: PaymentRow) -> dict[str, object]:
     return {
         "payment_id": str(payment.id),
         "amount": format_amount(payment.amount, payment.currency),
@@ -355,7 +356,7 @@ def remember_card(uow: UnitOfWork, payment: Payment, outcome: IntentOutcome) -> 
     return uow.payment_methods.add(PaymentMethod(**card_row(payment, outcome)))
 
 
-def card_row(payment: Payment, outcome: IntentOutcome) -> dict[str, object]:
+def card_row(payment: PaymentRow, outcome: IntentOutcome) -> dict[str, object]:
     """The safe details of the outcome's card, as a PaymentMethod row's columns."""
     card = outcome.card
     assert card is not None

@@ -7,10 +7,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from payment_lib.db.tables import Payment
 from payment_lib.domain.errors import NotFound
 from payment_lib.domain.money import Money
 from payment_lib.services.payment_requests import parse_uuid
+from payment_lib.services.payment_rows import PaymentRow
 from payment_lib.services.ports import NewUnitOfWork
 
 
@@ -44,7 +44,7 @@ class PaymentInfo:
     amount_lost: Money | None = None  # lost to a dispute: its amount once lost
 
     @classmethod
-    def of(cls, payment: Payment, *, replayed: bool = False) -> PaymentInfo:
+    def of(cls, payment: PaymentRow, *, replayed: bool = False) -> PaymentInfo:
         # The row's loaded values straight from its __dict__ (the ORM's attribute access
         # costs ~0.7 µs each); through the ORM those that are not there (it loads them).
         loaded = payment.__dict__

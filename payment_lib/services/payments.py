@@ -37,6 +37,7 @@ from payment_lib.services.customers import customer_for
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome, record_unknown
 from payment_lib.services.payment_requests import PaymentRequest
 from payment_lib.services.payment_results import PaymentInfo
+from payment_lib.services.payment_rows import InsertedPayment, PaymentRow
 from payment_lib.services.plans import refuse_archived
 from payment_lib.services.ports import Clock, NewUnitOfWork
 from payment_lib.services.settle import confirm, needs_customer, settle
@@ -104,12 +105,7 @@ def process_payment(
             with the same key: it asks Stripe and never charges twice (so does recovery).
         ProviderError: Stripe answered with an error we cannot classify; ``unknown`` too.
     """
-    with (
-        trace(),
-        structlog.contextvars.bound_contextvars(
-            user_id=str(request.user_id), idempotency_key=request.idempotency_key
-        ),
-    ):
+    with trace(user_id=str(request.user_id), idempotency_key=request.idempotency_key):
         started = time.perf_counter()
         # A plan purchase's customer is made once the request passed its checks (below).
         customer = renewal.customer if renewal else None
@@ -158,7 +154,7 @@ def process_payment(
 
 
 def _with_customer(
-    payment: Payment, *, new_uow: NewUnitOfWork, gateway: StripeGateway, now: dt.datetime
+    payment: PaymentRow, *, new_uow: NewUnitOfWork, gateway: StripeGateway, now: dt.datetime
 ) -> Payment:
     """The payment with its user's Stripe Customer recorded in what its call sends."""
     customer = customer_for(
@@ -180,7 +176,7 @@ def _begin(
     clock: Clock,
     rate_limit: int | None,
     renewal: Renewal | PlanChange | None,
-) -> tuple[Payment, Stage]:
+) -> tuple[PaymentRow, Stage]:
     """Transaction 1: the payment to work on, and what to do with it: send it (``new``),
     settle an earlier attempt whose outcome is not known (``resume``), or ``replay`` it.
 
@@ -191,14 +187,14 @@ def _begin(
     """
     now = clock()
     values = _pending(request, details, now, renewal)
-    payment = Payment(**values)
     purchase = request.plan_id is not None and renewal is None
     if not purchase:
         with new_uow().core(autocommit=True) as connection:
             if insert_pending(
                 connection, values, attempts_since=now - RATE_WINDOW, limit=rate_limit, lock=True
             ):
-                return payment, "new"
+                return InsertedPayment(values), "new"
+    payment = Payment(**values)
     with new_uow() as uow:
         uow.locks.user(request.user_id)
         existing = uow.payments.by_idempotency_key(request.idempotency_key)

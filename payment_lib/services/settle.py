@@ -16,12 +16,12 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
-from payment_lib.db.tables import Payment
 from payment_lib.domain.errors import InvalidRequest, NotFound, ProviderUnavailable
 from payment_lib.observability import trace
 from payment_lib.services.payment_outcomes import OutcomePolicy, record_outcome
 from payment_lib.services.payment_requests import parse_uuid
 from payment_lib.services.payment_results import PaymentInfo
+from payment_lib.services.payment_rows import PaymentRow
 from payment_lib.services.ports import NewUnitOfWork
 from payment_lib.stripe_objects import IntentOutcome
 
@@ -47,12 +47,12 @@ def stripe_key_for(payment_id: uuid.UUID) -> str:
     return f"payment_lib-payment-{payment_id}"
 
 
-def may_resend(payment: Payment, now: dt.datetime) -> bool:
+def may_resend(payment: PaymentRow, now: dt.datetime) -> bool:
     """Whether Stripe surely still remembers the payment's key, so sending again is safe."""
     return now - payment.created_at < SAFE_RESUME_WINDOW
 
 
-def confirm(gateway: StripeGateway, payment: Payment) -> IntentOutcome:
+def confirm(gateway: StripeGateway, payment: PaymentRow) -> IntentOutcome:
     """The Stripe call for a payment, built only from what is stored, so that a resumed or
     recovered attempt sends exactly the same request under the same idempotency key.
 
@@ -88,14 +88,14 @@ def confirm(gateway: StripeGateway, payment: Payment) -> IntentOutcome:
         )
 
 
-def needs_customer(payment: Payment) -> bool:
+def needs_customer(payment: PaymentRow) -> bool:
     """A plan purchase whose Stripe Customer is not recorded yet: it was never sent (the
     customer is recorded before the first call), and must not be sent without one."""
     details = payment.details or {}
     return bool(details.get("save_for_off_session")) and not details.get("customer")
 
 
-def settle(gateway: StripeGateway, payment: Payment, now: dt.datetime) -> IntentOutcome:
+def settle(gateway: StripeGateway, payment: PaymentRow, now: dt.datetime) -> IntentOutcome:
     """What Stripe says about a payment whose outcome we do not know (see the module doc).
 
     Raises:

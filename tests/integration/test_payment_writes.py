@@ -141,3 +141,20 @@ def test_a_card_another_transaction_adds_meanwhile_is_linked(database):
 
     assert outcome["method"] == row["id"]
     assert stored(database, payment_id) == ("succeeded", row["id"])
+
+
+def test_linking_a_known_card_leaves_its_row_as_it_was(database):
+    first, second = pending(database), pending(database)
+    with database.unit_of_work().core() as connection:
+        known = record_pending(connection, first, succeeded(), card("pm_kept"))
+    columns = sa.select(PaymentMethod.__table__).where(PaymentMethod.id == known)
+    with database.engine.connect() as connection:
+        before = connection.execute(columns).one()
+
+    with database.unit_of_work().core() as connection:
+        later = {**card("pm_kept"), "exp_year": 2031}
+        again = record_pending(connection, second, succeeded(), later)
+
+    with database.engine.connect() as connection:
+        assert connection.execute(columns).one() == before
+    assert again == known

@@ -149,3 +149,22 @@ def test_sqlalchemys_cursor_events_see_each_statement(database):
     assert sorted(seen) == sorted(
         [("before", "INSERT"), ("before", "SELECT"), ("after", "INSERT"), ("after", "SELECT")]
     )
+
+
+def test_a_script_of_one_statement_is_one_round_trip_and_fails_as_any_statement(database):
+    """One statement needs no pipeline (its own transaction in autocommit): it goes as it is,
+    and an error is SQLAlchemy's, the connection left out of autocommit for the next user."""
+    taken = uuid.uuid4()
+    one = script(database, add("a"))
+    with database.unit_of_work().core(autocommit=True) as connection:
+        (row,) = run_script(connection, one, {"a": taken, "body": "first"})
+        assert row == (taken,)
+        with pytest.raises(sa.exc.IntegrityError):
+            run_script(connection, one, {"a": taken, "body": "again"})
+        driver = connection.connection.driver_connection
+        assert driver.autocommit is False
+        assert driver.pgconn.pipeline_status == 0  # never in pipeline mode
+    with database.unit_of_work().core() as connection:
+        (row,) = run_script(connection, one, {"a": uuid.uuid4(), "body": "in a transaction"})
+        connection.rollback()
+    assert notes(database) == ["first"]

@@ -60,3 +60,29 @@ def test_metrics_register_in_the_registry_they_are_given():
     assert 'payments_total{status="succeeded"} 1.0' in text
     assert "payment_duration_seconds" in text
     Metrics(CollectorRegistry())  # a second instance elsewhere does not collide
+
+
+def test_trace_binds_fields_with_its_id_and_restores_the_outer_context():
+    get = structlog.contextvars.get_contextvars
+    with structlog.contextvars.bound_contextvars(user_id="outer", kept="yes"):
+        with trace(user_id="u-1", idempotency_key="k-1") as trace_id:
+            assert get() == {
+                "user_id": "u-1",
+                "kept": "yes",
+                "idempotency_key": "k-1",
+                "trace_id": trace_id,
+            }
+        assert get() == {"user_id": "outer", "kept": "yes"}
+        with trace("outer-id"), trace(user_id="u-2") as inner:
+            assert inner == "outer-id" and get()["user_id"] == "u-2"
+        assert get() == {"user_id": "outer", "kept": "yes"}
+    assert get() == {}
+
+
+def test_trace_restores_the_context_when_its_block_raises():
+    try:
+        with trace(user_id="u-1"):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert structlog.contextvars.get_contextvars() == {}
