@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import collections
 import cProfile
-import functools
 import os
 import pstats
 import sys
@@ -37,6 +36,7 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import payments_load as load
+from python_costs import timed_into
 
 from payment_lib.observability import configure_logging
 
@@ -88,18 +88,6 @@ def differential(library: Any, bare: Any, emulator: Any, count: int, top: int) -
     print(f"{'total':<44} {total_lib:9.1f} {total_bare:9.1f} {total_lib - total_bare:+9.1f}")
 
 
-def _timed(spent: collections.Counter[str], label: str, function: Any) -> Any:
-    @functools.wraps(function)
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.thread_time_ns()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            spent[label] += time.thread_time_ns() - started
-
-    return timed
-
-
 def phases(library: Any, bare: Any, emulator: Any, count: int) -> None:
     """CPU µs per payment of pay()'s phases, and library against bare in the same window."""
     from sqlalchemy import Connection, Engine, event
@@ -119,13 +107,13 @@ def phases(library: Any, bare: Any, emulator: Any, count: int) -> None:
     ]
     originals = [(module, name, getattr(module, name)) for module, name, _ in wrapped]
     for module, name, label in wrapped:
-        setattr(module, name, _timed(spent, label, getattr(module, name)))
+        setattr(module, name, timed_into(spent, label, getattr(module, name)))
     build = PaymentRequest.build
-    PaymentRequest.build = _timed(spent, "request checks (PaymentRequest.build)", build)  # type: ignore[method-assign]
+    PaymentRequest.build = timed_into(spent, "request checks (PaymentRequest.build)", build)  # type: ignore[method-assign]
     bound = type(structlog.get_logger("x").bind())
     levels = {level: getattr(bound, level) for level in ("info", "warning", "error")}
     for level, method in levels.items():
-        setattr(bound, level, _timed(spent, "log lines (all)", method))
+        setattr(bound, level, timed_into(spent, "log lines (all)", method))
     pool = library.payments.database.engine.pool
 
     def before_checkout(*_args: Any) -> None:

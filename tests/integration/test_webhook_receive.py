@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import pytest
@@ -335,23 +335,29 @@ POISON_TRIGGER = {
 }
 
 
+def delivered_as_one_group(payments, payloads: list[bytes]) -> list[Future]:
+    """The first payload's INSERT held until every other delivery has queued behind it (they
+    are then stored in one statement); each delivery's finished future, in order."""
+    inbox = payments.database.webhook_inbox
+    with ThreadPoolExecutor(len(payloads)) as pool, first_insert_held(payments) as release:
+        first: Future = pool.submit(receive, payments, payloads[0])
+        rest = [pool.submit(receive, payments, p) for p in payloads[1:]]
+        wait_until(lambda: inbox.queued == len(rest))
+        release.set()
+        futures = [first, *rest]
+        wait(futures, timeout=10)
+    return futures
+
+
 def test_an_event_the_database_refuses_fails_alone_in_its_group(payments):
     receive(payments, charge_event(0))
     engine = payments.database.engine
     with engine.begin() as connection:
         for statement in POISON_TRIGGER[engine.dialect.name]:
             connection.exec_driver_sql(statement)
-    payloads = [charge_event(n) for n in range(1, 9)]
-    inbox = payments.database.webhook_inbox
+    delivered = delivered_as_one_group(payments, [charge_event(n) for n in range(1, 9)])
 
-    with ThreadPoolExecutor(len(payloads)) as pool, first_insert_held(payments) as release:
-        first: Future = pool.submit(receive, payments, payloads[0])
-        rest = [pool.submit(receive, payments, p) for p in payloads[1:]]
-        wait_until(lambda: inbox.queued == len(rest))
-        release.set()
-        results = {f: f.exception(10) for f in [first, *rest]}
-
-    failed = [n for n, f in enumerate([first, *rest], start=1) if results[f] is not None]
+    failed = [n for n, f in enumerate(delivered, start=1) if f.exception() is not None]
     assert failed == [5]
     assert stored_ids(payments) == [f"evt_receive_{n}" for n in range(9) if n != 5]
 
@@ -397,14 +403,7 @@ def test_every_delivery_of_a_large_group_is_answered_with_its_own_outcome(paymen
     outcome, and each event is stored once."""
     receive(payments, charge_event(0))
     payloads = [charge_event(n) for n in range(1, 41)] + [charge_event(n) for n in (3, 17, 40)]
-    inbox = payments.database.webhook_inbox
-
-    with ThreadPoolExecutor(len(payloads)) as pool, first_insert_held(payments) as release:
-        first: Future = pool.submit(receive, payments, payloads[0])
-        rest = [pool.submit(receive, payments, p) for p in payloads[1:]]
-        wait_until(lambda: inbox.queued == len(rest))
-        release.set()
-        results = [f.result(10) for f in [first, *rest]]
+    results = [f.result() for f in delivered_as_one_group(payments, payloads)]
 
     assert [r.stripe_event_id for r in results] == [
         *(f"evt_receive_{n}" for n in range(1, 41)),
