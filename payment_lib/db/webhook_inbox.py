@@ -301,17 +301,13 @@ class WebhookInbox:
         stores it (times in UTC; ids and times as text), the payload as ``written`` when JSONB
         can hold that text as it is, else the document written, NUL-safe (``to_storable``)."""
         values: dict[str, Any] = {}
-        last: tuple[Any, Any, str] = (None, None, "")  # a value written as text, once a row
-        for name, value in row.items():  # (a received row's two times are one datetime)
+        for name, value in row.items():
             if name == "payload":
                 continue
             processor = self._processors[name]
-            if value is None or isinstance(value, _JSON):
-                values[name] = value if processor is None else processor(value)
-                continue
-            if value is not last[0] or processor is not last[1]:  # as default=str writes it
-                last = (value, processor, str(value if processor is None else processor(value)))
-            values[name] = last[2]
+            stored = value if processor is None else processor(value)
+            # ids and times as text, as default=str writes them
+            values[name] = stored if value is None or isinstance(value, _JSON) else str(stored)
         if written is None or not storable_as_received(written):
             written = json.dumps(row["payload"])
             if not storable_as_written(written):

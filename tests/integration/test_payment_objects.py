@@ -95,7 +95,6 @@ def test_a_replay_still_reads_the_stored_row(payments, user_id):
     assert again.replayed and again.id == first.id and again.status == "succeeded"
 
 
-
 def test_an_inserted_payment_has_every_column_of_the_orm_row(user_id):
     from payment_lib.services.payment_requests import PaymentRequest
     from payment_lib.services.payment_rows import InsertedPayment

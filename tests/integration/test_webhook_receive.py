@@ -363,8 +363,8 @@ def test_an_event_the_database_refuses_fails_alone_in_its_group(payments):
 
 
 def test_each_inbox_row_keeps_its_own_values_when_written_as_json(payments):
-    """The rows' JSON (PostgreSQL) writes a value recurring in a row once: one datetime for two
-    times; distinct ones, or the same in another row, each as its own."""
+    """The rows' JSON (PostgreSQL) keeps each row's own values: one datetime used for two
+    times, distinct times, another zone, another row."""
     import datetime as dt
 
     from payment_lib.db.tables import WebhookEvent
